@@ -1,0 +1,404 @@
+// Command bench measures pyvisor as a whole process, the way its users see it:
+//
+//		go run ./bench [-scenario all|idle|gap|flood] [-n 100] [-seconds 60]
+//
+//	  - idle:  start N idle Python programs; time until all run; then the manager's own
+//	    RSS and CPU over -seconds with sampling on (default interval 2 s).
+//	  - gap:   restart gap with delay_seconds 0: time from a program's exit to the
+//	    start of the next run, against the floor of spawning the interpreter directly.
+//	  - flood: one program writing to stdout as fast as it can; the manager's CPU.
+//
+// It builds pyvisor into a temporary directory and runs everything there on a
+// free loopback port. Figures are printed; nothing is asserted.
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	scenario := flag.String("scenario", "all", "all, idle, gap or flood")
+	n := flag.Int("n", 100, "programs for the idle scenario")
+	seconds := flag.Int("seconds", 60, "measuring window for idle and flood")
+	flag.Parse()
+	if err := run(*scenario, *n, time.Duration(*seconds)*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(scenario string, n int, window time.Duration) error {
+	work, err := os.MkdirTemp("", "pyvisor-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "pyvisor")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pyvisor").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	run := map[string]func() error{
+		"idle":  func() error { return benchIdle(bin, work, n, window) },
+		"gap":   func() error { return benchGap(bin, work) },
+		"flood": func() error { return benchFlood(bin, work, min(window, 20*time.Second)) },
+	}
+	if scenario != "all" {
+		f, ok := run[scenario]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q", scenario)
+		}
+		return f()
+	}
+	for _, name := range []string{"idle", "gap", "flood"} {
+		if err := run[name](); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// project is a directory with a config, and a manager running on it.
+type project struct {
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func newProject(base, name string, scripts map[string]string, yaml string) (*project, error) {
+	dir := filepath.Join(base, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for file, src := range scripts {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	yaml = fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", port) + yaml
+	if err := os.WriteFile(filepath.Join(dir, "process_manager.yaml"), []byte(yaml), 0o644); err != nil {
+		return nil, err
+	}
+	return &project{dir: dir, port: port}, nil
+}
+
+func (p *project) start(bin string) error {
+	p.cmd = exec.Command(bin)
+	p.cmd.Dir = p.dir
+	p.cmd.Stdout = nil
+	p.cmd.Stderr = nil
+	return p.cmd.Start()
+}
+
+// close stops the manager, then every program it ran (they outlive the manager by design).
+func (p *project) close() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	data, err := os.ReadFile(filepath.Join(p.dir, "process_manager.pids.json"))
+	if err != nil {
+		return
+	}
+	var st struct {
+		Programs map[string]struct{ PID int } `json:"programs"`
+	}
+	json.Unmarshal(data, &st)
+	for _, e := range st.Programs {
+		if e.PID > 0 {
+			syscall.Kill(-e.PID, syscall.SIGKILL)
+		}
+	}
+}
+
+type apiProgram struct {
+	Name         string `json:"name"`
+	State        string `json:"state"`
+	PID          *int   `json:"pid"`
+	RestartCount int    `json:"restart_count"`
+}
+
+func (p *project) programs() ([]apiProgram, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/programs", p.port))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Programs []apiProgram `json:"programs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Programs, nil
+}
+
+// waitRunning polls the API until n programs run (each has reported its start in its log).
+func (p *project) waitRunning(n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		progs, err := p.programs()
+		if err == nil {
+			running := 0
+			for _, pr := range progs {
+				if pr.State == "running" {
+					running++
+				}
+			}
+			if running == n {
+				return nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("fewer than %d programs running after %s", n, timeout)
+}
+
+const idlePy = `import time
+while True:
+    time.sleep(3600)
+`
+
+func benchIdle(bin, work string, n int, window time.Duration) error {
+	var b strings.Builder
+	b.WriteString("programs:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: idle-%03d, script: idle.py}\n", i)
+	}
+	p, err := newProject(work, "idle", map[string]string{"idle.py": idlePy}, b.String())
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	t0 := time.Now()
+	if err := p.start(bin); err != nil {
+		return err
+	}
+	if err := p.waitRunning(n, time.Minute); err != nil {
+		return err
+	}
+	startAll := time.Since(t0)
+	fmt.Printf("idle: %d programs running %s after the manager was started\n", n, startAll.Round(time.Millisecond))
+
+	time.Sleep(5 * time.Second) // let start-up garbage be collected before measuring
+	pid := p.cmd.Process.Pid
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	var maxRSS uint64
+	for time.Since(t1) < window {
+		time.Sleep(time.Second)
+		rss, err := rssBytes(pid)
+		if err != nil {
+			return err
+		}
+		maxRSS = max(maxRSS, rss)
+	}
+	cpu1, _ := cpuTime(pid)
+	elapsed := time.Since(t1)
+	rss, _ := rssBytes(pid)
+	fmt.Printf("idle: manager RSS %.1f MiB (max %.1f MiB over %s), CPU %.3f%% of one core\n",
+		float64(rss)/(1<<20), float64(maxRSS)/(1<<20), elapsed.Round(time.Second),
+		float64(cpu1-cpu0)/float64(elapsed)*100)
+	return nil
+}
+
+// The gap program prints CLOCK_MONOTONIC (shared by all processes) as its first
+// act and right before it exits.
+const gapPy = `import time, sys
+start = time.monotonic_ns()
+print("start", start)
+print("end", time.monotonic_ns(), flush=True)
+sys.exit(1)
+`
+
+func benchGap(bin, work string) error {
+	const runs = 200
+	p, err := newProject(work, "gap", map[string]string{"gap.py": gapPy}, `
+restart: {delay_seconds: 0, max_consecutive_failures: 0}
+programs:
+  - {name: gap, script: gap.py}
+`)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := p.start(bin); err != nil {
+		return err
+	}
+	logPath := filepath.Join(p.dir, "log", "gap.log")
+	deadline := time.Now().Add(2 * time.Minute)
+	var gaps []time.Duration
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		gaps, err = gapsFromLog(logPath)
+		if err == nil && len(gaps) >= runs {
+			break
+		}
+	}
+	p.close()
+	if len(gaps) < runs {
+		return fmt.Errorf("only %d restarts seen", len(gaps))
+	}
+
+	// The floor: the same program run back to back by a plain loop that does
+	// nothing but spawn and wait.
+	floorLog := filepath.Join(p.dir, "floor.log")
+	f, err := os.Create(floorLog)
+	if err != nil {
+		return err
+	}
+	script := filepath.Join(p.dir, "gap.py")
+	for range runs + 1 {
+		c := exec.Command("python3", script)
+		c.Stdout, c.Stderr = f, f
+		c.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+		c.Run()
+	}
+	f.Close()
+	floor, err := gapsFromLog(floorLog)
+	if err != nil {
+		return err
+	}
+	mg, mf := median(gaps), median(floor)
+	fmt.Printf("gap: restart gap (exit to next start, delay 0) median %.2f ms over %d restarts; spawn floor median %.2f ms; difference %.2f ms\n",
+		ms(mg), len(gaps), ms(mf), ms(mg-mf))
+	return nil
+}
+
+// gapsFromLog reads start/end lines and returns each end-to-next-start gap.
+func gapsFromLog(path string) ([]time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var gaps []time.Duration
+	var lastEnd int64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		kind, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch kind {
+		case "start":
+			if lastEnd != 0 {
+				gaps = append(gaps, time.Duration(v-lastEnd))
+			}
+		case "end":
+			lastEnd = v
+		}
+	}
+	return gaps, sc.Err()
+}
+
+const floodPy = `import sys
+line = "x" * 100 + "\n"
+w = sys.stdout.write
+i = 0
+while True:
+    i += 1
+    w(str(i) + line)
+`
+
+func benchFlood(bin, work string, window time.Duration) error {
+	p, err := newProject(work, "flood", map[string]string{"flood.py": floodPy}, `
+logging: {max_size_mb: 50, backups: 1}
+programs:
+  - {name: flood, script: flood.py}
+`)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := p.start(bin); err != nil {
+		return err
+	}
+	if err := p.waitRunning(1, 30*time.Second); err != nil {
+		return err
+	}
+	pid := p.cmd.Process.Pid
+	cpu0, _ := cpuTime(pid)
+	t0 := time.Now()
+	time.Sleep(window)
+	cpu1, _ := cpuTime(pid)
+	elapsed := time.Since(t0)
+	var written int64
+	for _, f := range []string{"flood.log", "flood.log.1"} {
+		if fi, err := os.Stat(filepath.Join(p.dir, "log", f)); err == nil {
+			written += fi.Size()
+		}
+	}
+	fmt.Printf("flood: manager CPU %.3f%% of one core while a program wrote to its log for %s (log + backup now %d MiB)\n",
+		float64(cpu1-cpu0)/float64(elapsed)*100, elapsed.Round(time.Second), written>>20)
+	return nil
+}
+
+// cpuTime is utime+stime of pid (Linux /proc).
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100), nil // USER_HZ is 100 on Linux
+}
+
+func rssBytes(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.SortFunc(s, cmp.Compare)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

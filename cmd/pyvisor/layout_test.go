@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportLayout keeps data flowing one way (see STYLE.md): each package may
+// import only the packages of ours listed for it.
+func TestImportLayout(t *testing.T) {
+	const mod = "github.com/pyvisor/pyvisor/"
+	allowed := map[string][]string{
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web"},
+		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile"},
+		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
+		"internal/install":    {},
+		"internal/config":     {},
+		"internal/proc":       {},
+		"internal/logfile":    {},
+		"internal/statefile":  {},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for line := range strings.Lines(strings.TrimSpace(string(out))) {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		allow, known := allowed[pkg]
+		if !known {
+			if !strings.HasPrefix(pkg, "bench") {
+				t.Errorf("package %s is not in the layout table of this test (and STYLE.md)", pkg)
+			}
+			continue
+		}
+		for _, imp := range fields[1:] {
+			ours, ok := strings.CutPrefix(imp, mod)
+			if ok && !slices.Contains(allow, ours) {
+				t.Errorf("%s imports %s; allowed: %v", pkg, ours, allow)
+			}
+		}
+	}
+}

@@ -1,0 +1,148 @@
+// Command pyvisor keeps a set of Python programs running and serves a dashboard
+// for them. See README.md for the configuration and the API.
+//
+// Usage:
+//
+//	pyvisor [-c FILE]            run the manager
+//	pyvisor validate [-c FILE]   check a configuration and print it resolved
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// defaultConfigName is looked for in the current directory when -c is not given.
+const defaultConfigName = "process_manager.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, so its exit codes are easy to see: 0 for a
+// clean run or a valid config, 1 for a runtime failure, 2 for bad usage or an
+// invalid configuration.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fset := flag.NewFlagSet("pyvisor "+cmd, flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	configPath := fset.String("c", "", "configuration file (default: ./"+defaultConfigName+" if present)")
+	if err := fset.Parse(args); err != nil {
+		return 2
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(stderr, "pyvisor %s: unexpected argument %q\n", cmd, fset.Arg(0))
+		return 2
+	}
+	switch cmd {
+	case "run":
+		return runManager(*configPath, stdout, stderr)
+	case "validate":
+		return validate(*configPath, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate)\n", cmd)
+		return 2
+	}
+}
+
+// loadConfig loads the named file, or ./process_manager.yaml, or the built-in
+// defaults when neither exists. usedDefaults reports the last case.
+func loadConfig(path string) (cfg *config.Config, usedDefaults bool, err error) {
+	if path != "" {
+		cfg, err := config.Load(path)
+		return cfg, false, err
+	}
+	if _, err := os.Stat(defaultConfigName); err == nil {
+		cfg, err := config.Load(defaultConfigName)
+		return cfg, false, err
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("look for %s: %w", defaultConfigName, err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, false, fmt.Errorf("current directory: %w", err)
+	}
+	return config.Default(wd), true, nil
+}
+
+func runManager(configPath string, stdout, stderr io.Writer) int {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, usedDefaults, err := loadConfig(configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	if usedDefaults {
+		fmt.Fprintf(stdout, "No %s in %s: running on built-in defaults (no programs, dashboard on %s:%d)\n",
+			defaultConfigName, cfg.Dir, cfg.WebUI.Host, cfg.WebUI.Port)
+	}
+	sup := supervisor.New(cfg, supervisor.Options{Logger: logger})
+	unlock, err := sup.Lock()
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor: %v\n", err)
+		return 1
+	}
+	defer unlock()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	fmt.Fprintln(stdout, "Process Manager started")
+	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
+	if err := sup.Run(ctx); err != nil {
+		logger.Error("supervisor", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func validate(configPath string, stdout, stderr io.Writer) int {
+	cfg, usedDefaults, err := loadConfig(configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
+	if usedDefaults {
+		fmt.Fprintf(stdout, "No %s in %s: the built-in defaults apply.\n", defaultConfigName, cfg.Dir)
+	} else {
+		fmt.Fprintf(stdout, "%s is valid: %d program(s)\n", cfg.Path, len(cfg.Programs))
+	}
+	fmt.Fprintf(stdout, "web UI: http://%s:%d (%q)\n", cfg.WebUI.Host, cfg.WebUI.Port, cfg.WebUI.Title)
+	problems := 0
+	for i := range cfg.Programs {
+		p := &cfg.Programs[i]
+		c := cfg.Command(p, os.Environ())
+		fmt.Fprintf(stdout, "\n%s\n", p.Name)
+		fmt.Fprintf(stdout, "  interpreter: %s\n", c.Python)
+		fmt.Fprintf(stdout, "  script:      %s\n", c.Script)
+		fmt.Fprintf(stdout, "  cwd:         %s\n", c.Dir)
+		fmt.Fprintf(stdout, "  args:        %q\n", c.Args)
+		fmt.Fprintf(stdout, "  environment: %s\n", strings.Join(c.EnvKeys, " "))
+		fmt.Fprintf(stdout, "  enabled: %t  autorestart: %t  stop: %s after %s\n", p.Enabled, p.Autorestart, unix.SignalName(p.StopSignal), p.StopTimeout)
+		if err := c.Check(); err != nil {
+			problems++
+			fmt.Fprintf(stdout, "  WARNING: %v (this program will be in state error)\n", err)
+		}
+	}
+	if problems > 0 {
+		fmt.Fprintf(stdout, "\n%d program(s) cannot start as configured.\n", problems)
+	}
+	return 0
+}

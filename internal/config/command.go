@@ -1,0 +1,149 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// Command is a program resolved against its configuration: everything needed to start it.
+type Command struct {
+	// Python is the interpreter: the absolute "<venv>/bin/python" when a venv is set (the program's, else
+	// the global one), else "python3" to be found on PATH.
+	Python string
+	// Venv is the absolute venv directory, or "".
+	Venv string
+	// Script is the absolute path of the script.
+	Script string
+	// Dir is the absolute working directory: the program's cwd, else the global cwd, else the config
+	// file's directory.
+	Dir string
+	// Args follow the script on the command line.
+	Args []string
+	// Env is the child's full environment as KEY=VALUE, sorted by key, each key once.
+	Env []string
+	// EnvKeys are the sorted keys the configuration itself set (env files, environment and the Python
+	// defaults), for display; their values may be secrets and are never displayed.
+	EnvKeys []string
+}
+
+// Command resolves p against c. It reads nothing: env files were read by Load. environ is the manager's
+// environment, the base that env files, then the program's environment, override, in that order. Then,
+// as a venv's activate script would: PYTHONUNBUFFERED=1 unless already set (so logs arrive as they are
+// written), and with a venv VIRTUAL_ENV, its bin directory first on PATH, and no PYTHONHOME.
+func (c *Config) Command(p *Program, environ []string) Command {
+	cmd := Command{Python: "python3", Args: slices.Clone(p.Args)}
+	if venv := firstSet(p.Venv, c.Venv); venv != "" {
+		cmd.Venv = c.resolve(c.Dir, venv)
+		cmd.Python = filepath.Join(cmd.Venv, "bin", "python")
+	}
+	cmd.Dir = filepath.Clean(c.Dir)
+	if cwd := firstSet(p.Cwd, c.Cwd); cwd != "" {
+		cmd.Dir = c.resolve(c.Dir, cwd)
+	}
+	cmd.Script = c.resolve(cmd.Dir, p.Script)
+	cmd.Env, cmd.EnvKeys = c.environment(p, environ, cmd.Venv)
+	return cmd
+}
+
+// environment merges the layers of a program's environment; see Command.
+func (c *Config) environment(p *Program, environ []string, venv string) (env, keys []string) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		// Entries without a name cannot be passed on reliably; the later of two equal keys wins, as in
+		// os/exec.
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			vars[k] = v
+		}
+	}
+	set := map[string]bool{}
+	for _, layer := range [][]EnvVar{c.EnvFileVars, p.EnvFileVars, p.Environment} {
+		for _, e := range layer {
+			vars[e.Key] = e.Value
+			set[e.Key] = true
+		}
+	}
+	if _, ok := vars["PYTHONUNBUFFERED"]; !ok {
+		vars["PYTHONUNBUFFERED"] = "1"
+		set["PYTHONUNBUFFERED"] = true
+	}
+	if venv != "" {
+		bin := filepath.Join(venv, "bin")
+		// An empty PATH element means the current directory, so an empty PATH is not extended.
+		if path := vars["PATH"]; path != "" {
+			bin += string(os.PathListSeparator) + path
+		}
+		vars["PATH"], vars["VIRTUAL_ENV"] = bin, venv
+		set["PATH"], set["VIRTUAL_ENV"] = true, true
+		delete(vars, "PYTHONHOME")
+		delete(set, "PYTHONHOME")
+	}
+	all := slices.Sorted(maps.Keys(vars))
+	env = make([]string, len(all))
+	for i, k := range all {
+		env[i] = k + "=" + vars[k]
+		if set[k] {
+			keys = append(keys, k)
+		}
+	}
+	return env, keys
+}
+
+// Check reports what would keep the command from starting: a missing or non-executable venv
+// interpreter, a missing script, a missing working directory or one that is not a directory. Each
+// problem names the absolute path looked for; errors.Is sees fs.ErrNotExist or syscall.ENOTDIR.
+func (c Command) Check() error {
+	var errs []error
+	if c.Venv != "" {
+		switch info, err := os.Stat(c.Python); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("venv interpreter %s: %w", c.Python, unwrapPath(err)))
+		case info.IsDir() || info.Mode().Perm()&0o111 == 0:
+			errs = append(errs, fmt.Errorf("venv interpreter %s: not an executable file (mode %v)", c.Python, info.Mode()))
+		}
+	}
+	switch info, err := os.Stat(c.Dir); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("working directory %s: %w", c.Dir, unwrapPath(err)))
+	case !info.IsDir():
+		errs = append(errs, fmt.Errorf("working directory %s: %w", c.Dir, syscall.ENOTDIR))
+	}
+	// A directory is a valid script too: python runs its __main__.py.
+	if _, err := os.Stat(c.Script); err != nil {
+		errs = append(errs, fmt.Errorf("script %s: %w", c.Script, unwrapPath(err)))
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapPath drops the *fs.PathError layer, whose message would repeat the path.
+func unwrapPath(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// resolve makes path absolute: a leading "~" becomes c.Home, and a relative path is joined to base.
+func (c *Config) resolve(base, path string) string {
+	if c.Home != "" && (path == "~" || strings.HasPrefix(path, "~/")) {
+		path = c.Home + path[1:]
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(base, path)
+	}
+	return filepath.Clean(path)
+}
+
+// firstSet returns the first non-empty string: a program's setting overrides the global one.
+func firstSet(override, global string) string {
+	if override != "" {
+		return override
+	}
+	return global
+}

@@ -1,0 +1,166 @@
+// Package config owns the schema of process_manager.yaml: the typed structs, every default (in Default and
+// defaultProgram), loading with an error report that names file, line and field for every problem at once,
+// and the pure resolution of a program into the interpreter, script, directory, arguments and environment
+// to run it with. It imports no package of ours.
+package config
+
+import (
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Config is a loaded process_manager.yaml. Paths are kept as written; Command resolves them.
+type Config struct {
+	// Path is the absolute path of the loaded file; "" for Default.
+	Path string
+	// Dir is the absolute directory that relative venv, cwd and env_file paths resolve against: the config
+	// file's directory, or the directory given to Default.
+	Dir string
+	// Home is what a leading "~" in a path expands to. Load fills it from os.UserHomeDir; "" (as in Default)
+	// means no expansion.
+	Home string
+
+	// WebUI configures the dashboard.
+	WebUI WebUI
+	// Venv, Cwd and EnvFile are the global settings as written; "" means unset.
+	Venv, Cwd, EnvFile string
+	// EnvFileVars is the content of EnvFile in file order, read by Load.
+	EnvFileVars []EnvVar
+	// Restart is the global restart policy; each Program carries its merged copy.
+	Restart RestartPolicy
+	// Logging configures every program's log files.
+	Logging Logging
+	// Sampling configures CPU and memory sampling.
+	Sampling Sampling
+	// Programs are in file order; names are unique.
+	Programs []Program
+}
+
+// WebUI configures the dashboard's HTTP server.
+type WebUI struct {
+	// Host is the listen address; the default 127.0.0.1 keeps the dashboard, which can start programs,
+	// off the network until the user opts in.
+	Host string
+	// Port is the listen port, 1-65535.
+	Port int
+	// Title is shown in the dashboard's header and the page title.
+	Title string
+	// AllowedHosts are extra Host header values the server accepts; nil means none beyond the defaults
+	// the web package applies.
+	AllowedHosts []string
+}
+
+// RestartPolicy says when and how fast a program that exited unrequested is started again.
+type RestartPolicy struct {
+	// Delay is the wait before the first restart after a failure.
+	Delay time.Duration
+	// MaxConsecutiveFailures is how many failures in a row mark the program broken; 0 means never.
+	MaxConsecutiveFailures int
+	// FailureReset is how long a program must run before its failure count goes back to zero.
+	FailureReset time.Duration
+	// BackoffFactor multiplies the delay for every further consecutive failure:
+	// delay = Delay * BackoffFactor^(failures-1). 1 keeps the delay constant.
+	BackoffFactor float64
+	// MaxDelay caps the backed-off delay; 0 means no cap.
+	MaxDelay time.Duration
+	// BrokenCooldown is how long a broken program waits before one more attempt; 0 means it stays broken
+	// until started by hand.
+	BrokenCooldown time.Duration
+}
+
+// Logging configures the per-program log files.
+type Logging struct {
+	// MaxSizeBytes is the size at which a log file is rotated.
+	MaxSizeBytes int64
+	// Backups is how many rotated files are kept; at least 1.
+	Backups int
+}
+
+// Sampling configures CPU and memory sampling of running programs.
+type Sampling struct {
+	// Interval is the time between samples.
+	Interval time.Duration
+	// History is how many samples are kept per program.
+	History int
+}
+
+// Program is one entry of the programs list, with defaults and the global restart policy applied.
+type Program struct {
+	// Name identifies the program in the dashboard, the API, the state file and its log file name.
+	Name string
+	// Script is the path as written, relative to the program's working directory unless absolute.
+	Script string
+	// Enabled means start the program when the manager starts.
+	Enabled bool
+	// Autorestart means restart the program after an exit nobody asked for.
+	Autorestart bool
+	// Venv and Cwd are overrides as written; "" inherits the global setting.
+	Venv, Cwd string
+	// Args follow the script on the command line.
+	Args []string
+	// Environment is the program's environment setting, in file order.
+	Environment []EnvVar
+	// EnvFile is the program's env_file as written; "" means none.
+	EnvFile string
+	// EnvFileVars is the content of EnvFile in file order, read by Load.
+	EnvFileVars []EnvVar
+	// Restart is the global policy with the program's overrides applied.
+	Restart RestartPolicy
+	// StopSignal is sent to the program's process group to stop it.
+	StopSignal syscall.Signal
+	// StopTimeout is how long to wait after StopSignal before SIGKILL.
+	StopTimeout time.Duration
+	// ExitCodes are exit codes meaning "done, don't restart"; nil means every unrequested exit is a failure.
+	ExitCodes []int
+	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
+	Uploaded bool
+	// Line is the line of the program's entry in its file; 0 for programs not read from a file.
+	Line int
+}
+
+// EnvVar is one environment variable setting. Values may be secrets and are never displayed.
+type EnvVar struct {
+	// Key is the variable's name: not empty, no '=' and no NUL.
+	Key string
+	// Value may be empty.
+	Value string
+}
+
+// Default is the configuration used when there is no config file: no programs, the web UI on
+// 127.0.0.1:10000 titled "Process Manager", and every other setting at its default. Relative paths
+// resolve against dir. Load starts from it, so these are the defaults for absent keys too.
+func Default(dir string) *Config {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return &Config{
+		Dir: dir,
+		WebUI: WebUI{
+			Host:  "127.0.0.1",
+			Port:  10000,
+			Title: "Process Manager",
+		},
+		Restart: RestartPolicy{
+			Delay:                  1 * time.Second,
+			MaxConsecutiveFailures: 10,
+			FailureReset:           60 * time.Second,
+			BackoffFactor:          1,
+			MaxDelay:               300 * time.Second,
+			BrokenCooldown:         0,
+		},
+		Logging:  Logging{MaxSizeBytes: 10 << 20, Backups: 1},
+		Sampling: Sampling{Interval: 2 * time.Second, History: 60},
+	}
+}
+
+// defaultProgram is a program entry before its keys are applied: the defaults for every absent key.
+func (c *Config) defaultProgram() Program {
+	return Program{
+		Enabled:     true,
+		Autorestart: true,
+		Restart:     c.Restart,
+		StopSignal:  syscall.SIGTERM,
+		StopTimeout: 10 * time.Second,
+	}
+}

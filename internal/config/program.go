@@ -1,0 +1,284 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"unicode"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxNameLen is the longest program name, in characters; names become file names and table cells.
+const maxNameLen = 64
+
+// programs decodes the programs list, reporting duplicate names and names sharing a log file.
+func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
+	type seen struct {
+		name string
+		line int
+	}
+	names := map[string]int{}
+	// Keyed by the lowercased log file name: on a case-insensitive file system (macOS by default)
+	// "Worker.log" and "worker.log" are the same file.
+	logs := map[string]seen{}
+	var out []Program
+	for i, item := range d.items(n, "programs") {
+		field := index("programs", i)
+		p, nameNode := d.program(c, item, field)
+		if nameNode != nil {
+			nf := join(field, "name")
+			log := LogFileName(p.Name)
+			if first, dup := names[p.Name]; dup {
+				d.errorf(nameNode, nf, "duplicate name %q (first defined on line %d)", p.Name, first)
+			} else if other, clash := logs[strings.ToLower(log)]; clash {
+				d.errorf(nameNode, nf, "name %q has the same log file name %q as %q (line %d); rename one of them",
+					p.Name, log, other.name, other.line)
+			} else {
+				names[p.Name] = nameNode.Line
+				logs[strings.ToLower(log)] = seen{p.Name, nameNode.Line}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// program decodes one entry of the programs list. nameNode is the node of a valid name, nil otherwise.
+func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nameNode *yaml.Node) {
+	p = c.defaultProgram()
+	p.Line = n.Line
+	var envFile *yaml.Node
+	given := map[string]bool{}
+	for _, kv := range d.fields(n, field, []string{
+		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
+		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes",
+	}) {
+		f := join(field, kv.key)
+		given[kv.key] = true
+		switch kv.key {
+		case "name":
+			if s, ok := d.str(kv.value, f); ok && d.checkName(kv.value, f, s) {
+				p.Name, nameNode = s, kv.value
+			}
+		case "script":
+			if kv.value.Kind == yaml.ScalarNode && kv.value.Value == "" {
+				d.errorf(kv.value, f, "must not be empty")
+			} else {
+				p.Script = d.path(c, kv.value, f)
+			}
+		case "enabled":
+			p.Enabled, _ = d.boolean(kv.value, f)
+		case "autorestart":
+			p.Autorestart, _ = d.boolean(kv.value, f)
+		case "venv":
+			p.Venv = d.path(c, kv.value, f)
+		case "cwd":
+			p.Cwd = d.path(c, kv.value, f)
+		case "args":
+			p.Args = d.args(kv.value, f)
+		case "environment":
+			p.Environment = d.environment(kv.value, f)
+		case "env_file":
+			p.EnvFile, envFile = d.path(c, kv.value, f), kv.value
+		case "restart":
+			p.Restart = d.restart(kv.value, f, c.Restart, true)
+		case "stop_signal":
+			if s, ok := d.str(kv.value, f); ok {
+				if sig, ok := parseSignal(s); ok {
+					p.StopSignal = sig
+				} else {
+					d.errorf(kv.value, f, "unknown signal %q (want one of TERM, INT, QUIT, HUP, KILL, USR1, USR2)", s)
+				}
+			}
+		case "stop_timeout_seconds":
+			if v, ok := d.seconds(kv.value, f, true); ok {
+				p.StopTimeout = v
+			}
+		case "exit_codes":
+			p.ExitCodes = d.exitCodes(kv.value, f)
+		}
+	}
+	if deref(n).Kind != yaml.MappingNode {
+		return p, nil // fields reported it
+	}
+	for _, key := range []string{"name", "script"} {
+		if !given[key] {
+			d.errorf(n, field, "missing required field %q", key)
+		}
+	}
+	if p.EnvFile != "" {
+		label := p.Name
+		if label == "" {
+			label = field
+		}
+		p.EnvFileVars = d.envFile(c, p.EnvFile, envFile, join(field, "env_file"), label)
+	}
+	return p, nameNode
+}
+
+// checkName reports what makes name unusable as a program name, which is also a file name and an URL
+// path segment.
+func (d *decoder) checkName(n *yaml.Node, field, name string) bool {
+	ok := true
+	if name == "" {
+		d.errorf(n, field, "must not be empty")
+		return false
+	}
+	if l := utf8.RuneCountInString(name); l > maxNameLen {
+		d.errorf(n, field, "name is %d characters long; at most %d are allowed", l, maxNameLen)
+		ok = false
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		d.errorf(n, field, "name %q contains a control character", name)
+		ok = false
+	}
+	if strings.Contains(name, "/") {
+		d.errorf(n, field, "name %q contains '/'", name)
+		ok = false
+	}
+	return ok
+}
+
+// args decodes args: a list of scalars, or one string split into words the way a POSIX shell would.
+func (d *decoder) args(n *yaml.Node, field string) []string {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		words, err := splitWords(n.Value)
+		if err != nil {
+			d.errorf(n, field, "%v", err)
+			return nil
+		}
+		if hasNUL(n.Value) {
+			d.errorf(n, field, "contains a NUL byte")
+		}
+		return words
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, field, "expected a list or a string, got %s", describe(n))
+		return nil
+	}
+	var out []string
+	for i, item := range d.items(n, field) {
+		if s, ok := d.str(item, index(field, i)); ok {
+			if hasNUL(s) {
+				d.errorf(item, index(field, i), "contains a NUL byte")
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// environment decodes a list of KEY=VALUE strings or a KEY: VALUE mapping. Values are secrets: messages
+// never include them.
+func (d *decoder) environment(n *yaml.Node, field string) []EnvVar {
+	n = deref(n)
+	var out []EnvVar
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for i, item := range d.items(n, field) {
+			f := index(field, i)
+			s, ok := d.str(item, f)
+			if !ok {
+				continue
+			}
+			key, value, ok := strings.Cut(s, "=")
+			if !ok {
+				d.errorf(item, f, "entry has no '=' (want KEY=VALUE)")
+				continue
+			}
+			if msg := checkEnvVar(key, value); msg != "" {
+				d.errorf(item, f, "%s", msg)
+				continue
+			}
+			out = append(out, EnvVar{key, value})
+		}
+	case yaml.MappingNode:
+		for _, p := range d.mapping(n, field) {
+			f := join(field, p.key)
+			value := "" // `KEY:` with nothing after it sets KEY to the empty string
+			if !isNull(p.value) {
+				s, ok := d.str(p.value, f)
+				if !ok {
+					continue
+				}
+				value = s
+			}
+			if msg := checkEnvVar(p.key, value); msg != "" {
+				d.errorf(p.keyNode, f, "%s", msg)
+				continue
+			}
+			out = append(out, EnvVar{p.key, value})
+		}
+	default:
+		d.errorf(n, field, "expected a list of KEY=VALUE or a mapping, got %s", describe(n))
+	}
+	return out
+}
+
+// checkEnvVar returns what makes the variable impossible to pass to exec, or "".
+func checkEnvVar(key, value string) string {
+	switch {
+	case key == "":
+		return "empty variable name"
+	case strings.Contains(key, "="):
+		return fmt.Sprintf("variable name %q contains '='", key)
+	case hasNUL(key) || hasNUL(value):
+		return "variable contains a NUL byte"
+	}
+	return ""
+}
+
+func (d *decoder) exitCodes(n *yaml.Node, field string) []int {
+	var out []int
+	for i, item := range d.items(n, field) {
+		if v, ok := d.integer(item, index(field, i)); ok {
+			if v < 0 || v > 255 {
+				d.errorf(item, index(field, i), "%d is out of range 0-255", v)
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parseSignal maps a stop_signal name (any case, SIG prefix optional) to its signal.
+func parseSignal(s string) (syscall.Signal, bool) {
+	name := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SIG")
+	switch name {
+	case "TERM":
+		return syscall.SIGTERM, true
+	case "INT":
+		return syscall.SIGINT, true
+	case "QUIT":
+		return syscall.SIGQUIT, true
+	case "HUP":
+		return syscall.SIGHUP, true
+	case "KILL":
+		return syscall.SIGKILL, true
+	case "USR1":
+		return syscall.SIGUSR1, true
+	case "USR2":
+		return syscall.SIGUSR2, true
+	}
+	return 0, false
+}
+
+// LogFileName is the file name of a program's log: every byte of the name outside [A-Za-z0-9._-]
+// replaced by '_', plus ".log". Load rejects names whose log file names collide.
+func LogFileName(program string) string {
+	b := make([]byte, 0, len(program)+4)
+	for i := 0; i < len(program); i++ {
+		c := program[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+			b = append(b, c)
+		default:
+			b = append(b, '_')
+		}
+	}
+	return string(append(b, ".log"...))
+}

@@ -1,0 +1,326 @@
+package logfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestOpenAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dir", "app.log")
+	want := ""
+	for _, line := range []string{"one\n", "two\n"} {
+		f, err := OpenAppend(path)
+		if err != nil {
+			t.Fatalf("OpenAppend(%s): %v", path, err)
+		}
+		// A fresh descriptor starts at offset 0; the write must still append.
+		if _, err := f.WriteString(line); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		want += line
+		if got, err := os.ReadFile(path); string(got) != want {
+			t.Errorf("after OpenAppend and writing %q: file = %q, %v; want %q", line, got, err, want)
+		}
+	}
+	umask := currentUmask(t)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644&^umask {
+		t.Errorf("OpenAppend created mode %v, %v; want %v", fi.Mode().Perm(), err, 0o644&^umask)
+	}
+	di, err := os.Stat(filepath.Dir(path))
+	if err != nil || di.Mode().Perm() != 0o755&^umask {
+		t.Errorf("OpenAppend created directory mode %v, %v; want %v", di.Mode().Perm(), err, 0o755&^umask)
+	}
+}
+
+// currentUmask reads the umask through a file created with mode 0777.
+func currentUmask(t *testing.T) os.FileMode {
+	p := filepath.Join(t.TempDir(), "umask")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o777)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0o777 &^ fi.Mode().Perm()
+}
+
+func TestRotateShiftsBackups(t *testing.T) {
+	tests := []struct {
+		name    string
+		backups int
+		rounds  int
+		want    map[string]string // suffix -> content; "" is the live file
+	}{
+		{"zero means one", 0, 2, map[string]string{".1": "round 2\n", ".2": "", "": ""}},
+		{"one backup", 1, 3, map[string]string{".1": "round 3\n", ".2": "", "": ""}},
+		{"three backups, oldest dropped", 3, 4,
+			map[string]string{".1": "round 4\n", ".2": "round 3\n", ".3": "round 2\n", ".4": "", "": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			r := Rotator{Backups: tt.backups}
+			for i := 1; i <= tt.rounds; i++ {
+				appendFile(t, path, fmt.Sprintf("round %d\n", i))
+				// Smaller than a block: always a copytruncate.
+				m, err := r.Rotate(path)
+				if err != nil || m != CopyTruncate {
+					t.Fatalf("Rotate round %d = %v, %v; want %v, nil", i, m, err, CopyTruncate)
+				}
+			}
+			for suffix, want := range tt.want {
+				got, err := os.ReadFile(path + suffix)
+				if want == "" && suffix != "" {
+					if !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("after %d rotations with Backups=%d: %s exists (%q); want none", tt.rounds, tt.backups, path+suffix, got)
+					}
+					continue
+				}
+				if err != nil || string(got) != want {
+					t.Errorf("after %d rotations with Backups=%d: %s = %q, %v; want %q", tt.rounds, tt.backups, path+suffix, got, err, want)
+				}
+			}
+			if _, err := os.Stat(path + ".1.tmp"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("temporary backup left behind: %v", err)
+			}
+		})
+	}
+}
+
+func TestRotateMethod(t *testing.T) {
+	content := numbered("line", 1, 2000) // ~20 KB, several blocks
+	tests := []struct {
+		name  string
+		force bool
+		want  Method
+	}{
+		{"collapse range where supported", false, CollapseRange},
+		{"copy truncate when forced", true, CopyTruncate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			writeFile(t, path, content)
+			m, err := Rotator{ForceCopyTruncate: tt.force}.Rotate(path)
+			if err != nil {
+				t.Fatalf("Rotate: %v", err)
+			}
+			if m != tt.want {
+				if tt.want == CollapseRange && m == CopyTruncate {
+					t.Skipf("the filesystem of %s cannot collapse a range", path)
+				}
+				t.Fatalf("Rotate = %v; want %v", m, tt.want)
+			}
+			backup, _ := os.ReadFile(path + ".1")
+			live, _ := os.ReadFile(path)
+			if got := string(backup) + string(live); got != content {
+				t.Errorf("after Rotate (%v): backup+live = %d bytes; want the %d original bytes", m, len(got), len(content))
+			}
+			if m == CollapseRange && (len(live) == 0 || len(backup)%512 != 0) {
+				t.Errorf("after collapse: backup %d bytes, live %d bytes; want whole blocks in the backup and the rest live", len(backup), len(live))
+			}
+			if m == CopyTruncate && len(live) != 0 {
+				t.Errorf("after copytruncate: live file %d bytes; want 0", len(live))
+			}
+		})
+	}
+}
+
+func TestRotateIfLarger(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name        string
+		content     *string // nil: no file
+		max         int64
+		backups     int
+		wantRotated bool
+		wantErr     bool
+	}{
+		{"missing file", nil, 10, 1, false, false},
+		{"smaller", ptr("12345\n"), 10, 1, false, false},
+		{"exactly the limit", ptr("123456789\n"), 10, 1, false, false},
+		{"larger", ptr("1234567890\n"), 10, 1, true, false},
+		{"zero limit", ptr("x\n"), 0, 1, false, true},
+		{"negative backups", ptr("1234567890\n"), 1, -1, false, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("%d.log", i))
+			if tt.content != nil {
+				writeFile(t, path, *tt.content)
+			}
+			rotated, m, err := Rotator{Backups: tt.backups}.RotateIfLarger(path, tt.max)
+			if rotated != tt.wantRotated || (err != nil) != tt.wantErr {
+				t.Fatalf("RotateIfLarger(%d) = %v, %v, %v; want rotated %v, error %v", tt.max, rotated, m, err, tt.wantRotated, tt.wantErr)
+			}
+			if rotated && m != CopyTruncate {
+				t.Errorf("RotateIfLarger(%d) method = %v; want %v for a file under a block", tt.max, m, CopyTruncate)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// writerScript writes "%08d\n" lines to stdout, one write(2) each, as fast as
+// it can until stdin closes, then prints how many it wrote to stderr.
+const writerScript = `
+import os, select, sys
+i = 0
+while True:
+    for _ in range(64):
+        os.write(1, b"%08d\n" % i)
+        i += 1
+    if select.select([0], [], [], 0)[0]:
+        break
+sys.stderr.write(str(i))
+`
+
+// TestRotateLosesNothing rotates a log several times while a python3 child
+// appends numbered lines to it at full speed, then checks the lines in the
+// backups and the live file.
+func TestRotateLosesNothing(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not found")
+	}
+	tests := []struct {
+		name   string
+		force  bool
+		method Method
+	}{
+		{"collapse range", false, CollapseRange},
+		{"copy truncate", true, CopyTruncate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const rotations, backups = 8, 50
+			path := filepath.Join(t.TempDir(), "app.log")
+			out, err := OpenAppend(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.CommandContext(t.Context(), "python3", "-c", writerScript)
+			cmd.Stdout = out
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start writer: %v", err)
+			}
+			out.Close()
+			t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+
+			r := Rotator{Backups: backups, ForceCopyTruncate: tt.force}
+			for i := range rotations {
+				// A file of at most one block is copytruncated by design;
+				// let the writer get past two.
+				waitForSize(t, path, 8192+int64(i%3)*4096)
+				time.Sleep(20 * time.Millisecond)
+				m, err := r.Rotate(path)
+				if err != nil {
+					t.Fatalf("Rotate #%d: %v", i+1, err)
+				}
+				if m != tt.method {
+					if i == 0 && tt.method == CollapseRange && m == CopyTruncate {
+						t.Skipf("the filesystem of %s cannot collapse a range", path)
+					}
+					t.Fatalf("Rotate #%d = %v; want %v", i+1, m, tt.method)
+				}
+			}
+			stdin.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("writer: %v (stderr %q)", err, stderr.String())
+			}
+			written, err := strconv.Atoi(stderr.String())
+			if err != nil {
+				t.Fatalf("writer's count %q: %v", stderr.String(), err)
+			}
+
+			var all []byte
+			for i := backups; i >= 1; i-- {
+				b, err := os.ReadFile(backupName(path, i))
+				if i > rotations && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s exists after %d rotations", backupName(path, i), rotations)
+				}
+				all = append(all, b...)
+			}
+			live, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, live...)
+			s := checkNumbered(all, written)
+			t.Logf("%v: %d lines written, %d rotations: %d missing, %d duplicated, %d malformed, %d out of order",
+				tt.method, written, rotations, s.missing, s.duplicated, s.malformed, s.outOfOrder)
+			if s.duplicated != 0 || s.outOfOrder != 0 {
+				t.Errorf("%v: backups + live file hold %d duplicated and %d out-of-order lines; want none",
+					tt.method, s.duplicated, s.outOfOrder)
+			}
+			// Copytruncate may lose what is written in its last window, including the
+			// head of a line whose tail the writer flushed in a later write (malformed).
+			if tt.method == CollapseRange && (s.missing != 0 || s.malformed != 0) {
+				t.Errorf("%v: %d of %d lines missing and %d malformed in backups + live file; want none",
+					tt.method, s.missing, written, s.malformed)
+			}
+		})
+	}
+}
+
+type numberedStats struct{ missing, duplicated, malformed, outOfOrder int }
+
+// checkNumbered checks data against the lines "%08d\n" for 0 … written-1.
+func checkNumbered(data []byte, written int) numberedStats {
+	var s numberedStats
+	seen := make([]bool, written)
+	prev := -1
+	for line := range bytes.Lines(data) {
+		n, err := strconv.Atoi(string(bytes.TrimSuffix(line, []byte("\n"))))
+		if err != nil || len(line) != 9 || n < 0 || n >= written {
+			s.malformed++
+			continue
+		}
+		if seen[n] {
+			s.duplicated++
+		}
+		if n < prev {
+			s.outOfOrder++
+		}
+		seen[n], prev = true, n
+	}
+	for _, ok := range seen {
+		if !ok {
+			s.missing++
+		}
+	}
+	return s
+}
+
+func waitForSize(t *testing.T, path string, size int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err == nil && fi.Size() >= size {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach %d bytes in 30s (%v)", path, size, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,468 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/statefile"
+)
+
+// Environment variables every program is started with. They tag the process so a
+// manager that was killed before it saved a PID can still find its programs.
+const (
+	envProgram   = "PYVISOR_PROGRAM"
+	envStateFile = "PYVISOR_STATE_FILE"
+)
+
+type op int
+
+const (
+	opStart op = iota
+	opStop
+	opRestart
+)
+
+func (o op) String() string {
+	return [...]string{"start", "stop", "restart"}[o]
+}
+
+type request struct {
+	op    op
+	reply chan error
+}
+
+// program is one supervised program. Its mutable state lives in a runner owned by
+// the goroutine started in run; everyone else reads the published snapshot or
+// sends a request.
+type program struct {
+	name      string
+	spec      config.Program
+	cmd       config.Command
+	logPath   string
+	statePath string
+	history   int
+	log       *slog.Logger
+	persist   *persister
+	notify    func()
+
+	requests chan request
+	samples  chan proc.Usage
+	snapshot atomic.Pointer[Status]
+	done     chan struct{} // closed when run returns
+}
+
+// boot is how a program begins when the manager starts.
+type boot struct {
+	adopted *proc.Process     // a running process re-adopted from an earlier manager
+	desired statefile.Desired // what the user last asked for
+	start   bool              // start a new process now
+}
+
+func (p *program) status() Status {
+	return *p.snapshot.Load()
+}
+
+// do sends a request and waits for it to take effect.
+func (p *program) do(ctx context.Context, o op) error {
+	r := request{op: o, reply: make(chan error, 1)}
+	select {
+	case p.requests <- r:
+	case <-p.done:
+		return ErrShutdown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.reply:
+		return err
+	case <-p.done:
+		return ErrShutdown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runner is the state owned by a program's goroutine.
+type runner struct {
+	*program
+	ctx     context.Context
+	st      Status
+	desired statefile.Desired
+	proc    *proc.Process
+	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
+
+	timer *time.Timer // restart delay or broken cool-down, nil when none
+
+	// stopDone is non-nil while a stop of the process group runs in the background;
+	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
+	stopDone  chan error
+	afterStop func(stopErr error)
+	queue     []request
+
+	lastCPU    time.Duration
+	lastSample time.Time
+
+	// replies wait until the state they answer with is published.
+	replies []func()
+}
+
+// respond answers a request after the next publish, so the caller reads the
+// state its request produced.
+func (r *runner) respond(req request, err error) {
+	r.replies = append(r.replies, func() { req.reply <- err })
+}
+
+func (p *program) run(ctx context.Context, b boot) {
+	defer close(p.done)
+	r := &runner{program: p, ctx: ctx, st: *p.snapshot.Load(), desired: b.desired}
+	switch {
+	case b.adopted != nil:
+		r.adopt(b.adopted)
+		if b.desired == statefile.DesiredStopped {
+			// The previous manager went down in the middle of a user's stop: finish it.
+			r.log.Info("finishing a stop interrupted by the previous manager", "pid", b.adopted.Identity().PID)
+			r.beginStop(func(error) { r.setState(Stopped) })
+		}
+	case b.start:
+		r.start()
+	default:
+		r.save(false)
+	}
+	r.publish()
+	for {
+		var timerC <-chan time.Time
+		if r.timer != nil {
+			timerC = r.timer.C
+		}
+		select {
+		case <-ctx.Done():
+			// The manager is going away; programs keep running. Stop no timer, signal
+			// nothing: the next manager picks everything up from the state file.
+			return
+		case req := <-p.requests:
+			if r.stopDone != nil {
+				r.queue = append(r.queue, req)
+				continue
+			}
+			r.handle(req)
+		case <-r.exited:
+			r.onExit()
+		case err := <-r.stopDone:
+			r.stopDone = nil
+			after := r.afterStop
+			r.afterStop = nil
+			after(err)
+			for len(r.queue) > 0 && r.stopDone == nil {
+				req := r.queue[0]
+				r.queue = r.queue[1:]
+				r.handle(req)
+			}
+		case <-timerC:
+			r.timer = nil
+			r.st.NextStart = time.Time{}
+			r.start()
+			if r.st.State == Running {
+				r.st.RestartCount++
+			}
+		case u := <-p.samples:
+			r.sample(u)
+		}
+		r.publish()
+		for _, reply := range r.replies {
+			reply()
+		}
+		r.replies = r.replies[:0]
+	}
+}
+
+func (r *runner) handle(req request) {
+	switch req.op {
+	case opStart:
+		r.desired = statefile.DesiredRunning
+		if r.st.State == Running {
+			r.respond(req, nil)
+			return
+		}
+		r.cancelTimer()
+		r.st.ConsecutiveFailures = 0
+		r.start()
+		r.respond(req, r.startResult())
+	case opRestart:
+		r.desired = statefile.DesiredRunning
+		r.cancelTimer()
+		r.st.ConsecutiveFailures = 0
+		if r.proc == nil {
+			r.start()
+			if r.st.State == Running {
+				r.st.RestartCount++
+			}
+			r.respond(req, r.startResult())
+			return
+		}
+		r.beginStop(func(err error) {
+			if err != nil {
+				r.setError(fmt.Sprintf("restart: stop: %v", err))
+				r.respond(req, err)
+				return
+			}
+			r.start()
+			if r.st.State == Running {
+				r.st.RestartCount++
+			}
+			r.respond(req, r.startResult())
+		})
+	case opStop:
+		r.desired = statefile.DesiredStopped
+		r.cancelTimer()
+		if r.proc == nil {
+			if r.st.State != Stopped && r.st.State != Error {
+				r.setState(Stopped)
+			}
+			r.save(true)
+			r.respond(req, nil)
+			return
+		}
+		// Persist the user's stop before signalling, so a manager killed meanwhile
+		// does not start the program again.
+		r.save(true)
+		r.beginStop(func(err error) {
+			if err != nil {
+				r.setError(fmt.Sprintf("stop: %v", err))
+				r.respond(req, err)
+				return
+			}
+			r.setState(Stopped)
+			r.respond(req, nil)
+		})
+	}
+}
+
+// startResult is the reply to a start: nil when running, the error otherwise.
+func (r *runner) startResult() error {
+	if r.st.State == Running {
+		return nil
+	}
+	return &StartError{Program: r.name, Msg: r.st.Error}
+}
+
+// start launches a new process. Failures put the program in state error.
+func (r *runner) start() {
+	if err := r.cmd.Check(); err != nil {
+		r.setError(err.Error())
+		return
+	}
+	out, err := logfile.OpenAppend(r.logPath)
+	if err != nil {
+		r.setError(fmt.Sprintf("open log: %v", err))
+		return
+	}
+	env := append(slices.Clip(r.cmd.Env), envProgram+"="+r.name, envStateFile+"="+r.statePath)
+	p, err := proc.Start(proc.Spec{
+		Path:   r.cmd.Python,
+		Args:   append([]string{r.cmd.Script}, r.cmd.Args...),
+		Dir:    r.cmd.Dir,
+		Env:    env,
+		Output: out,
+	})
+	out.Close()
+	if err != nil {
+		r.setError(fmt.Sprintf("start: %v", err))
+		return
+	}
+	r.proc = p
+	r.exited = p.Done()
+	r.st.State = Running
+	r.st.PID = p.Identity().PID
+	r.st.Adopted = false
+	r.st.StartedAt = time.Now()
+	r.st.Error = ""
+	r.resetUsage()
+	r.log.Info("started", "pid", r.st.PID)
+	r.save(false)
+}
+
+// adopt takes over a process started by an earlier manager.
+func (r *runner) adopt(p *proc.Process) {
+	r.proc = p
+	r.exited = p.Done()
+	id := p.Identity()
+	r.st.State = Running
+	r.st.PID = id.PID
+	r.st.Adopted = true
+	r.st.StartedAt = id.Started()
+	r.resetUsage()
+	r.log.Info("adopted running process", "pid", id.PID)
+	r.save(false)
+}
+
+// onExit handles a process that ended without being asked to.
+func (r *runner) onExit() {
+	exit := r.proc.Exit()
+	ran := time.Since(r.st.StartedAt)
+	leftover := r.proc
+	r.exited = nil
+	r.proc = nil
+	r.st.PID = 0
+	r.st.LastExit = &exit
+	r.resetUsage()
+	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
+	r.st.ConsecutiveFailures = d.Failures
+	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
+	apply := func(error) {
+		r.st.State = d.State
+		r.st.Error = ""
+		switch d.State {
+		case Restarting:
+			r.arm(d.Delay)
+		case Broken:
+			r.st.Error = d.Reason
+			if d.Delay > 0 {
+				r.arm(d.Delay)
+			}
+		}
+		r.save(false)
+	}
+	if leftover.GroupAlive() {
+		// The program is gone but processes it started in its group are not (workers,
+		// subprocesses). Stop them before a new instance starts, as a stop would.
+		r.st.State = d.State
+		r.stopInBackground(leftover, apply)
+		return
+	}
+	apply(nil)
+}
+
+// beginStop stops the running process in the background and calls after once its
+// whole process group is gone.
+func (r *runner) beginStop(after func(error)) {
+	p := r.proc
+	r.exited = nil // the stop owns the process now
+	r.st.State = Stopping
+	r.stopInBackground(p, func(err error) {
+		if err == nil {
+			exit := p.Exit()
+			r.st.LastExit = &exit
+			r.proc = nil
+			r.st.PID = 0
+			r.resetUsage()
+		} else {
+			r.exited = p.Done()
+		}
+		after(err)
+		r.save(false)
+	})
+}
+
+func (r *runner) stopInBackground(p *proc.Process, after func(error)) {
+	done := make(chan error, 1)
+	r.stopDone = done
+	r.afterStop = after
+	sig, timeout := r.spec.StopSignal, r.spec.StopTimeout
+	go func() { done <- p.Stop(r.ctx, sig, timeout) }()
+}
+
+func (r *runner) arm(d time.Duration) {
+	r.cancelTimer()
+	r.timer = time.NewTimer(d)
+	r.st.NextStart = time.Now().Add(d)
+}
+
+func (r *runner) cancelTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.st.NextStart = time.Time{}
+}
+
+func (r *runner) setState(s State) {
+	r.st.State = s
+	r.save(false)
+}
+
+func (r *runner) setError(msg string) {
+	r.st.State = Error
+	r.st.Error = msg
+	r.log.Error("program error", "err", msg)
+	r.save(false)
+}
+
+// sample folds one CPU/memory measurement of the process group into the status.
+func (r *runner) sample(u proc.Usage) {
+	if r.proc == nil {
+		return
+	}
+	now := time.Now()
+	if !r.lastSample.IsZero() {
+		elapsed := now.Sub(r.lastSample)
+		// A member that exited takes its CPU time with it, so the sum can shrink.
+		delta := max(u.CPU-r.lastCPU, 0)
+		pct := 0.0
+		if elapsed > 0 {
+			pct = float64(delta) / float64(elapsed) * 100
+		}
+		r.st.CPUPercent = pct
+		hist := append(r.st.CPUHistory, pct)
+		if len(hist) > r.history {
+			hist = hist[len(hist)-r.history:]
+		}
+		r.st.CPUHistory = hist
+	}
+	r.st.MemoryRSS = u.RSSBytes
+	r.lastCPU = u.CPU
+	r.lastSample = now
+}
+
+func (r *runner) resetUsage() {
+	r.st.CPUPercent = 0
+	r.st.MemoryRSS = 0
+	r.lastSample = time.Time{}
+	r.lastCPU = 0
+}
+
+// save sends the program's entry to the state file.
+func (r *runner) save(wait bool) {
+	e := statefile.Entry{Desired: r.desired}
+	if r.proc != nil {
+		id := r.proc.Identity()
+		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt
+	}
+	r.persist.set(r.ctx, r.name, e, wait)
+}
+
+// publish makes the current state visible to readers, as a copy.
+func (r *runner) publish() {
+	s := r.st
+	s.CPUHistory = slices.Clone(r.st.CPUHistory)
+	old := r.snapshot.Swap(&s)
+	if !sameForEvents(old, &s) {
+		r.notify()
+	}
+}
+
+// sameForEvents reports whether two snapshots differ only in ways that need no
+// event of their own (samples are announced once per sampling round instead).
+func sameForEvents(a, b *Status) bool {
+	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
+		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
+		a.NextStart.Equal(b.NextStart)
+}
+
+// StartError is returned when a start or restart left the program not running.
+type StartError struct {
+	Program string
+	Msg     string
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// ErrShutdown is returned for requests made while the manager shuts down.
+var ErrShutdown = errors.New("manager is shutting down")

@@ -1,0 +1,133 @@
+package supervisor
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/proc"
+)
+
+// State is where a program is in its life cycle.
+//
+// The transitions, all made by the program's own goroutine (program.go):
+//
+//	stopped    --start------------------------> running | error
+//	error      --start------------------------> running | error
+//	broken     --start / cool-down elapsed----> running | error
+//	running    --stop-------------------------> stopping --group gone--> stopped
+//	running    --exit, decideExit says--------> restarting | broken | stopped
+//	restarting --delay elapsed----------------> running | error
+//	restarting --stop-------------------------> stopped
+//	running    --restart----------------------> stopping --group gone--> running
+//	installing --install done-----------------> stopped | running | error   (uploads)
+//
+// A manual start or restart clears broken and the failure count.
+type State string
+
+// The states a program can be in. Their strings are part of the JSON API.
+const (
+	Running    State = "running"
+	Stopped    State = "stopped"
+	Installing State = "installing"
+	Restarting State = "restarting"
+	Stopping   State = "stopping"
+	Error      State = "error"
+	Broken     State = "broken"
+)
+
+// Status is a copy of one program's state, safe to keep and read.
+type Status struct {
+	Name  string
+	State State
+	// PID of the program's process (its group leader); 0 when none runs.
+	PID int
+	// Adopted is true when the process was started by an earlier manager: its
+	// exit status will be unknown.
+	Adopted bool
+	// StartedAt is when the current process started; zero when none runs.
+	StartedAt time.Time
+	// RestartCount counts automatic and manual restarts since the manager started.
+	RestartCount int
+	// ConsecutiveFailures counts failed runs in a row (see decideExit).
+	ConsecutiveFailures int
+	// LastExit is how the previous process ended; nil if none has ended yet.
+	LastExit *proc.ExitStatus
+	// NextStart is when a restarting or cooling-down program will be started; zero otherwise.
+	NextStart time.Time
+	// CPUPercent is the last sample of the whole process group (100 = one core).
+	CPUPercent float64
+	// CPUHistory holds the last samples, oldest first.
+	CPUHistory []float64
+	// MemoryRSS is the resident memory of the whole process group, in bytes.
+	MemoryRSS uint64
+	Enabled   bool
+	Uploaded  bool
+	Script    string
+	Cwd       string
+	Args      []string
+	// Error is the last error message ("" if none).
+	Error string
+}
+
+// Uptime is how long the current process has run at now; 0 when none runs.
+func (s *Status) Uptime(now time.Time) time.Duration {
+	if s.PID == 0 || s.StartedAt.IsZero() {
+		return 0
+	}
+	return max(now.Sub(s.StartedAt), 0)
+}
+
+// exitDecision is what to do after a process ended without being asked to.
+type exitDecision struct {
+	State    State         // Restarting, Broken or Stopped
+	Delay    time.Duration // until the next start, when Restarting (or the cool-down, when Broken)
+	Failures int           // the new consecutive failure count
+	Reason   string        // for the log and the error field
+}
+
+// decideExit applies the restart policy to a process that exited on its own after
+// running for ran. failures is the count before this exit. It is a pure function.
+//
+// A run that lasted at least FailureReset starts the count afresh; the exit then
+// counts as failure 1. An exit with one of exitCodes is a clean finish: the program
+// is stopped and the count cleared. An unknown status (adopted process) is a failure.
+func decideExit(pol config.RestartPolicy, autorestart bool, exitCodes []int, failures int, ran time.Duration, exit proc.ExitStatus) exitDecision {
+	if exit.Known && exit.Signal == 0 && slices.Contains(exitCodes, exit.Code) {
+		return exitDecision{State: Stopped, Failures: 0, Reason: fmt.Sprintf("finished (%s)", exit)}
+	}
+	if ran >= pol.FailureReset {
+		failures = 0
+	}
+	failures++
+	if !autorestart {
+		return exitDecision{State: Stopped, Failures: failures, Reason: fmt.Sprintf("%s; autorestart is off", exit)}
+	}
+	if pol.MaxConsecutiveFailures > 0 && failures >= pol.MaxConsecutiveFailures {
+		d := exitDecision{State: Broken, Failures: failures, Delay: pol.BrokenCooldown,
+			Reason: fmt.Sprintf("%s; %d failures in a row: broken", exit, failures)}
+		if pol.BrokenCooldown > 0 {
+			d.Reason += fmt.Sprintf(", trying again in %s", pol.BrokenCooldown)
+		}
+		return d
+	}
+	delay := backoffDelay(pol, failures)
+	return exitDecision{State: Restarting, Failures: failures, Delay: delay,
+		Reason: fmt.Sprintf("%s; restarting in %s", exit, delay)}
+}
+
+// backoffDelay is the delay before restart number failures (1-based):
+// Delay * BackoffFactor^(failures-1), capped at MaxDelay when that is set.
+func backoffDelay(pol config.RestartPolicy, failures int) time.Duration {
+	factor := max(pol.BackoffFactor, 1)
+	d := float64(pol.Delay) * math.Pow(factor, float64(max(failures-1, 0)))
+	if pol.MaxDelay > 0 && d > float64(pol.MaxDelay) {
+		return pol.MaxDelay
+	}
+	if d > float64(math.MaxInt64) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(d)
+}

@@ -1,0 +1,103 @@
+package supervisor
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/proc"
+)
+
+func TestDecideExit(t *testing.T) {
+	pol := config.RestartPolicy{
+		Delay:                  time.Second,
+		MaxConsecutiveFailures: 3,
+		FailureReset:           time.Minute,
+		BackoffFactor:          1,
+	}
+	exit1 := proc.ExitStatus{Known: true, Code: 1}
+	exit0 := proc.ExitStatus{Known: true, Code: 0}
+	killed := proc.ExitStatus{Known: true, Code: -1, Signal: syscall.SIGKILL}
+	unknown := proc.ExitStatus{}
+	withCooldown := pol
+	withCooldown.BrokenCooldown = 10 * time.Minute
+	never := pol
+	never.MaxConsecutiveFailures = 0
+
+	tests := []struct {
+		name        string
+		pol         config.RestartPolicy
+		autorestart bool
+		exitCodes   []int
+		failures    int
+		ran         time.Duration
+		exit        proc.ExitStatus
+		want        exitDecision
+	}{
+		{"first crash restarts", pol, true, nil, 0, time.Second, exit1,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"exit 0 is a failure by default", pol, true, nil, 0, time.Second, exit0,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"listed exit code finishes", pol, true, []int{0, 2}, 2, time.Second, exit0,
+			exitDecision{State: Stopped, Failures: 0}},
+		{"signal is not an exit code", pol, true, []int{0}, 0, time.Second, killed,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"unknown status of adopted process is a failure", pol, true, []int{0}, 0, time.Second, unknown,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"second crash in a row", pol, true, nil, 1, time.Second, exit1,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 2}},
+		{"reaching the limit is broken", pol, true, nil, 2, time.Second, exit1,
+			exitDecision{State: Broken, Failures: 3}},
+		{"broken with cool-down waits", withCooldown, true, nil, 2, time.Second, exit1,
+			exitDecision{State: Broken, Failures: 3, Delay: 10 * time.Minute}},
+		{"stable run resets the count", pol, true, nil, 2, time.Minute, exit1,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"just short of stable does not reset", pol, true, nil, 2, time.Minute - time.Millisecond, exit1,
+			exitDecision{State: Broken, Failures: 3}},
+		{"limit 0 never breaks", never, true, nil, 1000, time.Second, exit1,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1001}},
+		{"autorestart off stops", pol, false, nil, 0, time.Second, exit1,
+			exitDecision{State: Stopped, Failures: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decideExit(tt.pol, tt.autorestart, tt.exitCodes, tt.failures, tt.ran, tt.exit)
+			got.Reason = "" // checked below
+			if got != tt.want {
+				t.Errorf("decideExit(failures=%d, ran=%s, %v) = %+v, want %+v", tt.failures, tt.ran, tt.exit, got, tt.want)
+			}
+		})
+	}
+	d := decideExit(pol, true, nil, 2, time.Second, exit1)
+	if d.Reason == "" {
+		t.Errorf("decideExit gave no reason for %+v", d)
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	pol := config.RestartPolicy{Delay: time.Second, BackoffFactor: 2, MaxDelay: 10 * time.Second}
+	tests := []struct {
+		name     string
+		pol      config.RestartPolicy
+		failures int
+		want     time.Duration
+	}{
+		{"first failure waits the base delay", pol, 1, time.Second},
+		{"second doubles", pol, 2, 2 * time.Second},
+		{"fourth is 8x", pol, 4, 8 * time.Second},
+		{"capped", pol, 5, 10 * time.Second},
+		{"huge count stays capped", pol, 10000, 10 * time.Second},
+		{"factor 1 is constant", config.RestartPolicy{Delay: time.Second, BackoffFactor: 1}, 7, time.Second},
+		{"factor 0 means 1", config.RestartPolicy{Delay: time.Second}, 7, time.Second},
+		{"zero delay stays zero", config.RestartPolicy{BackoffFactor: 3}, 5, 0},
+		{"no cap does not overflow", config.RestartPolicy{Delay: time.Second, BackoffFactor: 10}, 1000, time.Duration(1<<63 - 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := backoffDelay(tt.pol, tt.failures); got != tt.want {
+				t.Errorf("backoffDelay(%+v, %d) = %s, want %s", tt.pol, tt.failures, got, tt.want)
+			}
+		})
+	}
+}

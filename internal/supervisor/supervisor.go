@@ -1,0 +1,357 @@
+// Package supervisor is pyvisor's core: it keeps the configured programs running.
+// Each program is owned by one goroutine (program.go) that starts, watches, stops
+// and restarts its process; restart decisions are pure functions (state.go). At
+// start the supervisor re-adopts the processes an earlier manager left running;
+// when it stops it leaves them running and saves their PIDs. Others read copies of
+// the state (Status, Statuses) and are told of changes through Subscribe.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/statefile"
+)
+
+// File and directory names beside the configuration file, shared with the
+// earlier Python tool so its users can switch without moving anything.
+const (
+	StateFileName = "process_manager.pids.json"
+	LogDirName    = "log"
+)
+
+// ErrNotFound is returned for a program name that is not configured.
+var ErrNotFound = errors.New("no such program")
+
+// Options are the supervisor's settings that do not come from the config file.
+type Options struct {
+	// Logger receives the manager's own log; nil means slog.Default().
+	Logger *slog.Logger
+	// StatePath is the PID state file; "" means process_manager.pids.json in the config's directory.
+	StatePath string
+	// LogDir holds the programs' log files; "" means log/ in the config's directory.
+	LogDir string
+	// Environ is the environment programs inherit; nil means os.Environ().
+	Environ []string
+}
+
+// Supervisor runs the programs of one configuration.
+type Supervisor struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	statePath string
+	logDir    string
+	rotator   logfile.Rotator
+
+	programs []*program // in config order; fixed after New
+	byName   map[string]*program
+
+	subsMu sync.Mutex
+	subs   map[chan struct{}]struct{}
+}
+
+// New prepares a supervisor for cfg. Nothing starts until Run.
+func New(cfg *config.Config, opts Options) *Supervisor {
+	s := &Supervisor{
+		cfg:       cfg,
+		log:       opts.Logger,
+		statePath: opts.StatePath,
+		logDir:    opts.LogDir,
+		rotator:   logfile.Rotator{Backups: cfg.Logging.Backups},
+		byName:    map[string]*program{},
+		subs:      map[chan struct{}]struct{}{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.statePath == "" {
+		s.statePath = filepath.Join(cfg.Dir, StateFileName)
+	}
+	if s.logDir == "" {
+		s.logDir = filepath.Join(cfg.Dir, LogDirName)
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	for i := range cfg.Programs {
+		spec := cfg.Programs[i]
+		cmd := cfg.Command(&spec, environ)
+		p := &program{
+			name:      spec.Name,
+			spec:      spec,
+			cmd:       cmd,
+			logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
+			statePath: s.statePath,
+			history:   max(cfg.Sampling.History, 1),
+			log:       s.log.With("program", spec.Name),
+			notify:    s.notify,
+			requests:  make(chan request),
+			samples:   make(chan proc.Usage, 1),
+			done:      make(chan struct{}),
+		}
+		p.snapshot.Store(&Status{
+			Name:     spec.Name,
+			State:    Stopped,
+			Enabled:  spec.Enabled,
+			Uploaded: spec.Uploaded,
+			Script:   cmd.Script,
+			Cwd:      cmd.Dir,
+			Args:     spec.Args,
+		})
+		s.programs = append(s.programs, p)
+		s.byName[spec.Name] = p
+	}
+	return s
+}
+
+// Run re-adopts or starts the programs, samples them and rotates their logs until
+// ctx ends. Then it saves the state and returns, leaving the programs running.
+func (s *Supervisor) Run(ctx context.Context) error {
+	saved, err := statefile.Load(s.statePath)
+	if err != nil {
+		// A corrupt file was set aside; starting fresh is the only way on.
+		s.log.Error("load state", "err", err)
+	}
+	boots := s.plan(ctx, saved)
+
+	entries := map[string]statefile.Entry{}
+	for name, e := range saved.Programs {
+		if _, ok := s.byName[name]; ok {
+			entries[name] = e
+		}
+	}
+	persist := newPersister(s.statePath, entries, s.log)
+	var wg sync.WaitGroup
+	for _, p := range s.programs {
+		p.persist = persist
+		wg.Go(func() { p.run(ctx, boots[p.name]) })
+	}
+	s.sampleLoop(ctx)
+	wg.Wait()
+	persist.close()
+	s.log.Info("state saved; programs left running", "state_file", s.statePath)
+	return nil
+}
+
+// plan decides, for each program, whether to adopt a running process, start a
+// new one or wait, from the saved state and the processes tagged as ours.
+func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string]boot {
+	tagged, err := proc.FindTagged(envProgram, "PYVISOR_")
+	if err != nil {
+		s.log.Warn("look for running programs by tag", "err", err)
+	}
+	found := map[string][]proc.Identity{}
+	for _, t := range tagged {
+		if t.Env[envStateFile] == s.statePath {
+			found[t.Env[envProgram]] = append(found[t.Env[envProgram]], t.Identity)
+		}
+	}
+	for name, e := range saved.Programs {
+		if _, ok := s.byName[name]; !ok && e.PID != 0 {
+			s.log.Warn("program in the state file is no longer configured; its process is left alone", "program", name, "pid", e.PID)
+		}
+	}
+
+	boots := map[string]boot{}
+	for _, p := range s.programs {
+		e, known := saved.Programs[p.name]
+		b := boot{desired: statefile.DesiredRunning}
+		if known {
+			b.desired = e.Desired
+		}
+		// Candidates: the saved PID first, then any process tagged with this program.
+		var candidates []proc.Identity
+		if e.PID != 0 && e.StartTime != 0 {
+			candidates = append(candidates, proc.Identity{PID: e.PID, StartTime: e.StartTime})
+		} else if e.PID != 0 {
+			p.log.Warn("saved PID has no start time; not adopted on its PID alone", "pid", e.PID)
+		}
+		for _, id := range found[p.name] {
+			if len(candidates) == 0 || id != candidates[0] {
+				candidates = append(candidates, id)
+			}
+		}
+		for _, id := range candidates {
+			pr, err := proc.Adopt(id)
+			if err != nil {
+				if !errors.Is(err, proc.ErrNotRunning) {
+					p.log.Warn("adopt", "pid", id.PID, "err", err)
+				}
+				continue
+			}
+			if b.adopted == nil {
+				b.adopted = pr
+				continue
+			}
+			// A second live copy can only come from a manager killed between starting a
+			// process and saving its PID. Keep one.
+			p.log.Warn("stopping a duplicate copy", "pid", id.PID, "kept", b.adopted.Identity().PID)
+			go pr.Stop(ctx, p.spec.StopSignal, p.spec.StopTimeout)
+		}
+		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
+		boots[p.name] = b
+	}
+	return boots
+}
+
+// sampleLoop measures CPU and memory of every running program's process group at
+// each interval and rotates log files that grew too large.
+func (s *Supervisor) sampleLoop(ctx context.Context) {
+	interval := s.cfg.Sampling.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var pgids []int
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pgids = pgids[:0]
+		for _, p := range s.programs {
+			if pid := p.snapshot.Load().PID; pid != 0 {
+				pgids = append(pgids, pid)
+			}
+		}
+		usage, err := proc.SampleGroups(pgids)
+		if err != nil {
+			s.log.Warn("sample CPU and memory", "err", err)
+		}
+		for _, p := range s.programs {
+			pid := p.snapshot.Load().PID
+			if pid == 0 {
+				continue
+			}
+			select {
+			case p.samples <- usage[pid]:
+			default: // the program is busy; it gets the next sample
+			}
+		}
+		s.rotateLogs()
+		s.notify()
+	}
+}
+
+func (s *Supervisor) rotateLogs() {
+	limit := s.cfg.Logging.MaxSizeBytes
+	if limit <= 0 {
+		return
+	}
+	for _, p := range s.programs {
+		rotated, method, err := s.rotator.RotateIfLarger(p.logPath, limit)
+		if err != nil {
+			p.log.Error("rotate log", "path", p.logPath, "err", err)
+		} else if rotated {
+			p.log.Info("rotated log", "path", p.logPath, "method", method.String())
+		}
+	}
+}
+
+// Subscribe returns a channel that receives a value after state changes and
+// after each sampling round. Changes coalesce: a slow reader sees one value for
+// many changes, and then reads the current state. cancel releases it.
+func (s *Supervisor) Subscribe() (changed <-chan struct{}, cancel func()) {
+	ch := make(chan struct{}, 1)
+	s.subsMu.Lock()
+	s.subs[ch] = struct{}{}
+	s.subsMu.Unlock()
+	return ch, func() {
+		s.subsMu.Lock()
+		delete(s.subs, ch)
+		s.subsMu.Unlock()
+	}
+}
+
+func (s *Supervisor) notify() {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Statuses returns a copy of every program's state, in config order.
+func (s *Supervisor) Statuses() []Status {
+	out := make([]Status, len(s.programs))
+	for i, p := range s.programs {
+		out[i] = p.status()
+	}
+	return out
+}
+
+// Status returns a copy of one program's state.
+func (s *Supervisor) Status(name string) (Status, error) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return Status{}, err
+	}
+	return p.status(), nil
+}
+
+// LogPath returns the path of a program's log file.
+func (s *Supervisor) LogPath(name string) (string, error) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return p.logPath, nil
+}
+
+// Start starts a program that is not running and returns its state once it runs
+// (or failed to). Starting a running program changes nothing.
+func (s *Supervisor) Start(ctx context.Context, name string) (Status, error) {
+	return s.act(ctx, name, opStart)
+}
+
+// Stop stops a program and returns once its whole process group is gone.
+// Stopping a stopped program changes nothing.
+func (s *Supervisor) Stop(ctx context.Context, name string) (Status, error) {
+	return s.act(ctx, name, opStop)
+}
+
+// Restart stops the program if it runs, then starts it; it clears broken.
+func (s *Supervisor) Restart(ctx context.Context, name string) (Status, error) {
+	return s.act(ctx, name, opRestart)
+}
+
+func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := p.do(ctx, o); err != nil {
+		return p.status(), fmt.Errorf("%s %q: %w", o, name, err)
+	}
+	return p.status(), nil
+}
+
+func (s *Supervisor) lookup(name string) (*program, error) {
+	p, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return p, nil
+}
+
+// Lock claims the configuration's state file for this manager until unlock is
+// called or the process ends, so that two managers never run the same programs.
+// A second manager gets an error wrapping statefile.ErrLocked.
+func (s *Supervisor) Lock() (unlock func(), err error) {
+	return statefile.Lock(s.statePath)
+}
