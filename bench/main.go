@@ -52,6 +52,11 @@ func run(scenario string, n int, window time.Duration) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pyvisor").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
+	// Run the real interpreter, not a wrapper script such as a pyenv shim, so the
+	// figures measure pyvisor rather than the wrapper.
+	if err := preferRealPython(work); err != nil {
+		return err
+	}
 	run := map[string]func() error{
 		"idle":  func() error { return benchIdle(bin, work, n, window) },
 		"gap":   func() error { return benchGap(bin, work) },
@@ -70,6 +75,23 @@ func run(scenario string, n int, window time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// preferRealPython puts a directory holding python3 -> the interpreter's real
+// executable first on PATH, for the managers and the floor measurement alike.
+func preferRealPython(work string) error {
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		return fmt.Errorf("find python3: %w", err)
+	}
+	dir := filepath.Join(work, "python-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink(strings.TrimSpace(string(out)), filepath.Join(dir, "python3")); err != nil {
+		return err
+	}
+	return os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
 // project is a directory with a config, and a manager running on it.

@@ -15,15 +15,19 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/web"
 )
 
 // defaultConfigName is looked for in the current directory when -c is not given.
@@ -104,13 +108,45 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Fprintln(stdout, "Process Manager started")
-	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
-	if err := sup.Run(ctx); err != nil {
-		logger.Error("supervisor", "err", err)
+	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor: web UI: %v\n", err)
 		return 1
 	}
-	return 0
+	srv := web.NewServer(addr, web.NewHandler(web.Options{
+		Supervisor:   sup,
+		Title:        cfg.WebUI.Title,
+		AllowedHosts: cfg.WebUI.AllowedHosts,
+		Logger:       logger,
+	}))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	supDone := make(chan error, 1)
+	go func() { supDone <- sup.Run(ctx) }()
+
+	fmt.Fprintln(stdout, "Process Manager started")
+	fmt.Fprintf(stdout, "Web UI available at http://%s\n", addr)
+	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		logger.Error("web UI stopped", "err", err)
+		code = 1
+		stop()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	if err := <-supDone; err != nil {
+		logger.Error("supervisor", "err", err)
+		code = 1
+	}
+	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
+	return code
 }
 
 func validate(configPath string, stdout, stderr io.Writer) int {

@@ -28,15 +28,20 @@ const (
 	opStart op = iota
 	opStop
 	opRestart
+	opUpdate
+	opRemove
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove"}[o]
 }
 
 type request struct {
 	op    op
-	reply chan error
+	reply chan result
+	// For opUpdate: the new definition and how to install it.
+	spec    *config.Program
+	install InstallFunc
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
@@ -44,8 +49,10 @@ type request struct {
 // sends a request.
 type program struct {
 	name      string
-	spec      config.Program
-	cmd       config.Command
+	spec      config.Program // owned by the goroutine once it runs (updates change it)
+	cmd       config.Command // likewise
+	cfg       *config.Config // to resolve updated specs
+	environ   []string
 	logPath   string
 	statePath string
 	history   int
@@ -56,37 +63,56 @@ type program struct {
 	requests chan request
 	samples  chan proc.Usage
 	snapshot atomic.Pointer[Status]
-	done     chan struct{} // closed when run returns
+	// published is a copy of the current definition (spec changes with updates).
+	published atomic.Pointer[config.Program]
+	done      chan struct{} // closed when run returns
 }
 
 // boot is how a program begins when the manager starts.
 type boot struct {
-	adopted *proc.Process     // a running process re-adopted from an earlier manager
-	desired statefile.Desired // what the user last asked for
-	start   bool              // start a new process now
+	adopted     *proc.Process     // a running process re-adopted from an earlier manager
+	desired     statefile.Desired // what the user last asked for
+	start       bool              // start a new process now
+	install     InstallFunc       // install first (a new upload)
+	interrupted bool              // an install was under way when the last manager went down
 }
 
 func (p *program) status() Status {
 	return *p.snapshot.Load()
 }
 
+// result answers a request: the state it produced, and an error if it failed.
+type result struct {
+	status Status
+	err    error
+}
+
 // do sends a request and waits for it to take effect.
-func (p *program) do(ctx context.Context, o op) error {
-	r := request{op: o, reply: make(chan error, 1)}
+func (p *program) do(ctx context.Context, o op) (Status, error) {
+	return p.send(ctx, request{op: o})
+}
+
+func (p *program) send(ctx context.Context, r request) (Status, error) {
+	r.reply = make(chan result, 1)
 	select {
 	case p.requests <- r:
 	case <-p.done:
-		return ErrShutdown
+		return p.status(), ErrShutdown
 	case <-ctx.Done():
-		return ctx.Err()
+		return p.status(), ctx.Err()
 	}
 	select {
-	case err := <-r.reply:
-		return err
+	case res := <-r.reply:
+		return res.status, res.err
 	case <-p.done:
-		return ErrShutdown
+		select {
+		case res := <-r.reply: // the goroutine answered, then ended (a remove)
+			return res.status, res.err
+		default:
+			return p.status(), ErrShutdown
+		}
 	case <-ctx.Done():
-		return ctx.Err()
+		return p.status(), ctx.Err()
 	}
 }
 
@@ -107,23 +133,32 @@ type runner struct {
 	afterStop func(stopErr error)
 	queue     []request
 
+	// installDone is non-nil while an install runs; cancelInstall ends it early.
+	installDone   chan error
+	cancelInstall context.CancelFunc
+	removed       bool // the program was removed: the goroutine ends
+
 	lastCPU    time.Duration
 	lastSample time.Time
 
 	// replies wait until the state they answer with is published.
-	replies []func()
+	replies []func(Status)
 }
 
 // respond answers a request after the next publish, so the caller reads the
 // state its request produced.
 func (r *runner) respond(req request, err error) {
-	r.replies = append(r.replies, func() { req.reply <- err })
+	r.replies = append(r.replies, func(st Status) { req.reply <- result{st, err} })
 }
 
 func (p *program) run(ctx context.Context, b boot) {
 	defer close(p.done)
 	r := &runner{program: p, ctx: ctx, st: *p.snapshot.Load(), desired: b.desired}
 	switch {
+	case b.install != nil:
+		r.beginInstall(b.install)
+	case b.interrupted:
+		r.setError("installation interrupted: the manager stopped during the install; upload the program again")
 	case b.adopted != nil:
 		r.adopt(b.adopted)
 		if b.desired == statefile.DesiredStopped {
@@ -148,11 +183,17 @@ func (p *program) run(ctx context.Context, b boot) {
 			// nothing: the next manager picks everything up from the state file.
 			return
 		case req := <-p.requests:
-			if r.stopDone != nil {
+			switch {
+			case r.installDone != nil && req.op == opStop:
+				r.cancelInstall() // a stop during an install abandons it; reply once it ended
 				r.queue = append(r.queue, req)
-				continue
+			case r.installDone != nil:
+				r.respond(req, fmt.Errorf("%w: it is installing", ErrBusy))
+			case r.stopDone != nil:
+				r.queue = append(r.queue, req)
+			default:
+				r.handle(req)
 			}
-			r.handle(req)
 		case <-r.exited:
 			r.onExit()
 		case err := <-r.stopDone:
@@ -160,11 +201,10 @@ func (p *program) run(ctx context.Context, b boot) {
 			after := r.afterStop
 			r.afterStop = nil
 			after(err)
-			for len(r.queue) > 0 && r.stopDone == nil {
-				req := r.queue[0]
-				r.queue = r.queue[1:]
-				r.handle(req)
-			}
+			r.drainQueue()
+		case err := <-r.installDone:
+			r.finishInstall(err)
+			r.drainQueue()
 		case <-timerC:
 			r.timer = nil
 			r.st.NextStart = time.Time{}
@@ -176,10 +216,29 @@ func (p *program) run(ctx context.Context, b boot) {
 			r.sample(u)
 		}
 		r.publish()
+		st := p.status()
 		for _, reply := range r.replies {
-			reply()
+			reply(st)
 		}
 		r.replies = r.replies[:0]
+		if r.removed {
+			return
+		}
+	}
+}
+
+// drainQueue handles the requests that waited for a stop or an install.
+func (r *runner) drainQueue() {
+	for len(r.queue) > 0 && r.stopDone == nil && r.installDone == nil && !r.removed {
+		req := r.queue[0]
+		r.queue = r.queue[1:]
+		r.handle(req)
+	}
+	if r.removed {
+		for _, req := range r.queue {
+			r.respond(req, ErrNotFound)
+		}
+		r.queue = nil
 	}
 }
 
@@ -219,6 +278,25 @@ func (r *runner) handle(req request) {
 			}
 			r.respond(req, r.startResult())
 		})
+	case opUpdate:
+		if r.proc != nil {
+			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
+			return
+		}
+		r.cancelTimer()
+		r.setSpec(*req.spec)
+		r.st.ConsecutiveFailures = 0
+		r.beginInstall(req.install)
+		r.respond(req, nil)
+	case opRemove:
+		if r.proc != nil {
+			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
+			return
+		}
+		r.cancelTimer()
+		r.removed = true
+		r.persist.remove(r.ctx, r.name)
+		r.respond(req, nil)
 	case opStop:
 		r.desired = statefile.DesiredStopped
 		r.cancelTimer()
@@ -430,7 +508,7 @@ func (r *runner) resetUsage() {
 
 // save sends the program's entry to the state file.
 func (r *runner) save(wait bool) {
-	e := statefile.Entry{Desired: r.desired}
+	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
 	if r.proc != nil {
 		id := r.proc.Identity()
 		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt
@@ -464,5 +542,12 @@ type StartError struct {
 
 func (e *StartError) Error() string { return e.Msg }
 
-// ErrShutdown is returned for requests made while the manager shuts down.
-var ErrShutdown = errors.New("manager is shutting down")
+// Errors callers branch on.
+var (
+	// ErrShutdown is returned for requests made while the manager shuts down.
+	ErrShutdown = errors.New("manager is shutting down")
+	// ErrBusy is returned for a change that needs the program stopped (update, remove).
+	ErrBusy = errors.New("program is not stopped")
+	// ErrExists is returned when adding a program whose name is taken.
+	ErrExists = errors.New("a program with this name exists")
+)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,9 +52,17 @@ type Supervisor struct {
 	statePath string
 	logDir    string
 	rotator   logfile.Rotator
+	environ   []string
 
-	programs []*program // in config order; fixed after New
+	// mu guards the registry of programs (each program's state is its own goroutine's)
+	// and what Run sets up for programs added later.
+	mu       sync.RWMutex
+	programs []*program // in config order, then uploads in the order added
 	byName   map[string]*program
+	runCtx   context.Context // nil until Run starts and after it ends
+	persist  *persister
+	wg       sync.WaitGroup
+	ready    chan struct{} // closed once Run has set up every program
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
@@ -69,6 +78,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		rotator:   logfile.Rotator{Backups: cfg.Logging.Backups},
 		byName:    map[string]*program{},
 		subs:      map[chan struct{}]struct{}{},
+		ready:     make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -79,39 +89,46 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	if s.logDir == "" {
 		s.logDir = filepath.Join(cfg.Dir, LogDirName)
 	}
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ()
+	s.environ = opts.Environ
+	if s.environ == nil {
+		s.environ = os.Environ()
 	}
-	for i := range cfg.Programs {
-		spec := cfg.Programs[i]
-		cmd := cfg.Command(&spec, environ)
-		p := &program{
-			name:      spec.Name,
-			spec:      spec,
-			cmd:       cmd,
-			logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
-			statePath: s.statePath,
-			history:   max(cfg.Sampling.History, 1),
-			log:       s.log.With("program", spec.Name),
-			notify:    s.notify,
-			requests:  make(chan request),
-			samples:   make(chan proc.Usage, 1),
-			done:      make(chan struct{}),
-		}
-		p.snapshot.Store(&Status{
-			Name:     spec.Name,
-			State:    Stopped,
-			Enabled:  spec.Enabled,
-			Uploaded: spec.Uploaded,
-			Script:   cmd.Script,
-			Cwd:      cmd.Dir,
-			Args:     spec.Args,
-		})
+	for _, spec := range cfg.Programs {
+		p := s.newProgram(spec)
 		s.programs = append(s.programs, p)
 		s.byName[spec.Name] = p
 	}
 	return s
+}
+
+func (s *Supervisor) newProgram(spec config.Program) *program {
+	cmd := s.cfg.Command(&spec, s.environ)
+	p := &program{
+		name:      spec.Name,
+		spec:      spec,
+		cmd:       cmd,
+		cfg:       s.cfg,
+		environ:   s.environ,
+		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
+		statePath: s.statePath,
+		history:   max(s.cfg.Sampling.History, 1),
+		log:       s.log.With("program", spec.Name),
+		notify:    s.notify,
+		requests:  make(chan request),
+		samples:   make(chan proc.Usage, 1),
+		done:      make(chan struct{}),
+	}
+	p.published.Store(&spec)
+	p.snapshot.Store(&Status{
+		Name:     spec.Name,
+		State:    Stopped,
+		Enabled:  spec.Enabled,
+		Uploaded: spec.Uploaded,
+		Script:   cmd.Script,
+		Cwd:      cmd.Dir,
+		Args:     spec.Args,
+	})
+	return p
 }
 
 // Run re-adopts or starts the programs, samples them and rotates their logs until
@@ -130,15 +147,21 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			entries[name] = e
 		}
 	}
-	persist := newPersister(s.statePath, entries, s.log)
-	var wg sync.WaitGroup
+	s.mu.Lock()
+	s.persist = newPersister(s.statePath, entries, s.log)
+	s.runCtx = ctx
 	for _, p := range s.programs {
-		p.persist = persist
-		wg.Go(func() { p.run(ctx, boots[p.name]) })
+		p.persist = s.persist
+		s.wg.Go(func() { p.run(ctx, boots[p.name]) })
 	}
+	s.mu.Unlock()
+	close(s.ready)
 	s.sampleLoop(ctx)
-	wg.Wait()
-	persist.close()
+	s.mu.Lock()
+	s.runCtx = nil // no more Add
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.persist.close()
 	s.log.Info("state saved; programs left running", "state_file", s.statePath)
 	return nil
 }
@@ -168,6 +191,12 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string
 		b := boot{desired: statefile.DesiredRunning}
 		if known {
 			b.desired = e.Desired
+		}
+		if e.Installing {
+			// The last manager went down during this program's install; whatever is
+			// on disk may be half done, so it is not started.
+			boots[p.name] = boot{desired: b.desired, interrupted: true}
+			continue
 		}
 		// Candidates: the saved PID first, then any process tagged with this program.
 		var candidates []proc.Identity
@@ -220,8 +249,9 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		programs := s.list()
 		pgids = pgids[:0]
-		for _, p := range s.programs {
+		for _, p := range programs {
 			if pid := p.snapshot.Load().PID; pid != 0 {
 				pgids = append(pgids, pid)
 			}
@@ -230,7 +260,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
-		for _, p := range s.programs {
+		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			if pid == 0 {
 				continue
@@ -240,17 +270,17 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 			default: // the program is busy; it gets the next sample
 			}
 		}
-		s.rotateLogs()
+		s.rotateLogs(programs)
 		s.notify()
 	}
 }
 
-func (s *Supervisor) rotateLogs() {
+func (s *Supervisor) rotateLogs(programs []*program) {
 	limit := s.cfg.Logging.MaxSizeBytes
 	if limit <= 0 {
 		return
 	}
-	for _, p := range s.programs {
+	for _, p := range programs {
 		rotated, method, err := s.rotator.RotateIfLarger(p.logPath, limit)
 		if err != nil {
 			p.log.Error("rotate log", "path", p.logPath, "err", err)
@@ -259,6 +289,10 @@ func (s *Supervisor) rotateLogs() {
 		}
 	}
 }
+
+// Ready is closed once Run has adopted or started the programs (or begun to) and
+// accepts Add.
+func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
 
 // Subscribe returns a channel that receives a value after state changes and
 // after each sampling round. Changes coalesce: a slow reader sees one value for
@@ -288,11 +322,20 @@ func (s *Supervisor) notify() {
 
 // Statuses returns a copy of every program's state, in config order.
 func (s *Supervisor) Statuses() []Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]Status, len(s.programs))
 	for i, p := range s.programs {
 		out[i] = p.status()
 	}
 	return out
+}
+
+// list returns the programs now registered.
+func (s *Supervisor) list() []*program {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.programs)
 }
 
 // Status returns a copy of one program's state.
@@ -335,14 +378,17 @@ func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error)
 	if err != nil {
 		return Status{}, err
 	}
-	if err := p.do(ctx, o); err != nil {
-		return p.status(), fmt.Errorf("%s %q: %w", o, name, err)
+	st, err := p.do(ctx, o)
+	if err != nil {
+		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}
-	return p.status(), nil
+	return st, nil
 }
 
 func (s *Supervisor) lookup(name string) (*program, error) {
+	s.mu.RLock()
 	p, ok := s.byName[name]
+	s.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}

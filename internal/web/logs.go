@@ -1,0 +1,85 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Log page sizes of GET /api/programs/{name}/logs.
+const (
+	defaultLogLines = 200
+	maxLogLines     = 5000
+)
+
+// logPageJSON is the body of GET /api/programs/{name}/logs.
+type logPageJSON struct {
+	Lines      []string `json:"lines"`
+	Page       int      `json:"page"`
+	Pages      int      `json:"pages"`
+	FirstLine  int      `json:"first_line"`
+	LastLine   int      `json:"last_line"`
+	TotalLines int      `json:"total_lines"`
+	SizeBytes  int64    `json:"size_bytes"`
+}
+
+// pageParams reads page (default 1) and lines (default 200, at most 5000) from
+// a query. It is pure.
+func pageParams(q url.Values) (page, lines int, err error) {
+	page, err = intParam(q, "page", 1, 1, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	lines, err = intParam(q, "lines", defaultLogLines, 1, maxLogLines)
+	if err != nil {
+		return 0, 0, err
+	}
+	return page, lines, nil
+}
+
+// intParam reads the integer query parameter name, def when absent; it must
+// be at least lo and, when hi > 0, at most hi.
+func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return 0, badRequest(fmt.Sprintf("parameter %s=%q is not a whole number", name, s))
+	case v < lo:
+		return 0, badRequest(fmt.Sprintf("parameter %s=%d must be at least %d", name, v, lo))
+	case hi > 0 && v > hi:
+		return 0, badRequest(fmt.Sprintf("parameter %s=%d must be at most %d", name, v, hi))
+	}
+	return v, nil
+}
+
+func (h *handler) logPage(w http.ResponseWriter, r *http.Request) {
+	page, lines, err := pageParams(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// The supervisor names the file: a request can only ever read the log of
+	// the program it names, whatever the name contains.
+	path, err := h.sup.LogPath(r.PathValue("name"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	p, err := h.logs.Page(path, page, lines)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("logs of %q: %w", r.PathValue("name"), err))
+		return
+	}
+	if p.Lines == nil {
+		p.Lines = []string{}
+	}
+	writeJSON(w, http.StatusOK, logPageJSON{
+		Lines: p.Lines, Page: p.Page, Pages: p.Pages, FirstLine: p.FirstLine,
+		LastLine: p.LastLine, TotalLines: p.TotalLines, SizeBytes: p.SizeBytes,
+	})
+}

@@ -1,0 +1,198 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// programJSON is PROGRAM of the API contract. Field names and the meaning of
+// null are part of the contract; add fields, never change these.
+type programJSON struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// PID is null when no process runs.
+	PID *int `json:"pid"`
+	// Adopted marks a process started by an earlier manager: its exit code will be unknown.
+	Adopted             bool  `json:"adopted"`
+	UptimeSeconds       int64 `json:"uptime_seconds"`
+	RestartCount        int   `json:"restart_count"`
+	ConsecutiveFailures int   `json:"consecutive_failures"`
+	// ExitCode is null if no process ended yet, or the last one was killed by a
+	// signal or its status is unknown (adopted).
+	ExitCode *int `json:"exit_code"`
+	// ExitSignal is the name ("SIGKILL") of the signal that killed the last process, or null.
+	ExitSignal *string `json:"exit_signal"`
+	// ExitDescription says how the last process ended in words, or is null.
+	ExitDescription *string `json:"exit_description"`
+	// NextStartSeconds is the time until a restarting or cooling-down program starts, or null.
+	NextStartSeconds *float64 `json:"next_start_seconds"`
+	CPUPercent       float64  `json:"cpu_percent"`
+	// CPUHistory holds the samples, oldest first, with one decimal.
+	CPUHistory     []float64 `json:"cpu_history"`
+	MemoryRSSBytes uint64    `json:"memory_rss_bytes"`
+	Enabled        bool      `json:"enabled"`
+	Uploaded       bool      `json:"uploaded"`
+	Script         string    `json:"script"`
+	Cwd            string    `json:"cwd"`
+	Args           []string  `json:"args"`
+	// Error is the last error message, or null.
+	Error *string `json:"error"`
+}
+
+// programsJSON is the body of GET /api/programs and of each "programs" event.
+type programsJSON struct {
+	Title    string        `json:"title"`
+	Programs []programJSON `json:"programs"`
+}
+
+// newProgramJSON converts a status at time now. It is pure: every field comes
+// from st and now.
+func newProgramJSON(st *supervisor.Status, now time.Time) programJSON {
+	p := programJSON{
+		Name:                st.Name,
+		State:               string(st.State),
+		Adopted:             st.Adopted,
+		UptimeSeconds:       int64(st.Uptime(now) / time.Second),
+		RestartCount:        st.RestartCount,
+		ConsecutiveFailures: st.ConsecutiveFailures,
+		CPUPercent:          round1(st.CPUPercent),
+		CPUHistory:          make([]float64, len(st.CPUHistory)),
+		MemoryRSSBytes:      st.MemoryRSS,
+		Enabled:             st.Enabled,
+		Uploaded:            st.Uploaded,
+		Script:              st.Script,
+		Cwd:                 st.Cwd,
+		Args:                st.Args,
+	}
+	if st.PID != 0 {
+		p.PID = &st.PID
+	}
+	if e := st.LastExit; e != nil {
+		desc := e.String()
+		p.ExitDescription = &desc
+		switch {
+		case !e.Known:
+		case e.Signal != 0:
+			name := signalName(e.Signal)
+			p.ExitSignal = &name
+		default:
+			code := e.Code
+			p.ExitCode = &code
+		}
+	}
+	if !st.NextStart.IsZero() {
+		s := round1(max(st.NextStart.Sub(now).Seconds(), 0))
+		p.NextStartSeconds = &s
+	}
+	for i, v := range st.CPUHistory {
+		p.CPUHistory[i] = round1(v)
+	}
+	if p.Args == nil {
+		p.Args = []string{}
+	}
+	if st.Error != "" {
+		p.Error = &st.Error
+	}
+	return p
+}
+
+// One decimal is all a person reads, and it keeps the events small.
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// signalName is "SIGKILL" for SIGKILL, "signal 42" for a signal without a name.
+func signalName(sig syscall.Signal) string {
+	if n := unix.SignalName(sig); n != "" {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
+// programs is the current list, as served and streamed.
+func (h *handler) programs() programsJSON {
+	sts := h.sup.Statuses()
+	now := time.Now()
+	out := programsJSON{Title: h.title, Programs: make([]programJSON, len(sts))}
+	for i := range sts {
+		out.Programs[i] = newProgramJSON(&sts[i], now)
+	}
+	return out
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) listPrograms(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.programs())
+}
+
+func (h *handler) getProgram(w http.ResponseWriter, r *http.Request) {
+	st, err := h.sup.Status(r.PathValue("name"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newProgramJSON(&st, time.Now()))
+}
+
+// Limits of an action request: its body is ignored, so anything beyond a
+// small JSON object is refused, and a client gets little time to send it.
+const (
+	maxActionBody     = 4 << 10
+	actionBodyTimeout = 10 * time.Second
+)
+
+// action returns the handler of POST /api/programs/{name}/<action> for the
+// supervisor's method do: it answers with the program once the action has
+// taken effect.
+func (h *handler) action(do func(context.Context, string) (supervisor.Status, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := discardBody(w, r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		st, err := do(r.Context(), r.PathValue("name"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newProgramJSON(&st, time.Now()))
+	}
+}
+
+// discardBody reads and drops a request body, refusing one over maxActionBody.
+func discardBody(w http.ResponseWriter, r *http.Request) error {
+	tooLarge := func(err error) error {
+		return fmt.Errorf("request body is larger than %d bytes: %w", maxActionBody, err)
+	}
+	if r.ContentLength > maxActionBody {
+		return tooLarge(&http.MaxBytesError{Limit: maxActionBody})
+	}
+	// The server has no ReadTimeout (uploads will need more time), so a client
+	// gets a deadline here. Its error only says the writer cannot have one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(actionBodyTimeout))
+	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxActionBody))
+	// Lifted again at once: the server keeps reading in the background to notice
+	// a client that goes away, and a deadline expiring there would cancel the
+	// request's context in the middle of a long stop.
+	_ = rc.SetReadDeadline(time.Time{})
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(err)
+	case err != nil:
+		return fmt.Errorf("read request body: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+func TestNewProgramJSON(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		name string
+		st   supervisor.Status
+		want func(p programJSON) string // "" when p is right
+	}{
+		{"never ran", supervisor.Status{Name: "a", State: supervisor.Stopped}, func(p programJSON) string {
+			if p.PID != nil || p.ExitCode != nil || p.ExitSignal != nil || p.ExitDescription != nil || p.Error != nil ||
+				p.NextStartSeconds != nil || p.UptimeSeconds != 0 || p.Args == nil || p.CPUHistory == nil {
+				return "want pid, exit, error and next start null, uptime 0, args and cpu_history empty arrays"
+			}
+			return ""
+		}},
+		{"running", supervisor.Status{Name: "a", State: supervisor.Running, PID: 42, StartedAt: now.Add(-90*time.Second - 500*time.Millisecond),
+			CPUPercent: 12.345, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p programJSON) string {
+			if p.PID == nil || *p.PID != 42 || p.UptimeSeconds != 90 || p.CPUPercent != 12.3 ||
+				fmt.Sprint(p.CPUHistory) != "[1 12.3]" || p.MemoryRSSBytes != 1<<20 {
+				return "want pid 42, uptime 90, cpu 12.3 with history [1 12.3], 1 MiB"
+			}
+			return ""
+		}},
+		{"exited with a code", supervisor.Status{State: supervisor.Restarting, LastExit: &proc.ExitStatus{Known: true, Code: 3},
+			NextStart: now.Add(1500 * time.Millisecond)}, func(p programJSON) string {
+			if p.ExitCode == nil || *p.ExitCode != 3 || p.ExitSignal != nil || p.ExitDescription == nil ||
+				p.NextStartSeconds == nil || *p.NextStartSeconds != 1.5 {
+				return "want exit_code 3, exit_signal null, a description, next start in 1.5 s"
+			}
+			return ""
+		}},
+		{"killed by a signal", supervisor.Status{State: supervisor.Stopped, LastExit: &proc.ExitStatus{Known: true, Code: -1, Signal: syscall.SIGKILL}},
+			func(p programJSON) string {
+				if p.ExitCode != nil || p.ExitSignal == nil || *p.ExitSignal != "SIGKILL" {
+					return "want exit_code null and exit_signal SIGKILL"
+				}
+				return ""
+			}},
+		{"adopted, status unknown", supervisor.Status{State: supervisor.Restarting, LastExit: &proc.ExitStatus{}, NextStart: now.Add(-time.Second)},
+			func(p programJSON) string {
+				if p.ExitCode != nil || p.ExitSignal != nil || p.ExitDescription == nil || p.NextStartSeconds == nil || *p.NextStartSeconds != 0 {
+					return "want exit_code and exit_signal null, a description, next start 0 (overdue)"
+				}
+				return ""
+			}},
+		{"error", supervisor.Status{State: supervisor.Error, Error: "script x.py: no such file"}, func(p programJSON) string {
+			if p.Error == nil || *p.Error != "script x.py: no such file" {
+				return "want the error message"
+			}
+			return ""
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := newProgramJSON(&c.st, now)
+			if msg := c.want(p); msg != "" {
+				got, _ := json.Marshal(p)
+				t.Errorf("newProgramJSON(%+v) = %s; %s", c.st, got, msg)
+			}
+		})
+	}
+}
+
+func TestPageParams(t *testing.T) {
+	cases := []struct {
+		query       string
+		page, lines int
+		bad         bool
+	}{
+		{"", 1, 200, false},
+		{"page=3", 3, 200, false},
+		{"lines=5000", 1, 5000, false},
+		{"page=1000000&lines=1", 1000000, 1, false},
+		{"page=0", 0, 0, true},
+		{"page=-2", 0, 0, true},
+		{"page=two", 0, 0, true},
+		{"lines=0", 0, 0, true},
+		{"lines=5001", 0, 0, true},
+		{"lines=99999999999999999999", 0, 0, true},
+	}
+	for _, c := range cases {
+		q, _ := url.ParseQuery(c.query)
+		page, lines, err := pageParams(q)
+		if c.bad {
+			if err == nil || errorStatus(err) != http.StatusBadRequest {
+				t.Errorf("pageParams(%q) = %d, %d, %v; want a 400 error", c.query, page, lines, err)
+			}
+			continue
+		}
+		if err != nil || page != c.page || lines != c.lines {
+			t.Errorf("pageParams(%q) = %d, %d, %v; want %d, %d", c.query, page, lines, err, c.page, c.lines)
+		}
+	}
+}
+
+func TestErrorStatus(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{badRequest("x"), 400},
+		{forbidden("x"), 403},
+		{fmt.Errorf("get: %w", supervisor.ErrNotFound), 404},
+		{fmt.Errorf("start %q: %w", "a", &supervisor.StartError{Program: "a", Msg: "boom"}), 409},
+		{fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 1}), 413},
+		{fmt.Errorf("stop: %w", supervisor.ErrShutdown), 503},
+		{context.Canceled, 503},
+		{errors.New("disk on fire"), 500},
+	}
+	for _, c := range cases {
+		if got := errorStatus(c.err); got != c.want {
+			t.Errorf("errorStatus(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+// TestNoEnvironmentValues sends every kind of request and checks that no
+// answer contains the value of an environment variable a program runs with.
+func TestNoEnvironmentValues(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	st := f.waitFor(t, "sleeper", "running", inState(supervisor.Running))
+	// The test means something only if the program really has the secret. Its
+	// environment is read once Python runs: during the exec of an interpreter
+	// (or of a pyenv shim) /proc shows none.
+	f.waitLog(t, "sleeper", "sleeper up")
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.PID)); err == nil && !strings.Contains(string(env), secretValue) {
+		t.Fatalf("sleeper's environment lacks the secret; the fixture is broken")
+	}
+	var bodies []string
+	add := func(method, target string) {
+		bodies = append(bodies, f.do(t, method, target, nil).body)
+	}
+	for _, target := range []string{"/", "/index.html", "/app.css", "/api.js", "/render.js", "/main.js", "/healthz", "/api/programs",
+		"/api/programs/nope", programPath("missing", "/logs")} {
+		add("GET", target)
+	}
+	for _, name := range []string{"sleeper", "missing"} {
+		add("GET", programPath(name))
+		add("GET", programPath(name, "/logs?lines=5000"))
+		for _, action := range []string{"restart", "stop", "start"} {
+			add("POST", programPath(name, "/", action))
+		}
+	}
+	srv := serve(t, f.h)
+	s := openStream(t, srv.URL+"/api/events")
+	bodies = append(bodies, s.next(t, "programs").data)
+
+	for i, b := range bodies {
+		if strings.Contains(b, secretValue) {
+			t.Errorf("response %d contains the secret environment value: %s", i, b)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/logfile"
+)
+
+// Event stream timing.
+const (
+	// pingEvery keeps proxies and browsers from closing an idle stream.
+	pingEvery = 15 * time.Second
+	// minEventGap caps "programs" events at about ten a second: a burst of
+	// changes (200 programs starting) is sent as few events of the latest state.
+	minEventGap = 100 * time.Millisecond
+	// writeTimeout drops a client that stops reading instead of blocking forever.
+	writeTimeout = 10 * time.Second
+	// retryMillis tells EventSource how long to wait before reconnecting.
+	retryMillis = 2000
+)
+
+// sseWriter writes one Server-Sent Events stream. Only the handler's goroutine uses it.
+type sseWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+// errHeadOnly ends a stream asked for with HEAD once its headers are sent.
+var errHeadOnly = errors.New("HEAD request: headers only")
+
+// startSSE sends the stream's headers and the reconnection delay.
+func startSSE(w http.ResponseWriter, r *http.Request) (*sseWriter, error) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no") // nginx would otherwise hold events back
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil, errHeadOnly
+	}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	return s, s.send(fmt.Sprintf("retry: %d\n\n", retryMillis))
+}
+
+// event sends one event whose data is v as JSON (one line: JSON escapes newlines).
+func (s *sseWriter) event(name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", name, err)
+	}
+	return s.send("event: " + name + "\ndata: " + string(data) + "\n\n")
+}
+
+func (s *sseWriter) ping() error { return s.send(": ping\n\n") }
+
+// end lifts the write deadline, which would otherwise outlive the stream on a
+// connection that serves further requests.
+func (s *sseWriter) end() { _ = s.rc.SetWriteDeadline(time.Time{}) }
+
+func (s *sseWriter) send(text string) error {
+	// Without a server WriteTimeout, each write gets its own deadline. Writers
+	// that cannot have one (test recorders) just go without.
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := io.WriteString(s.w, text); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// events streams GET /api/events: the programs at once, then after every
+// change, until the client goes away or the server shuts down.
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	changed, cancel := h.sup.Subscribe()
+	defer cancel()
+	s, err := startSSE(w, r)
+	if err != nil {
+		return // the client is gone, or asked for the headers only
+	}
+	defer s.end()
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	gap := time.NewTimer(0)
+	defer gap.Stop()
+	pending := true // the first event goes out at once
+	for {
+		// While the gap since the last event runs, changes only mark the
+		// stream pending; the subscription coalesces them meanwhile.
+		var gapC <-chan time.Time
+		if pending {
+			gapC = gap.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			pending = true
+			continue
+		case <-ping.C:
+			err = s.ping()
+		case <-gapC:
+			pending = false
+			err = s.event("programs", h.programs())
+			gap.Reset(minEventGap)
+			ping.Reset(pingEvery)
+		}
+		if err != nil {
+			return // the client is gone or stopped reading
+		}
+	}
+}
+
+// logStream streams GET /api/programs/{name}/logs/stream: "lines" events with
+// the lines written to the program's log after the request, as a JSON array.
+func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	path, err := h.sup.LogPath(name)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	batches := make(chan []string)
+	followed := make(chan error, 1)
+	go func() {
+		followed <- logfile.Follow(ctx, path, func(lines []string) error {
+			select {
+			case batches <- lines:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	defer func() { cancel(); <-followed }()
+
+	s, err := startSSE(w, r)
+	if err != nil {
+		return
+	}
+	defer s.end()
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-followed:
+			followed <- err // for the deferred wait
+			if ctx.Err() == nil {
+				h.log.Error("follow log", "program", name, "err", err)
+				// The stream ends either way; the client learns why if it can.
+				_ = s.event("error", errorBody{Error: fmt.Sprintf("following the log stopped: %v", err)})
+			}
+			return
+		case lines := <-batches:
+			err = s.event("lines", lines)
+			ping.Reset(pingEvery)
+		case <-ping.C:
+			err = s.ping()
+		}
+		if err != nil {
+			return
+		}
+	}
+}

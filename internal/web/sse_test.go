@@ -1,0 +1,299 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// sseEvent is one Server-Sent Event as a client reads it.
+type sseEvent struct {
+	name, data string
+	retry      string
+}
+
+// stream is an open event stream.
+type stream struct {
+	resp   *http.Response
+	events chan sseEvent
+	cancel context.CancelFunc
+}
+
+// serve runs h on a real HTTP server configured by NewServer, which the
+// streams need (flushing, deadlines, shutdown).
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer("", h)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// openStream connects to an event stream and reads its events in the background.
+func openStream(t *testing.T, url string) *stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	s := &stream{resp: resp, events: make(chan sseEvent, 100), cancel: cancel}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev != (sseEvent{}) {
+					s.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+				ev.name = "comment"
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				ev.data += line[len("data: "):]
+			case strings.HasPrefix(line, "retry: "):
+				ev.retry = line[len("retry: "):]
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the next event named name, skipping others.
+func (s *stream) next(t *testing.T, name string) sseEvent {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				t.Fatalf("stream ended while waiting for a %q event", name)
+			}
+			if ev.name == name {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %q event within 20 s", name)
+		}
+	}
+}
+
+func TestEventsStream(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	f.waitFor(t, "sleeper", "running", inState(supervisor.Running))
+	srv := serve(t, f.h)
+	s := openStream(t, srv.URL+"/api/events")
+	if ct := s.resp.Header.Get("Content-Type"); s.resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("GET /api/events = %d %s, want 200 text/event-stream", s.resp.StatusCode, ct)
+	}
+	checkSecurityHeaders(t, "GET /api/events", s.resp.Header)
+	if ev := <-s.events; ev.retry != "2000" {
+		t.Errorf("GET /api/events: first message %+v, want retry: 2000", ev)
+	}
+	// The current state comes at once, with no change needed.
+	var list programList
+	if err := json.Unmarshal([]byte(s.next(t, "programs").data), &list); err != nil {
+		t.Fatalf("programs event: %v", err)
+	}
+	if len(list.Programs) != 5 || list.Programs[0].State != "running" || list.Title != "Test <b>board</b>" {
+		t.Fatalf("first programs event: %+v, want the 5 programs with sleeper running", list)
+	}
+
+	r := f.do(t, "POST", "/api/programs/sleeper/stop", nil)
+	if r.status != 200 {
+		t.Fatalf("POST /api/programs/sleeper/stop = %d %s", r.status, r.body)
+	}
+	for {
+		list = programList{}
+		json.Unmarshal([]byte(s.next(t, "programs").data), &list)
+		if list.Programs[0].State == "stopped" {
+			break
+		}
+	}
+	if list.Programs[0].PID != nil {
+		t.Errorf("programs event after stop: sleeper pid %d, want null", *list.Programs[0].PID)
+	}
+}
+
+// TestEventsCoalesced checks that a burst of changes does not turn into one
+// event per change: events come at most every minEventGap.
+func TestEventsCoalesced(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	srv := serve(t, f.h)
+	s := openStream(t, srv.URL+"/api/events")
+	s.next(t, "programs")
+	start := time.Now()
+	for range 20 {
+		f.do(t, "POST", programPath("sleeper", "/restart"), nil)
+	}
+	// Count the events of the burst and of a short time after it; sampling
+	// rounds (every 200 ms) add a few of their own.
+	window := time.Since(start) + 3*minEventGap
+	after := time.After(3 * minEventGap)
+	n := 0
+	for drained := false; !drained; {
+		select {
+		case ev := <-s.events:
+			if ev.name == "programs" {
+				n++
+			}
+		case <-after:
+			drained = true
+		}
+	}
+	// 20 restarts make at least 40 changes; events are capped by the gap (+2 for
+	// the edges of the window).
+	if limit := int(window/minEventGap) + 2; n > limit || n == 0 {
+		t.Errorf("20 restarts and %v gave %d programs events, want 1 to %d", window, n, limit)
+	}
+}
+
+func TestLogStream(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	srv := serve(t, f.h)
+	path, _ := f.sup.LogPath("My App")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("old line written before connecting\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := openStream(t, srv.URL+programPath("My App", "/logs/stream"))
+	if ct := s.resp.Header.Get("Content-Type"); s.resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("GET logs/stream = %d %s, want 200 text/event-stream", s.resp.StatusCode, ct)
+	}
+	// The stream starts following at an instant the client cannot see, so keep
+	// writing until a line arrives; every line it gets must be a new one.
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	go func() {
+		out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return
+		}
+		defer out.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			fmt.Fprintf(out, "new line %d <script>alert(1)</script>\n", i)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	var lines []string
+	if err := json.Unmarshal([]byte(s.next(t, "lines").data), &lines); err != nil {
+		t.Fatalf("lines event: %v", err)
+	}
+	if len(lines) == 0 || slices.ContainsFunc(lines, func(l string) bool { return !strings.HasPrefix(l, "new line ") }) {
+		t.Errorf("first lines event %q, want only lines written after connecting", lines)
+	}
+
+	t.Run("unknown program", func(t *testing.T) {
+		r := f.do(t, "GET", "/api/programs/nope/logs/stream", nil)
+		if r.status != 404 {
+			t.Errorf("GET /api/programs/nope/logs/stream = %d %s, want 404", r.status, r.body)
+		}
+	})
+}
+
+// TestStreamsEnd checks that both streams' handlers return when the client
+// goes away and when the server shuts down.
+func TestStreamsEnd(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	targets := []string{"/api/events", programPath("sleeper", "/logs/stream")}
+	returned := make(chan string, 10)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.h.ServeHTTP(w, r)
+		returned <- r.URL.Path
+	})
+	waitReturned := func(t *testing.T, why string) {
+		t.Helper()
+		var got []string
+		for range targets {
+			select {
+			case p := <-returned:
+				got = append(got, p)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: only %q of the stream handlers returned within 10 s", why, got)
+			}
+		}
+	}
+
+	t.Run("client goes away", func(t *testing.T) {
+		srv := serve(t, h)
+		for _, target := range targets {
+			s := openStream(t, srv.URL+target)
+			<-s.events // connected and streaming
+			s.cancel()
+		}
+		waitReturned(t, "after the clients left")
+	})
+	t.Run("server shuts down", func(t *testing.T) {
+		srv := serve(t, h)
+		var streams []*stream
+		for _, target := range targets {
+			s := openStream(t, srv.URL+target)
+			<-s.events
+			streams = append(streams, s)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := srv.Config.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown with open streams: %v, want nil", err)
+		}
+		waitReturned(t, "after Shutdown")
+		for _, s := range streams {
+			for range s.events { // returns once the response body has ended
+			}
+		}
+	})
+}
+
+func TestNewServer(t *testing.T) {
+	srv := NewServer("127.0.0.1:0", http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Errorf("NewServer: ReadHeaderTimeout %v, IdleTimeout %v, MaxHeaderBytes %d; want all set",
+			srv.ReadHeaderTimeout, srv.IdleTimeout, srv.MaxHeaderBytes)
+	}
+	if srv.WriteTimeout != 0 {
+		t.Errorf("NewServer: WriteTimeout %v, want none (it would cut the event streams)", srv.WriteTimeout)
+	}
+}
+
+// TestStreamHead checks that HEAD on a stream answers with its headers and
+// returns instead of streaming into the void.
+func TestStreamHead(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	for _, target := range []string{"/api/events", programPath("sleeper", "/logs/stream")} {
+		t.Run(target, func(t *testing.T) {
+			done := make(chan response, 1)
+			go func() { done <- f.do(t, "HEAD", target, nil) }()
+			select {
+			case r := <-done:
+				if ct := r.header.Get("Content-Type"); r.status != 200 || ct != "text/event-stream" || r.body != "" {
+					t.Errorf("HEAD %s = %d %q %q, want 200 text/event-stream and no body", target, r.status, ct, r.body)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("HEAD %s still streaming after 10 s", target)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// staticFiles is the dashboard: an HTML shell, a style sheet and a few native
+// ES modules, served as they are (no build step).
+//
+//go:embed static
+var staticFiles embed.FS
+
+// asset is one dashboard file, kept in memory as it is and gzip-compressed.
+type asset struct {
+	contentType string
+	plain, gz   []byte
+	// etag and gzETag are strong validators; the two encodings are different
+	// representations, so they differ.
+	etag, gzETag string
+}
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
+// loadAssets reads and compresses the embedded files once, at start-up.
+func loadAssets() map[string]*asset {
+	out := map[string]*asset{}
+	// Reading an embedded file system cannot fail; a failure would show as a
+	// missing asset (404) and in the static files test.
+	_ = fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := staticFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		tag := hex.EncodeToString(sum[:12])
+		a := &asset{
+			contentType: contentTypes[path.Ext(p)],
+			plain:       data,
+			gz:          gzipBytes(data),
+			etag:        `"` + tag + `"`,
+			gzETag:      `"` + tag + `-gz"`,
+		}
+		if a.contentType == "" {
+			a.contentType = "application/octet-stream"
+		}
+		out[strings.TrimPrefix(p, "static/")] = a
+		return nil
+	})
+	return out
+}
+
+// gzipBytes compresses data, or returns nil when that does not pay off.
+func gzipBytes(data []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+	// Writes to a bytes.Buffer cannot fail.
+	zw.Write(data)
+	zw.Close()
+	if buf.Len() >= len(data) {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// static serves the dashboard's files: gzip-compressed when the client takes
+// it, revalidated on every load (no-cache + ETag) so that a new binary's
+// dashboard is picked up at once.
+func (h *handler) static(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if name == "" {
+		name = "index.html"
+	}
+	a, ok := h.assets[name]
+	if !ok {
+		h.writeError(w, r, &requestError{http.StatusNotFound, "no such file: " + name})
+		return
+	}
+	body, etag := a.plain, a.etag
+	hd := w.Header()
+	hd.Set("Vary", "Accept-Encoding")
+	if a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, etag = a.gz, a.gzETag
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Type", a.contentType)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		hd.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: listed
+// (or "*") without q=0. It is pure.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if q == "q=0" || strings.HasPrefix(q, "q=0.") && strings.Trim(q[4:], "0") == "" {
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// etagMatches reports whether an If-None-Match header lists etag (or "*").
+func etagMatches(header, etag string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		t := strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,95 @@
+// api.js: the JSON API and the event streams, as the dashboard uses them.
+// URLs are relative so the dashboard also works behind a path prefix.
+
+const programURL = (name) => 'api/programs/' + encodeURIComponent(name);
+
+// request sends a request and returns the decoded JSON body; it throws an
+// Error whose message is the server's {"error": ...} text when there is one.
+async function request(method, url) {
+  let res;
+  try {
+    res = await fetch(url, { method, headers: { Accept: 'application/json' }, cache: 'no-store' });
+  } catch (e) {
+    throw new Error('cannot reach the server (' + e.message + ')');
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON: a proxy's error page, say. The status says enough.
+  }
+  if (!res.ok) {
+    throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
+  }
+  return body;
+}
+
+export const listPrograms = () => request('GET', 'api/programs');
+
+// act runs "start", "stop" or "restart" and returns the program afterwards.
+export const act = (name, action) => request('POST', programURL(name) + '/' + action);
+
+export const logPage = (name, page, lines) =>
+  request('GET', `${programURL(name)}/logs?page=${page}&lines=${lines}`);
+
+// watchPrograms calls onPrograms with each {title, programs} from
+// /api/events. onStatus receives "live", "reconnecting" or "polling". After
+// repeated failures (no SSE through a proxy, say) it polls every 2 s instead,
+// and tries the stream again now and then. It returns a function that stops it.
+export function watchPrograms(onPrograms, onStatus) {
+  const pollEvery = 2000, retrySSEAfter = 15; // polls before trying SSE again
+  let es = null, timer = null, failures = 0, stopped = false;
+
+  const poll = async (n) => {
+    if (stopped) return;
+    if (n >= retrySSEAfter) { connect(); return; }
+    try {
+      onPrograms(await listPrograms());
+      onStatus('polling');
+    } catch {
+      onStatus('reconnecting');
+    }
+    timer = setTimeout(() => poll(n + 1), pollEvery);
+  };
+
+  const connect = () => {
+    failures = 0;
+    es = new EventSource('api/events');
+    es.addEventListener('programs', (e) => {
+      failures = 0;
+      onStatus('live');
+      onPrograms(JSON.parse(e.data));
+    });
+    es.onerror = () => {
+      failures++;
+      // EventSource reconnects by itself unless the response was not a stream.
+      if (es.readyState === EventSource.CLOSED || failures >= 3) {
+        es.close();
+        es = null;
+        poll(0);
+      } else {
+        onStatus('reconnecting');
+      }
+    };
+  };
+
+  connect();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    if (es) es.close();
+  };
+}
+
+// followLog calls onLines with each batch of new lines of a program's log
+// until the returned function is called. onError gets a message when the
+// stream breaks; EventSource keeps retrying meanwhile.
+export function followLog(name, onLines, onError) {
+  const es = new EventSource(programURL(name) + '/logs/stream');
+  es.addEventListener('lines', (e) => onLines(JSON.parse(e.data)));
+  es.addEventListener('error', (e) => {
+    if (e.data) onError(JSON.parse(e.data).error);
+    else if (es.readyState === EventSource.CLOSED) onError('the live log stream closed');
+  });
+  return () => es.close();
+}

@@ -1,0 +1,261 @@
+// render.js: builds and updates the DOM from the API's JSON. Everything the
+// server sends is shown as text (textContent, attributes), never parsed as HTML.
+
+const SVG = 'http://www.w3.org/2000/svg';
+export const STATES = ['running', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
+const VERBS = { start: 'Starting', stop: 'Stopping', restart: 'Restarting' };
+const LABELS = { start: 'Start', stop: 'Stop', restart: 'Restart', logs: 'Logs' };
+
+// el makes an element with attributes and children (strings become text).
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v != null) e.setAttribute(k, v);
+  }
+  e.append(...children);
+  return e;
+}
+
+export function fmtDuration(sec) {
+  sec = Math.max(0, Math.floor(sec));
+  const d = Math.floor(sec / 86400), h = Math.floor(sec / 3600) % 24, m = Math.floor(sec / 60) % 60, s = sec % 60;
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+export function fmtBytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return i ? `${n.toFixed(1)} ${units[i]}` : `${n} ${units[0]}`;
+}
+
+// allowed says which buttons make sense in a program's state.
+export function allowed(p) {
+  const s = p.state;
+  return {
+    start: ['stopped', 'error', 'broken', 'restarting'].includes(s),
+    stop: s === 'running' || s === 'restarting' || (s === 'broken' && p.next_start_seconds != null),
+    restart: ['running', 'stopped', 'error', 'broken', 'restarting'].includes(s),
+    logs: true,
+  };
+}
+
+// showsTail: a program that crashed, is broken or in error shows the end of its
+// log (usually the traceback) in its row.
+export function showsTail(p) {
+  return ['restarting', 'broken', 'error'].includes(p.state) ||
+    (p.state === 'stopped' && p.consecutive_failures > 0);
+}
+
+function stat(label, field) {
+  const dd = el('dd', { 'data-field': field });
+  return [el('div', {}, el('dt', {}, label), dd), dd];
+}
+
+// createRow builds the row of one program; updateRow fills it in.
+export function createRow(name) {
+  const f = {};
+  f.name = el('h2', { 'data-field': 'name' }, name);
+  f.state = el('span', { class: 'badge', 'data-field': 'state' });
+  f.script = el('p', { class: 'script', 'data-field': 'script' });
+  const stats = el('dl', { class: 'stats' });
+  for (const [label, field] of [['PID', 'pid'], ['Uptime', 'uptime'], ['Restarts', 'restarts'], ['CPU', 'cpu'], ['Memory', 'memory']]) {
+    const [div, dd] = stat(label, field);
+    stats.append(div);
+    f[field] = dd;
+  }
+  f.spark = document.createElementNS(SVG, 'svg');
+  f.spark.setAttribute('class', 'spark');
+  f.spark.setAttribute('viewBox', '0 0 100 20');
+  f.spark.setAttribute('preserveAspectRatio', 'none');
+  f.spark.setAttribute('role', 'img');
+  f.spark.setAttribute('data-field', 'sparkline');
+  f.line = document.createElementNS(SVG, 'polyline');
+  f.spark.append(f.line);
+  f.cpu.parentNode.append(f.spark);
+  f.cpu.parentNode.className = 'cpu';
+  f.detail = el('p', { class: 'detail', 'data-field': 'detail', hidden: true });
+  f.error = el('p', { class: 'error-msg', 'data-field': 'error', hidden: true });
+  f.tail = el('pre', { class: 'tail', 'data-field': 'tail', 'aria-label': `Last log lines of ${name}`, hidden: true });
+  f.actionError = el('p', { class: 'action-error', 'data-field': 'action-error', role: 'alert', hidden: true });
+  f.buttons = {};
+  const actions = el('div', { class: 'actions' });
+  for (const a of ['start', 'stop', 'restart', 'logs']) {
+    f.buttons[a] = el('button', { type: 'button', 'data-action': a, 'aria-label': `${LABELS[a]} ${name}` }, LABELS[a]);
+    actions.append(f.buttons[a]);
+  }
+  const root = el('article', { class: 'prog', role: 'listitem', 'data-program': name },
+    el('div', { class: 'prog-head' }, f.name, f.state), f.script, stats,
+    f.detail, f.error, f.tail, actions, f.actionError);
+  return { el: root, f, v: {}, p: null, busy: null, tailKey: '' };
+}
+
+// set changes a row's field only when its value changed, so a stream of events
+// for 200 programs touches just the few nodes that differ.
+function set(row, key, value, apply) {
+  if (row.v[key] === value) return;
+  row.v[key] = value;
+  apply(value);
+}
+
+const text = (node) => (v) => { node.textContent = v; };
+const shown = (node) => (v) => { node.hidden = !v; node.textContent = v; };
+
+export function updateRow(row, p) {
+  const { f } = row;
+  row.p = p;
+  const running = p.pid != null;
+  set(row, 'state', p.state, (s) => {
+    row.el.dataset.state = s;
+    f.state.className = 'badge' + (STATES.includes(s) ? ' ' + s : '');
+    f.state.textContent = s;
+  });
+  set(row, 'script', [p.script, ...p.args].join(' '), text(f.script));
+  set(row, 'pid', running ? `${p.pid}${p.adopted ? ' (adopted)' : ''}` : '—', text(f.pid));
+  set(row, 'adopted', p.adopted ? 'Started by an earlier pyvisor: its exit code will be unknown' : '', (t) => {
+    if (t) f.pid.title = t; else f.pid.removeAttribute('title');
+  });
+  set(row, 'uptime', running ? fmtDuration(p.uptime_seconds) : '—', text(f.uptime));
+  set(row, 'restarts', String(p.restart_count), text(f.restarts));
+  set(row, 'cpu', running ? `${p.cpu_percent.toFixed(1)} %` : '—', text(f.cpu));
+  set(row, 'memory', running ? fmtBytes(p.memory_rss_bytes) : '—', text(f.memory));
+  set(row, 'spark', p.cpu_history.join(','), () => sparkline(f, p.cpu_history));
+  set(row, 'detail', detail(p), shown(f.detail));
+  set(row, 'error', p.error || '', shown(f.error));
+  if (!showsTail(p)) set(row, 'tail', '', shown(f.tail));
+  updateButtons(row);
+}
+
+// detail is the line about the last exit and what happens next.
+function detail(p) {
+  const parts = [];
+  if (p.exit_description) parts.push(`Last exit: ${p.exit_description}`);
+  if (p.consecutive_failures > 0) parts.push(`${p.consecutive_failures} failure${p.consecutive_failures > 1 ? 's' : ''} in a row`);
+  if (p.next_start_seconds != null) parts.push(`next start in ${fmtDuration(Math.ceil(p.next_start_seconds))}`);
+  if (!p.enabled) parts.push('not started automatically');
+  return parts.join(' · ');
+}
+
+function sparkline(f, hist) {
+  const peak = Math.max(5, ...hist);
+  const step = hist.length > 1 ? 100 / (hist.length - 1) : 0;
+  f.line.setAttribute('points', hist.length < 2 ? '' :
+    hist.map((v, i) => `${(i * step).toFixed(1)},${(19 - (v / peak) * 18).toFixed(1)}`).join(' '));
+  const last = hist.length ? hist[hist.length - 1] : 0;
+  f.spark.setAttribute('aria-label', `CPU history: ${hist.length} samples, peak ${Math.max(0, ...hist).toFixed(1)} %, last ${last.toFixed(1)} %`);
+}
+
+export function showTail(row, lines) {
+  const pre = row.f.tail;
+  row.v.tail = null; // a fetched tail is not a cached value
+  pre.replaceChildren(...lines.flatMap((l, i) => (i ? ['\n', ...ansi(l)] : ansi(l))));
+  pre.hidden = lines.length === 0;
+}
+
+function updateButtons(row) {
+  const ok = allowed(row.p);
+  for (const [a, b] of Object.entries(row.f.buttons)) {
+    b.disabled = row.busy != null && a !== 'logs' ? true : !ok[a];
+  }
+}
+
+// setBusy shows that action runs on the row (null: nothing runs).
+export function setBusy(row, action) {
+  row.busy = action;
+  row.el.setAttribute('aria-busy', action ? 'true' : 'false');
+  for (const [a, b] of Object.entries(row.f.buttons)) {
+    const busy = a === action;
+    b.classList.toggle('busy', busy);
+    b.textContent = busy ? `${VERBS[a]}…` : LABELS[a];
+  }
+  if (row.p) updateButtons(row);
+}
+
+export function setActionError(row, msg) {
+  shown(row.f.actionError)(msg);
+}
+
+// renderCounts shows how many programs are in each state.
+export function renderCounts(ul, programs) {
+  const n = {};
+  for (const p of programs) n[p.state] = (n[p.state] || 0) + 1;
+  const key = STATES.map((s) => n[s] || 0).join(',');
+  if (ul.dataset.key === key) return;
+  ul.dataset.key = key;
+  ul.replaceChildren(...STATES.filter((s) => n[s]).map((s) =>
+    el('li', { 'data-count': s }, el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s])))));
+}
+
+// ANSI escape sequences: SGR (colours and styles) is rendered, every other
+// sequence and control character is dropped, so none shows as garbage.
+// eslint-disable-next-line no-control-regex
+const ESC = /\x1b\[([0-9;:]*)m|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f]/g;
+
+// stripAnsi is the plain text of a log line, as the filter sees it.
+export function stripAnsi(line) {
+  return line.replace(ESC, '');
+}
+
+// ansi turns a log line into text nodes and spans with classes (a-b bold,
+// a-f<n> foreground, a-k<n> background, ...).
+export function ansi(line) {
+  const out = [];
+  let st = {}, last = 0, m;
+  const emit = (s) => {
+    if (!s) return;
+    const cls = [st.b && 'a-b', st.d && 'a-d', st.i && 'a-i', st.u && 'a-u',
+      st.fg != null && `a-f${st.fg}`, st.bg != null && `a-k${st.bg % 8}`].filter(Boolean).join(' ');
+    out.push(cls ? el('span', { class: cls }, s) : s);
+  };
+  ESC.lastIndex = 0;
+  while ((m = ESC.exec(line))) {
+    emit(line.slice(last, m.index));
+    last = ESC.lastIndex;
+    if (m[1] !== undefined) st = sgr(st, m[1]);
+  }
+  emit(line.slice(last));
+  return out;
+}
+
+// sgr applies the parameters of one SGR sequence to a style.
+function sgr(st, params) {
+  st = { ...st };
+  const c = params.split(/[;:]/).map((x) => (x === '' ? 0 : Number(x)));
+  for (let i = 0; i < c.length; i++) {
+    const n = c[i];
+    if (n === 0) st = {};
+    else if (n === 1) st.b = true;
+    else if (n === 2) st.d = true;
+    else if (n === 3) st.i = true;
+    else if (n === 4) st.u = true;
+    else if (n === 22) st.b = st.d = false;
+    else if (n === 23) st.i = false;
+    else if (n === 24) st.u = false;
+    else if (n >= 30 && n <= 37) st.fg = n - 30;
+    else if (n >= 90 && n <= 97) st.fg = n - 82;
+    else if (n === 39) st.fg = null;
+    else if (n >= 40 && n <= 47) st.bg = n - 40;
+    else if (n >= 100 && n <= 107) st.bg = n - 100;
+    else if (n === 49) st.bg = null;
+    else if (n === 38 || n === 48) {
+      // Of 256 colours (5;n) the 16 basic ones are kept; others and true colour
+      // (2;r;g;b) show in the default colour.
+      const key = n === 38 ? 'fg' : 'bg';
+      st[key] = c[i + 1] === 5 && c[i + 2] < 16 ? c[i + 2] : null;
+      i += c[i + 1] === 5 ? 2 : c[i + 1] === 2 ? 4 : 0;
+    }
+  }
+  return st;
+}
+
+// lineNode is one line of the log viewer; its plain text is kept for the filter.
+export function lineNode(line, number) {
+  const d = el('div', { 'data-line': number || null }, ...ansi(line));
+  d.plain = stripAnsi(line).toLowerCase();
+  return d;
+}

@@ -1,0 +1,94 @@
+// Package web owns pyvisor's HTTP surface: the JSON API that scripts and the
+// dashboard use, the Server-Sent Event streams of program states and log lines,
+// and the dashboard itself (static files embedded in the binary). It guards that
+// surface against DNS rebinding (Host check) and cross-site requests (Origin
+// check) because anyone who reaches it can start programs. Every route is in
+// routes.go; the state it shows belongs to the supervisor and is only read here.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// Options configure the handler returned by NewHandler.
+type Options struct {
+	// Supervisor runs the programs the API shows and controls; it must not be nil.
+	Supervisor *supervisor.Supervisor
+	// Logs reads pages of log files; nil means a new logfile.Reader.
+	Logs *logfile.Reader
+	// Title is shown in the dashboard's header and returned by GET /api/programs.
+	Title string
+	// AllowedHosts are Host names accepted besides loopback names, IP literals and
+	// the machine's hostname (web_ui.allowed_hosts). An entry with a port matches
+	// only that port; "*.example.com" matches every subdomain of example.com.
+	AllowedHosts []string
+	// Logger receives request errors worth an operator's attention; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// handler serves every route. It holds no mutable state of its own: program
+// state is read from the supervisor, assets are built once in NewHandler.
+type handler struct {
+	sup    *supervisor.Supervisor
+	logs   *logfile.Reader
+	title  string
+	hosts  hostPolicy
+	log    *slog.Logger
+	assets map[string]*asset
+	mux    *http.ServeMux
+}
+
+// NewHandler returns the handler of the API, the event streams and the
+// dashboard, wrapped in the Host and Origin checks and the security headers.
+func NewHandler(opts Options) http.Handler {
+	h := &handler{
+		sup:    opts.Supervisor,
+		logs:   opts.Logs,
+		title:  opts.Title,
+		hosts:  newHostPolicy(opts.AllowedHosts),
+		log:    opts.Logger,
+		assets: loadAssets(),
+		mux:    http.NewServeMux(),
+	}
+	if h.logs == nil {
+		h.logs = logfile.NewReader()
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.routes()
+	return h
+}
+
+// Server limits. There is no WriteTimeout: it would cut the event streams,
+// which set a deadline before each write instead (see sse.go).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// NewServer returns an http.Server for h on addr with header-read and idle
+// timeouts and a header size limit. Shutdown also ends the event streams: it
+// cancels the context of every request, which long-lived handlers wait on, so
+// Shutdown does not wait for clients that never leave.
+func NewServer(addr string, h http.Handler) *http.Server {
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	srv.RegisterOnShutdown(cancel)
+	return srv
+}
