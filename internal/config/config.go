@@ -33,7 +33,9 @@ type Config struct {
 	Logging Logging
 	// Sampling configures CPU and memory sampling.
 	Sampling Sampling
-	// Programs are in file order; names are unique.
+	// Uploads configures programs uploaded from the dashboard (limits, venv, pip).
+	Uploads Uploads
+	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
 }
 
@@ -151,6 +153,7 @@ func Default(dir string) *Config {
 		},
 		Logging:  Logging{MaxSizeBytes: 10 << 20, Backups: 1},
 		Sampling: Sampling{Interval: 2 * time.Second, History: 60},
+		Uploads:  defaultUploads(),
 	}
 }
 

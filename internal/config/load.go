@@ -49,6 +49,9 @@ func load(path string, data []byte, home string) (*Config, error) {
 	if err := d.err(); err != nil {
 		return nil, err
 	}
+	if err := loadUploaded(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -102,7 +105,7 @@ func (d *decoder) syntax(err error) {
 func (d *decoder) config(c *Config, root *yaml.Node) {
 	var envFile, programs *yaml.Node
 	for _, p := range d.fields(root, "", []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "programs",
+		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "programs",
 	}) {
 		switch p.key {
 		case "web_ui":
@@ -119,6 +122,10 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 			d.logging(&c.Logging, p.value)
 		case "sampling":
 			d.sampling(&c.Sampling, p.value)
+		case "uploads":
+			d.uploads(&c.Uploads, p.value)
+		case "pip_args":
+			c.Uploads.PipArgs = d.pipArgs(p.value)
 		case "programs":
 			programs = p.value // after the loop: programs inherit the global restart block
 		}

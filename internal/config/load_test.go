@@ -40,6 +40,8 @@ func TestLoadFull(t *testing.T) {
 		Restart:     globalRestart,
 		Logging:     Logging{MaxSizeBytes: 512 << 10, Backups: 3},
 		Sampling:    Sampling{Interval: 5 * time.Second, History: 120},
+		Uploads: Uploads{MaxZipBytes: 20 << 20, MaxFiles: 500, MaxUnpackedBytes: 100 << 20, Python: "/usr/bin/python3.11",
+			PipArgs: []string{"--no-index", "--find-links", "/srv/wheels"}, InstallTimeout: 2 * time.Minute},
 		Programs: []Program{
 			{
 				Name: "My Application", Script: "my_app.py", Enabled: false, Autorestart: false,
@@ -47,13 +49,13 @@ func TestLoadFull(t *testing.T) {
 				Environment: []EnvVar{{"PYTHONUNBUFFERED", "TRUE"}, {"DSN", "postgres://u@h/db?sslmode=disable"}},
 				EnvFile:     "app.env", EnvFileVars: []EnvVar{{"API_TOKEN", "not-a-real-token"}},
 				Restart: appRestart, StopSignal: syscall.SIGINT, StopTimeout: 20 * time.Second,
-				ExitCodes: []int{0, 3}, Line: 24,
+				ExitCodes: []int{0, 3}, Line: 31,
 			},
 			{
 				Name: "worker", Script: "worker.py", Enabled: true, Autorestart: true,
 				Args:        []string{"--queue", "high priority", "--verbose"},
 				Environment: []EnvVar{{"WORKERS", "4"}, {"MODE", "batch"}},
-				Restart:     globalRestart, StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, Line: 39,
+				Restart:     globalRestart, StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, Line: 46,
 			},
 		},
 	}
@@ -100,6 +102,7 @@ func TestDefault(t *testing.T) {
 		},
 		Logging:  Logging{MaxSizeBytes: 10 << 20, Backups: 1},
 		Sampling: Sampling{Interval: 2 * time.Second, History: 60},
+		Uploads:  Uploads{MaxZipBytes: 50 << 20, MaxFiles: 10000, MaxUnpackedBytes: 500 << 20, Python: "python3", InstallTimeout: 5 * time.Minute},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default(/srv/pm) =\n%+v\nwant\n%+v", c, want)

@@ -44,13 +44,14 @@ func probe(pid int) (Identity, bool, error) {
 
 // statFields holds the fields of /proc/<pid>/stat that this package uses.
 type statFields struct {
-	state     byte   // field 3: R, S, D, Z, ...
-	pgrp      int    // field 5
-	session   int    // field 6
-	utime     uint64 // field 14, clock ticks
-	stime     uint64 // field 15, clock ticks
-	startTime uint64 // field 22, clock ticks since boot
-	rssPages  uint64 // field 24
+	state      byte   // field 3: R, S, D, Z, ...
+	pgrp       int    // field 5
+	session    int    // field 6
+	utime      uint64 // field 14, clock ticks
+	stime      uint64 // field 15, clock ticks
+	numThreads int    // field 20
+	startTime  uint64 // field 22, clock ticks since boot
+	rssPages   uint64 // field 24
 }
 
 // parseStat parses the fields of a /proc/<pid>/stat line that this package uses, without allocating. The
@@ -90,6 +91,10 @@ func parseStat(b []byte) (statFields, bool) {
 			st.utime, ok = parseUint(tok)
 		case 15:
 			st.stime, ok = parseUint(tok)
+		case 20:
+			var v uint64
+			v, ok = parseUint(tok)
+			st.numThreads = int(v)
 		case 22:
 			st.startTime, ok = parseUint(tok)
 		case 24:

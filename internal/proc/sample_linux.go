@@ -5,19 +5,173 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // SampleGroups returns the usage of each process group in pgids that has live members; groups with none are
-// absent from the map. Zombies do not count. It reads every /proc/<pid>/stat once, reusing its buffers, so
-// that sampling a hundred programs every few seconds stays cheap.
+// absent from the map. Zombies do not count.
+//
+// Each group is found from its leader (pgid == leader pid): the leader and its descendants that are still in
+// the group, listed through /proc/<pid>/task/<tid>/children. That reads a couple of small files per process
+// of ours and nothing of the rest of the machine, which keeps sampling a hundred programs every few seconds
+// cheap. A member that is not the leader's descendant (orphaned when its parent exited) is missed; groups
+// whose leader is gone, and kernels without the children files, are sampled by a scan of all of /proc.
 func SampleGroups(pgids []int) (map[int]Usage, error) {
 	usage := make(map[int]Usage, len(pgids))
 	if len(pgids) == 0 {
 		return usage, nil
 	}
+	dir, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sample process groups: open /proc: %w", err)
+	}
+	defer unix.Close(dir)
+	w := treeWalker{
+		statReader: statReader{dir: dir, path: make([]byte, 0, 64), buf: make([]byte, 1024)},
+		pageSize:   uint64(os.Getpagesize()),
+		list:       make([]byte, 0, 1024),
+	}
+	var rest []int
+	for _, pgid := range pgids {
+		u, ok := w.group(pgid)
+		switch {
+		case !ok:
+			rest = append(rest, pgid)
+		case u.Processes > 0:
+			usage[pgid] = u
+		}
+	}
+	if len(rest) == 0 {
+		return usage, nil
+	}
+	scanned, err := sampleByScan(rest)
+	if err != nil {
+		return nil, err
+	}
+	for g, u := range scanned {
+		usage[g] = u
+	}
+	return usage, nil
+}
+
+// treeWalker sums a process group from its leader down, reusing its buffers.
+type treeWalker struct {
+	statReader
+	pageSize uint64
+	queue    []int
+	num      []byte
+	dents    []byte
+	list     []byte
+}
+
+// group sums the live members of pgid reachable from its leader. ok is false when the tree cannot be
+// walked (leader gone or no children files): the caller then scans.
+func (w *treeWalker) group(pgid int) (u Usage, ok bool) {
+	w.queue = append(w.queue[:0], pgid)
+	for i := 0; i < len(w.queue); i++ {
+		pid := w.queue[i]
+		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
+		st, live := w.read(w.num)
+		if pid == pgid && (!live || st.state == 'Z' || st.state == 'X') {
+			return Usage{}, false
+		}
+		if !live || st.pgrp != pgid {
+			continue // gone, or moved to a group of its own (it and its children are not ours to count)
+		}
+		if st.state != 'Z' && st.state != 'X' {
+			u.CPU += ticksToDuration(st.utime + st.stime)
+			u.RSSBytes += st.rssPages * w.pageSize
+			u.Processes++
+		}
+		if !w.children(pid, st.numThreads) && pid == pgid {
+			return Usage{}, false
+		}
+	}
+	return u, true
+}
+
+// children queues the children of every thread of pid; false if the children files are missing.
+func (w *treeWalker) children(pid, threads int) bool {
+	if threads <= 1 {
+		// The common case needs no directory listing: the only thread has the process's id.
+		return w.readChildren(pid, pid)
+	}
+	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/task\x00"...)
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
+		uintptr(unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return false
+	}
+	defer unix.Close(int(fd))
+	if w.dents == nil {
+		w.dents = make([]byte, 8<<10)
+	}
+	found := false
+	for {
+		n, err := unix.Getdents(int(fd), w.dents)
+		if err != nil || n <= 0 {
+			return found
+		}
+		for rec := w.dents[:n]; len(rec) >= direntNameOffset; {
+			reclen := int(binary.NativeEndian.Uint16(rec[16:18]))
+			if reclen < direntNameOffset || reclen > len(rec) {
+				return found
+			}
+			name := rec[direntNameOffset:reclen]
+			rec = rec[reclen:]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if tid, ok := parseUint(name); ok && w.readChildren(pid, int(tid)) {
+				found = true
+			}
+		}
+	}
+}
+
+// readChildren queues the pids listed in /proc/<pid>/task/<tid>/children.
+func (w *treeWalker) readChildren(pid, tid int) bool {
+	w.path = strconv.AppendInt(w.path[:0], int64(pid), 10)
+	w.path = strconv.AppendInt(append(w.path, "/task/"...), int64(tid), 10)
+	w.path = append(w.path, "/children\x00"...)
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return false
+	}
+	defer unix.Close(int(fd))
+	// Read the whole list before parsing, so a number is never split between two reads.
+	w.list = w.list[:0]
+	for {
+		if len(w.list) == cap(w.list) {
+			w.list = append(w.list, 0)[:len(w.list)]
+		}
+		n, err := unix.Read(int(fd), w.list[len(w.list):cap(w.list)])
+		if err != nil || n <= 0 {
+			break
+		}
+		w.list = w.list[:len(w.list)+n]
+	}
+	for rest := w.list; len(rest) > 0; {
+		rest = bytes.TrimLeft(rest, " \n")
+		n := bytes.IndexAny(rest, " \n")
+		if n < 0 {
+			n = len(rest)
+		}
+		if child, ok := parseUint(rest[:n]); ok {
+			w.queue = append(w.queue, int(child))
+		}
+		rest = rest[n:]
+	}
+	return true
+}
+
+// sampleByScan is SampleGroups by one pass over every /proc/<pid>/stat.
+func sampleByScan(pgids []int) (map[int]Usage, error) {
+	usage := make(map[int]Usage, len(pgids))
 	want := make(map[int]bool, len(pgids))
 	for _, g := range pgids {
 		want[g] = true

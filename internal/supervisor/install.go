@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -63,18 +66,65 @@ func (r *runner) setSpec(spec config.Program) {
 	r.published.Store(&spec)
 }
 
-// Add adds an uploaded program while the supervisor runs and installs it with
-// install; it is then stopped, or started when spec.Enabled. It fails with
+// UploadsDirName is the directory, beside the config, that holds the files of
+// uploaded programs (one directory each).
+const UploadsDirName = "uploaded_programs"
+
+// Upload describes a program uploaded from the dashboard.
+type Upload struct {
+	Name   string
+	Script string // relative to Dir
+	Args   []string
+	// Autostart starts the program once installed, and when the manager starts.
+	Autostart bool
+	// Dir is the program's directory: its working directory, with its venv in Dir/.venv.
+	// It must be inside UploadsDir.
+	Dir string
+}
+
+// UploadsDir is where uploaded programs' directories go.
+func (s *Supervisor) UploadsDir() string { return filepath.Join(s.cfg.Dir, UploadsDirName) }
+
+// spec is the program definition of an upload.
+func (s *Supervisor) spec(u Upload) config.Program {
+	p := s.cfg.NewProgram(u.Name, u.Script)
+	p.Args = slices.Clone(u.Args)
+	p.Enabled = u.Autostart
+	p.Cwd = u.Dir
+	p.Venv = filepath.Join(u.Dir, ".venv")
+	p.Uploaded = true
+	return p
+}
+
+func (s *Supervisor) checkDir(u Upload) error {
+	rel, err := filepath.Rel(s.UploadsDir(), u.Dir)
+	if err != nil || rel == "." || !filepath.IsLocal(rel) {
+		return fmt.Errorf("upload %q: directory %s is not inside %s", u.Name, u.Dir, s.UploadsDir())
+	}
+	return nil
+}
+
+// AddUpload adds an uploaded program while the supervisor runs, records it in
+// uploaded_programs.yaml and installs it with install, showing it as installing
+// meanwhile; then it is stopped, or started when u.Autostart. It fails with
 // ErrExists when the name is taken, so of two concurrent uploads exactly one wins.
-func (s *Supervisor) Add(spec config.Program, install InstallFunc) (Status, error) {
+func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
+	if err := s.checkDir(u); err != nil {
+		return Status{}, err
+	}
+	spec := s.spec(u)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.runCtx == nil {
-		s.mu.Unlock()
 		return Status{}, fmt.Errorf("add %q: %w", spec.Name, ErrShutdown)
 	}
 	if _, ok := s.byName[spec.Name]; ok {
-		s.mu.Unlock()
 		return Status{}, fmt.Errorf("add %q: %w", spec.Name, ErrExists)
+	}
+	for _, q := range s.programs {
+		if q.published.Load().Uploaded && q.published.Load().Cwd == spec.Cwd {
+			return Status{}, fmt.Errorf("add %q: directory %s is used by %q: %w", spec.Name, spec.Cwd, q.name, ErrExists)
+		}
 	}
 	p := s.newProgram(spec)
 	p.persist = s.persist
@@ -82,31 +132,48 @@ func (s *Supervisor) Add(spec config.Program, install InstallFunc) (Status, erro
 	st := p.status()
 	s.programs = append(s.programs, p)
 	s.byName[spec.Name] = p
+	if err := s.saveUploadsLocked(); err != nil {
+		s.programs = s.programs[:len(s.programs)-1]
+		delete(s.byName, spec.Name)
+		return Status{}, fmt.Errorf("add %q: %w", spec.Name, err)
+	}
 	ctx := s.runCtx
 	s.wg.Go(func() { p.run(ctx, boot{desired: statefile.DesiredRunning, install: install}) })
-	s.mu.Unlock()
 	s.notify()
 	return st, nil
 }
 
-// Update replaces a stopped program's definition and installs it again. It
-// fails with ErrBusy unless the program is stopped (or in error, or broken).
-func (s *Supervisor) Update(ctx context.Context, spec config.Program, install InstallFunc) (Status, error) {
-	p, err := s.lookup(spec.Name)
+// UpdateUpload replaces a stopped uploaded program's definition and installs it
+// again (install is where its new files are put in place). It fails with ErrBusy
+// unless the program is stopped, in error or broken, and with ErrNotUploaded for
+// a program of the config file.
+func (s *Supervisor) UpdateUpload(ctx context.Context, u Upload, install InstallFunc) (Status, error) {
+	p, err := s.uploaded(u.Name)
 	if err != nil {
 		return Status{}, err
 	}
+	if err := s.checkDir(u); err != nil {
+		return Status{}, err
+	}
+	spec := s.spec(u)
 	st, err := p.send(ctx, request{op: opUpdate, spec: &spec, install: install})
 	if err != nil {
-		return st, fmt.Errorf("update %q: %w", spec.Name, err)
+		return st, fmt.Errorf("update %q: %w", u.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.saveUploadsLocked(); err != nil {
+		return st, fmt.Errorf("update %q: %w", u.Name, err)
 	}
 	return st, nil
 }
 
-// Remove drops a program that is not running from the supervisor and the state
-// file. It fails with ErrBusy unless the program is stopped (or in error, or broken).
-func (s *Supervisor) Remove(ctx context.Context, name string) error {
-	p, err := s.lookup(name)
+// RemoveUpload drops an uploaded program that is not running: from the
+// supervisor, the state file and uploaded_programs.yaml, and deletes its
+// directory. It fails with ErrBusy unless the program is stopped, in error or
+// broken, and with ErrNotUploaded for a program of the config file.
+func (s *Supervisor) RemoveUpload(ctx context.Context, name string) error {
+	p, err := s.uploaded(name)
 	if err != nil {
 		return err
 	}
@@ -118,23 +185,51 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	dir := p.published.Load().Cwd
 	s.mu.Lock()
 	delete(s.byName, name)
-	s.programs = deleteProgram(s.programs, p)
+	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
+	err = s.saveUploadsLocked()
 	s.mu.Unlock()
 	s.notify()
+	if err != nil {
+		return fmt.Errorf("remove %q: %w", name, err)
+	}
+	if s.checkDir(Upload{Name: name, Dir: dir}) == nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove %q: delete its files: %w", name, err)
+		}
+	}
 	return nil
 }
 
-func deleteProgram(ps []*program, p *program) []*program {
-	out := ps[:0]
-	for _, q := range ps {
-		if q != p {
-			out = append(out, q)
+func (s *Supervisor) uploaded(name string) (*program, error) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !p.published.Load().Uploaded {
+		return nil, fmt.Errorf("%q is defined in %s: %w", name, filepath.Base(s.cfg.Path), ErrNotUploaded)
+	}
+	return p, nil
+}
+
+// saveUploadsLocked writes uploaded_programs.yaml from the registry; s.mu is held.
+func (s *Supervisor) saveUploadsLocked() error {
+	var specs []config.Program
+	for _, p := range s.programs {
+		if spec := p.published.Load(); spec.Uploaded {
+			specs = append(specs, *spec)
 		}
 	}
-	clear(ps[len(out):])
-	return out
+	data, err := config.MarshalUploaded(specs)
+	if err != nil {
+		return err
+	}
+	if err := statefile.WriteAtomic(s.cfg.UploadedPath(), data, 0o644); err != nil {
+		return fmt.Errorf("save uploaded programs: %w", err)
+	}
+	return nil
 }
 
 // Spec returns a copy of a program's current definition.

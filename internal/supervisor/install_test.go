@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,20 +17,44 @@ import (
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
 
-// uploaded is the definition of an uploaded program running script from the fixture's directory.
-func (f *fixture) uploaded(name, script string, autostart bool) config.Program {
-	return config.Program{
-		Name: name, Script: script, Cwd: f.dir, Enabled: autostart, Autorestart: true, Uploaded: true,
-		Restart: f.cfg.Restart, StopSignal: syscall.SIGTERM, StopTimeout: 5 * time.Second,
+// upload prepares an upload's directory holding the named test script.
+func (f *fixture) upload(name, script string, autostart bool) Upload {
+	f.t.Helper()
+	dir := filepath.Join(f.dir, UploadsDirName, strings.ReplaceAll(name, " ", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, script), []byte(scripts[script]), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	return Upload{Name: name, Script: script, Autostart: autostart, Dir: dir}
+}
+
+// installWriting returns an install step that writes msg and, unless it fails
+// with err, gives the upload a stand-in venv whose bin/python is the real
+// interpreter (a real venv is internal/install's business and tested there).
+func installWriting(u Upload, msg string, err error) InstallFunc {
+	return func(ctx context.Context, out io.Writer) error {
+		fmt.Fprintln(out, msg)
+		if err != nil {
+			return err
+		}
+		bin := filepath.Join(u.Dir, ".venv", "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			return err
+		}
+		os.Remove(filepath.Join(bin, "python"))
+		return os.Symlink(realPython(), filepath.Join(bin, "python"))
 	}
 }
 
-func installWriting(msg string, err error) InstallFunc {
-	return func(ctx context.Context, out io.Writer) error {
-		fmt.Fprintln(out, msg)
-		return err
+var realPython = sync.OnceValue(func() string {
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		panic(err)
 	}
-}
+	return strings.TrimSpace(string(out))
+})
 
 // installBlocking writes a line and waits until it is canceled.
 func installBlocking(ctx context.Context, out io.Writer) error {
@@ -50,7 +76,8 @@ func TestAddInstallsThenStarts(t *testing.T) {
 	f := newFixture(t, "programs:\n  - {name: conf, script: sleeper.py, enabled: false}\n")
 	m := f.start()
 	m.ready(t)
-	st, err := m.sup.Add(f.uploaded("up", "show.py", true), installWriting("install step ran", nil))
+	up := f.upload("up", "show.py", true)
+	st, err := m.sup.AddUpload(up, installWriting(up, "install step ran", nil))
 	if err != nil || st.State != Installing || !st.Uploaded {
 		t.Fatalf("Add = %+v, %v; want installing, uploaded", st, err)
 	}
@@ -60,10 +87,10 @@ func TestAddInstallsThenStarts(t *testing.T) {
 	if i, j := strings.Index(log, "install step ran"), strings.Index(log, "PROGRAM=up"); i < 0 || j < i {
 		t.Errorf("log should hold the install output and then the program's:\n%s", log)
 	}
-	if _, err := m.sup.Add(f.uploaded("up", "show.py", true), installWriting("", nil)); !errors.Is(err, ErrExists) {
+	if _, err := m.sup.AddUpload(up, installWriting(up, "", nil)); !errors.Is(err, ErrExists) {
 		t.Errorf("second Add of the same name = %v, want ErrExists", err)
 	}
-	if _, err := m.sup.Add(f.uploaded("conf", "show.py", true), installWriting("", nil)); !errors.Is(err, ErrExists) {
+	if _, err := m.sup.AddUpload(f.upload("conf", "show.py", true), installWriting(up, "", nil)); !errors.Is(err, ErrExists) {
 		t.Errorf("Add of a configured name = %v, want ErrExists", err)
 	}
 	names := []string{}
@@ -82,7 +109,8 @@ func TestConcurrentAddsOneWins(t *testing.T) {
 	results := make(chan error, 8)
 	for range 8 {
 		go func() {
-			_, err := m.sup.Add(f.uploaded("same", "sleeper.py", false), installWriting("x", nil))
+			u := Upload{Name: "same", Script: "sleeper.py", Dir: filepath.Join(f.dir, UploadsDirName, "same")}
+			_, err := m.sup.AddUpload(u, installWriting(u, "x", nil))
 			results <- err
 		}()
 	}
@@ -99,11 +127,29 @@ func TestConcurrentAddsOneWins(t *testing.T) {
 	}
 }
 
+func TestConfiguredProgramsAreNotUploads(t *testing.T) {
+	f := newFixture(t, "programs:\n  - {name: conf, script: sleeper.py, enabled: false}\n")
+	m := f.start()
+	m.ready(t)
+	if err := m.sup.RemoveUpload(t.Context(), "conf"); !errors.Is(err, ErrNotUploaded) {
+		t.Errorf("RemoveUpload(conf) = %v, want ErrNotUploaded", err)
+	}
+	u := f.upload("conf", "sleeper.py", false)
+	if _, err := m.sup.UpdateUpload(t.Context(), u, installWriting(u, "", nil)); !errors.Is(err, ErrNotUploaded) {
+		t.Errorf("UpdateUpload(conf) = %v, want ErrNotUploaded", err)
+	}
+	outside := Upload{Name: "x", Script: "sleeper.py", Dir: f.dir}
+	if _, err := m.sup.AddUpload(outside, installWriting(outside, "", nil)); err == nil {
+		t.Errorf("AddUpload with a directory outside %s succeeded", UploadsDirName)
+	}
+}
+
 func TestFailedInstallIsError(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	m := f.start()
 	m.ready(t)
-	if _, err := m.sup.Add(f.uploaded("bad", "sleeper.py", true), installWriting("pip said no", errors.New("pip install failed: exit status 1"))); err != nil {
+	bad := f.upload("bad", "sleeper.py", true)
+	if _, err := m.sup.AddUpload(bad, installWriting(bad, "pip said no", errors.New("pip install failed: exit status 1"))); err != nil {
 		t.Fatal(err)
 	}
 	st := m.waitFor(t, "bad", "error", inState(Error))
@@ -116,32 +162,46 @@ func TestUpdateAndRemove(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	m := f.start()
 	m.ready(t)
-	if _, err := m.sup.Add(f.uploaded("up", "sleeper.py", true), installWriting("v1", nil)); err != nil {
+	v1 := f.upload("up", "sleeper.py", true)
+	if _, err := m.sup.AddUpload(v1, installWriting(v1, "v1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	m.waitFor(t, "up", "running", inState(Running))
-	if _, err := m.sup.Update(t.Context(), f.uploaded("up", "show.py", false), installWriting("v2", nil)); !errors.Is(err, ErrBusy) {
+	if cfg, err := config.Load(f.cfg.Path); err != nil || len(cfg.Programs) != 1 || !cfg.Programs[0].Uploaded || cfg.Programs[0].Cwd != v1.Dir {
+		t.Errorf("config reloaded with uploaded_programs.yaml = %+v, %v; want the upload", cfg, err)
+	}
+	if err := m.sup.RemoveUpload(t.Context(), "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RemoveUpload(nope) = %v, want ErrNotFound", err)
+	}
+	v2 := f.upload("up", "show.py", false)
+	if _, err := m.sup.UpdateUpload(t.Context(), v2, installWriting(v2, "v2", nil)); !errors.Is(err, ErrBusy) {
 		t.Errorf("Update of a running program = %v, want ErrBusy", err)
 	}
-	if err := m.sup.Remove(t.Context(), "up"); !errors.Is(err, ErrBusy) {
+	if err := m.sup.RemoveUpload(t.Context(), "up"); !errors.Is(err, ErrBusy) {
 		t.Errorf("Remove of a running program = %v, want ErrBusy", err)
 	}
 	if _, err := m.sup.Stop(t.Context(), "up"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := m.sup.Update(t.Context(), f.uploaded("up", "show.py", false), installWriting("v2", nil))
-	if err != nil || st.State != Installing || st.Script != filepath.Join(f.dir, "show.py") {
+	st, err := m.sup.UpdateUpload(t.Context(), v2, installWriting(v2, "v2", nil))
+	if err != nil || st.State != Installing || st.Script != filepath.Join(v2.Dir, "show.py") {
 		t.Fatalf("Update = %+v, %v; want installing with the new script", st, err)
 	}
 	m.waitFor(t, "up", "stopped after the install", inState(Stopped))
 	if spec, _ := m.sup.Spec("up"); spec.Script != "show.py" {
 		t.Errorf("Spec after Update: script %q, want show.py", spec.Script)
 	}
-	if err := m.sup.Remove(t.Context(), "up"); err != nil {
+	if err := m.sup.RemoveUpload(t.Context(), "up"); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
 	if _, err := m.sup.Status("up"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Status after Remove = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(v1.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("upload directory after Remove: stat = %v, want it deleted", err)
+	}
+	if cfg, err := config.Load(f.cfg.Path); err != nil || len(cfg.Programs) != 0 {
+		t.Errorf("config reloaded after Remove = %+v, %v; want no programs", cfg, err)
 	}
 	m.stop()
 	st2, _ := statefile.Load(filepath.Join(f.dir, StateFileName))
@@ -154,7 +214,7 @@ func TestStopDuringInstallCancelsIt(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	m := f.start()
 	m.ready(t)
-	if _, err := m.sup.Add(f.uploaded("slow", "sleeper.py", true), installBlocking); err != nil {
+	if _, err := m.sup.AddUpload(f.upload("slow", "sleeper.py", true), installBlocking); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.sup.Start(t.Context(), "slow"); !errors.Is(err, ErrBusy) {
@@ -170,14 +230,17 @@ func TestInterruptedInstallIsReported(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	m := f.start()
 	m.ready(t)
-	spec := f.uploaded("slow", "sleeper.py", true)
-	if _, err := m.sup.Add(spec, installBlocking); err != nil {
+	if _, err := m.sup.AddUpload(f.upload("slow", "sleeper.py", true), installBlocking); err != nil {
 		t.Fatal(err)
 	}
 	m.waitFor(t, "slow", "installing", inState(Installing))
 	m.stop() // the manager goes down during the install
 
-	f.cfg.Programs = append(f.cfg.Programs, spec) // as loaded from uploaded_programs.yaml
+	cfg, err := config.Load(f.cfg.Path) // with uploaded_programs.yaml
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = cfg
 	m2 := f.start()
 	st := m2.waitFor(t, "slow", "error", inState(Error))
 	if !strings.Contains(st.Error, "interrupted") {

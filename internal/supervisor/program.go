@@ -550,4 +550,6 @@ var (
 	ErrBusy = errors.New("program is not stopped")
 	// ErrExists is returned when adding a program whose name is taken.
 	ErrExists = errors.New("a program with this name exists")
+	// ErrNotUploaded is returned for an upload-only change to a program of the config file.
+	ErrNotUploaded = errors.New("program is defined in the configuration file, not uploaded")
 )
