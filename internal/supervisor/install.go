@@ -61,8 +61,8 @@ func (r *runner) finishInstall(err error) {
 // setSpec replaces the program's definition (an update of an upload).
 func (r *runner) setSpec(spec config.Program) {
 	r.spec = spec
-	r.cmd = r.cfg.Command(&spec, r.environ)
-	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args = spec.Enabled, r.cmd.Script, r.cmd.Dir, spec.Args
+	cmd := r.cfg.Command(&spec, r.environ)
+	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args = spec.Enabled, cmd.Script, cmd.Dir, spec.Args
 	r.published.Store(&spec)
 }
 

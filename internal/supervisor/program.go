@@ -50,7 +50,6 @@ type request struct {
 type program struct {
 	name      string
 	spec      config.Program // owned by the goroutine once it runs (updates change it)
-	cmd       config.Command // likewise
 	cfg       *config.Config // to resolve updated specs
 	environ   []string
 	logPath   string
@@ -333,7 +332,10 @@ func (r *runner) startResult() error {
 
 // start launches a new process. Failures put the program in state error.
 func (r *runner) start() {
-	if err := r.cmd.Check(); err != nil {
+	// Resolved afresh for each start rather than kept: the environment is a copy
+	// of the manager's for every program, which adds up with many programs.
+	cmd := r.cfg.Command(&r.spec, r.environ)
+	if err := cmd.Check(); err != nil {
 		r.setError(err.Error())
 		return
 	}
@@ -342,11 +344,11 @@ func (r *runner) start() {
 		r.setError(fmt.Sprintf("open log: %v", err))
 		return
 	}
-	env := append(slices.Clip(r.cmd.Env), envProgram+"="+r.name, envStateFile+"="+r.statePath)
+	env := append(cmd.Env, envProgram+"="+r.name, envStateFile+"="+r.statePath)
 	p, err := proc.Start(proc.Spec{
-		Path:   r.cmd.Python,
-		Args:   append([]string{r.cmd.Script}, r.cmd.Args...),
-		Dir:    r.cmd.Dir,
+		Path:   cmd.Python,
+		Args:   append([]string{cmd.Script}, cmd.Args...),
+		Dir:    cmd.Dir,
 		Env:    env,
 		Output: out,
 	})

@@ -106,7 +106,6 @@ func (s *Supervisor) newProgram(spec config.Program) *program {
 	p := &program{
 		name:      spec.Name,
 		spec:      spec,
-		cmd:       cmd,
 		cfg:       s.cfg,
 		environ:   s.environ,
 		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),

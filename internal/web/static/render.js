@@ -155,6 +155,7 @@ export function showTail(row, lines) {
   row.v.tail = null; // a fetched tail is not a cached value
   pre.replaceChildren(...lines.flatMap((l, i) => (i ? ['\n', ...ansi(l)] : ansi(l))));
   pre.hidden = lines.length === 0;
+  pre.scrollTop = pre.scrollHeight; // the last line (the exception) matters most
 }
 
 function updateButtons(row) {

@@ -1,0 +1,150 @@
+package web
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// screenshotPath is set by the test flag -screenshot; only flag parsing writes it.
+var screenshotPath = flag.String("screenshot", "",
+	"write a PNG of the dashboard to this path, and one of its phone layout beside it (TestDashboardScreenshot)")
+
+// The example programs of the screenshot: what a user of pyvisor runs.
+const (
+	webStubPy = `import random, sys, time
+print("Serving HTTP on 0.0.0.0 port 8000 (http://0.0.0.0:8000/) ...", flush=True)
+paths = ["/", "/api/orders", "/api/orders/1042", "/api/customers?page=2", "/static/app.js", "/healthz"]
+while True:
+    time.sleep(random.uniform(0.2, 1.2))
+    status = random.choice([200] * 12 + [304, 404])
+    stamp = time.strftime("%d/%b/%Y %H:%M:%S")
+    print(f'10.0.0.{random.randint(2, 254)} - - [{stamp}] "GET {random.choice(paths)} HTTP/1.1" {status} -', flush=True)
+`
+	// workerPy's CPU use follows a slow wave, so that its sparkline has a shape.
+	workerPy = `import math, time
+start, batch = time.time(), 0
+while True:
+    load = 0.35 + 0.3 * math.sin((time.time() - start) / 2.5)
+    end = time.time() + 0.5 * load
+    while time.time() < end:
+        pass
+    time.sleep(0.5 * (1 - load))
+    batch += 1
+    if batch % 4 == 0:
+        print(f"processed batch {batch}: {int(400 * load)} thumbnails", flush=True)
+`
+	mailerPy = `import time
+print("mailer: connecting to smtp.example.com:587", flush=True)
+time.sleep(0.3)
+
+def connect(host, port):
+    raise ConnectionRefusedError(111, f"Connection refused ({host}:{port})")
+
+def main():
+    connect("smtp.example.com", 587)
+
+main()
+`
+	schedulerPy = `import time
+print("scheduler: 3 jobs loaded", flush=True)
+while True:
+    print(time.strftime("%H:%M:%S") + " next run: nightly-report at 02:00", flush=True)
+    time.sleep(5)
+`
+)
+
+// TestDashboardScreenshot makes the README's screenshots of a dashboard with
+// realistic programs: a web server, a busy worker, a crashing mailer, a
+// scheduler and a stopped report job. It runs only when asked:
+//
+//	go test ./internal/web -run TestDashboardScreenshot -screenshot $PWD/docs/dashboard.png
+func TestDashboardScreenshot(t *testing.T) {
+	if *screenshotPath == "" {
+		t.Skip("makes the README's screenshots only when asked: " +
+			"go test ./internal/web -run TestDashboardScreenshot -screenshot $PWD/docs/dashboard.png")
+	}
+	// A short directory name reads better in the picture than t.TempDir's.
+	dir, err := os.MkdirTemp("", "apps-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for name, src := range map[string]string{
+		"web.py": webStubPy, "worker.py": workerPy, "mailer.py": mailerPy, "scheduler.py": schedulerPy,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := newBrowserDashboard(t, `
+web_ui:
+  title: "Process Manager"
+sampling:
+  interval_seconds: 1
+restart:
+  delay_seconds: 1
+programs:
+  - name: web
+    script: `+scriptPath(dir, "web.py")+`
+    args: ["--port", "8000"]
+  - name: thumbnail-worker
+    script: `+scriptPath(dir, "worker.py")+`
+    args: ["--queue", "thumbnails"]
+  - name: mailer
+    script: `+scriptPath(dir, "mailer.py")+`
+    restart:
+      max_consecutive_failures: 3
+  - name: scheduler
+    script: `+scriptPath(dir, "scheduler.py")+`
+  - name: nightly-report
+    script: `+scriptPath(dir, "scheduler.py")+`
+    args: ["--once"]
+    enabled: false
+`)
+	// Give the sparklines 15 samples; the mailer is broken well before.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := d.sup.Status("thumbnail-worker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.CPUHistory) >= 15 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thumbnail-worker has %d CPU samples after 60 s; want 15", len(st.CPUHistory))
+		}
+		time.Sleep(time.Second) // samples come once a second; nothing to wait on here
+	}
+	d.waitFor(t, "mailer", "broken", inState(supervisor.Broken))
+
+	shoot := func(path string, width, height int64, opts ...chromedp.EmulateViewportOption) {
+		t.Helper()
+		tb := newTab(t, d.browser)
+		tb.do("set the screen size", chromedp.EmulateViewport(width, height, opts...))
+		tb.openDashboard(d.url, 5)
+		tb.waitJS("the mailer's traceback", `!`+rowJS("mailer")+`.querySelector('[data-field=tail]').hidden`, rowsStateJS)
+		ctx, cancel := tb.within()
+		defer cancel()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot at %dx%d: %v", width, height, err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d bytes)", path, len(png))
+	}
+	shoot(*screenshotPath, 1280, 800)
+	ext := filepath.Ext(*screenshotPath)
+	// A phone: its scroll bars take no room.
+	shoot(strings.TrimSuffix(*screenshotPath, ext)+"-mobile"+ext, 360, 740, chromedp.EmulateMobile)
+}
