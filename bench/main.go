@@ -35,26 +35,30 @@ func main() {
 	scenario := flag.String("scenario", "all", "all, idle, gap or flood")
 	n := flag.Int("n", 100, "programs for the idle scenario")
 	seconds := flag.Int("seconds", 60, "measuring window for idle and flood")
+	python := flag.String("python", "", "interpreter the programs run with (default: the one python3 runs)")
 	flag.Parse()
-	if err := run(*scenario, *n, time.Duration(*seconds)*time.Second); err != nil {
+	if err := run(*scenario, *n, time.Duration(*seconds)*time.Second, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scenario string, n int, window time.Duration) error {
+func run(scenario string, n int, window time.Duration, python string) error {
 	work, err := os.MkdirTemp("", "pyvisor-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "pyvisor")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pyvisor").CombinedOutput(); err != nil {
+	// Built as README recommends for installing: without cgo, a static binary.
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pyvisor")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	// Run the real interpreter, not a wrapper script such as a pyenv shim, so the
 	// figures measure pyvisor rather than the wrapper.
-	if err := preferRealPython(work); err != nil {
+	if err := preferRealPython(work, python); err != nil {
 		return err
 	}
 	run := map[string]func() error{
@@ -79,16 +83,20 @@ func run(scenario string, n int, window time.Duration) error {
 
 // preferRealPython puts a directory holding python3 -> the interpreter's real
 // executable first on PATH, for the managers and the floor measurement alike.
-func preferRealPython(work string) error {
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		return fmt.Errorf("find python3: %w", err)
+func preferRealPython(work, python string) error {
+	if python == "" {
+		out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+		if err != nil {
+			return fmt.Errorf("find python3: %w", err)
+		}
+		python = strings.TrimSpace(string(out))
 	}
+	fmt.Printf("programs run with %s\n", python)
 	dir := filepath.Join(work, "python-bin")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.Symlink(strings.TrimSpace(string(out)), filepath.Join(dir, "python3")); err != nil {
+	if err := os.Symlink(python, filepath.Join(dir, "python3")); err != nil {
 		return err
 	}
 	return os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -350,7 +358,6 @@ while True:
 
 func benchFlood(bin, work string, window time.Duration) error {
 	p, err := newProject(work, "flood", map[string]string{"flood.py": floodPy}, `
-logging: {max_size_mb: 50, backups: 1}
 programs:
   - {name: flood, script: flood.py}
 `)
@@ -376,7 +383,7 @@ programs:
 			written += fi.Size()
 		}
 	}
-	fmt.Printf("flood: manager CPU %.3f%% of one core while a program wrote to its log for %s (log + backup now %d MiB)\n",
+	fmt.Printf("flood: manager CPU %.3f%% of one core while a program wrote to its log for %s (default logging: 10 MB, 1 backup; log + backup now %d MiB)\n",
 		float64(cpu1-cpu0)/float64(elapsed)*100, elapsed.Round(time.Second), written>>20)
 	return nil
 }

@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,7 @@ func (r Rotator) RotateIfLarger(path string, maxBytes int64) (rotated bool, m Me
 	if fi.Size() <= maxBytes {
 		return false, NoRotation, nil
 	}
-	m, err = r.Rotate(path)
+	m, err = r.rotateKeeping(path, maxBytes)
 	return err == nil, m, err
 }
 
@@ -82,14 +83,24 @@ func (r Rotator) RotateIfLarger(path string, maxBytes int64) (rotated bool, m Me
 //
 // Only one Rotate per path may run at a time; the caller owns that.
 func (r Rotator) Rotate(path string) (Method, error) {
-	m, err := r.rotate(path)
+	return r.rotateKeeping(path, 0)
+}
+
+// rotateKeeping rotates path; with keep > 0 the backup holds at most the last
+// keep bytes (from a line start) of what leaves the live file. When a program
+// wrote far more than the limit between two checks (a flood), copying all of it
+// would cost as much as the writing did, for bytes the backup limit would drop
+// anyway; so the oldest part is dropped instead, and a rotation never copies
+// more than keep bytes.
+func (r Rotator) rotateKeeping(path string, keep int64) (Method, error) {
+	m, err := r.rotate(path, keep)
 	if err != nil {
 		return m, fmt.Errorf("rotate log %q: %w", path, err)
 	}
 	return m, nil
 }
 
-func (r Rotator) rotate(path string) (Method, error) {
+func (r Rotator) rotate(path string, keep int64) (Method, error) {
 	backups := r.Backups
 	if backups < 0 {
 		return NoRotation, fmt.Errorf("backups %d must not be negative", backups)
@@ -133,7 +144,11 @@ func (r Rotator) rotate(path string) (Method, error) {
 	}
 	defer backup.Close()
 	defer os.Remove(tmpPath) // a no-op once renamed
-	if err := copyRange(backup, live, 0, n); err != nil {
+	from, err := keptFrom(live, n, keep)
+	if err != nil {
+		return NoRotation, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := copyRange(backup, live, from, n-from); err != nil {
 		return NoRotation, fmt.Errorf("copy to %s: %w", tmpPath, err)
 	}
 	// The backup must be on disk before its bytes leave the live file.
@@ -161,7 +176,7 @@ func (r Rotator) rotate(path string) (Method, error) {
 		}
 		method = CopyTruncate
 	}
-	if err := copyThenTruncate(backup, live, n); err != nil {
+	if err := copyThenTruncate(backup, live, n, keep); err != nil {
 		return NoRotation, err
 	}
 	return method, nil
@@ -172,7 +187,7 @@ func (r Rotator) rotate(path string) (Method, error) {
 // renames take a while) are copied again right before the truncation, a few
 // times while that catch-up is still large, so only what the child writes
 // during the last small copy is lost.
-func copyThenTruncate(backup, live *os.File, copied int64) error {
+func copyThenTruncate(backup, live *os.File, copied, keep int64) error {
 	for range 4 {
 		fi, err := live.Stat()
 		if err != nil {
@@ -181,6 +196,20 @@ func copyThenTruncate(backup, live *os.File, copied int64) error {
 		appended := fi.Size() - copied
 		if appended <= 0 {
 			break
+		}
+		if keep > 0 && appended > keep {
+			// A flood: start the backup afresh with the newest keep bytes.
+			from, err := keptFrom(live, fi.Size(), keep)
+			if err != nil {
+				return err
+			}
+			if err := backup.Truncate(0); err != nil {
+				return err
+			}
+			if _, err := backup.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			copied, appended = from, fi.Size()-from
 		}
 		if err := copyRange(backup, live, copied, appended); err != nil {
 			return fmt.Errorf("copy appended bytes: %w", err)
@@ -199,6 +228,25 @@ func copyThenTruncate(backup, live *os.File, copied int64) error {
 		return fmt.Errorf("sync backup: %w", err)
 	}
 	return nil
+}
+
+// keptFrom is where the copy of [0, n) into a backup starts so that it holds
+// at most keep bytes (all of them when keep <= 0): the start of the first whole
+// line within the last keep bytes, or exactly n-keep if no newline is near.
+func keptFrom(f *os.File, n, keep int64) (int64, error) {
+	if keep <= 0 || n <= keep {
+		return 0, nil
+	}
+	from := n - keep
+	buf := make([]byte, min(64<<10, keep))
+	got, err := f.ReadAt(buf, from)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	if i := bytes.IndexByte(buf[:got], '\n'); i >= 0 && from+int64(i)+1 < n {
+		from += int64(i) + 1
+	}
+	return from, nil
 }
 
 // copyRange appends the n bytes of src at offset off to dst. The

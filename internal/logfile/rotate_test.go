@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -167,6 +168,49 @@ func TestRotateIfLarger(t *testing.T) {
 			}
 			if rotated && m != CopyTruncate {
 				t.Errorf("RotateIfLarger(%d) method = %v; want %v for a file under a block", tt.max, m, CopyTruncate)
+			}
+		})
+	}
+}
+
+// TestRotateIfLargerKeepsAtMostTheLimit checks a flood: a file far over the
+// limit leaves a backup of at most the limit, starting at a line, holding the
+// newest lines that left the live file.
+func TestRotateIfLargerKeepsAtMostTheLimit(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copy-truncate=%v", force), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flood.log")
+			var b strings.Builder
+			for i := range 20000 {
+				fmt.Fprintf(&b, "%08d\n", i) // 180,000 bytes
+			}
+			writeFile(t, path, b.String())
+			const limit = 20000
+			rotated, m, err := Rotator{Backups: 1, ForceCopyTruncate: force}.RotateIfLarger(path, limit)
+			if err != nil || !rotated {
+				t.Fatalf("RotateIfLarger(%d) = %v, %v, %v", limit, rotated, m, err)
+			}
+			backup, err := os.ReadFile(path + ".1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			live, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(backup) > limit || len(backup) < limit-4096-9 {
+				t.Errorf("%v: backup holds %d bytes, want at most %d and not much less", m, len(backup), limit)
+			}
+			if len(backup) == 0 || len(backup)%9 != 0 && m == CopyTruncate {
+				t.Errorf("%v: backup of %d bytes does not hold whole lines", m, len(backup))
+			}
+			// The backup and the live file together end with the newest lines, in order.
+			all := string(backup) + string(live)
+			if !strings.HasSuffix(all, "00019999\n") || !strings.Contains(all, "00019000\n00019001\n") {
+				t.Errorf("%v: backup+live do not end with the newest lines: ...%q", m, all[max(len(all)-40, 0):])
+			}
+			if !strings.HasPrefix(string(backup), fmt.Sprintf("%08d\n", 20000-len(all)/9)) {
+				t.Errorf("%v: backup starts with %q, want a whole line continuing into the live file", m, backup[:min(len(backup), 9)])
 			}
 		})
 	}

@@ -242,6 +242,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var pgids []int
+	round := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -269,10 +270,18 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 			default: // the program is busy; it gets the next sample
 			}
 		}
-		s.rotateLogs(programs)
+		// Log sizes are checked every rotateEvery samples (10 s by default): a stat per
+		// program is a good part of an idle round's cost, and a log overshooting its
+		// limit by a few seconds of output does no harm.
+		if round++; round%rotateEvery == 0 {
+			s.rotateLogs(programs)
+		}
 		s.notify()
 	}
 }
+
+// rotateEvery is how many sampling rounds pass between log size checks.
+const rotateEvery = 5
 
 func (s *Supervisor) rotateLogs(programs []*program) {
 	limit := s.cfg.Logging.MaxSizeBytes

@@ -500,3 +500,34 @@ func TestStatusesInConfigOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestLogsAreRotated(t *testing.T) {
+	f := newFixture(t, `
+sampling: {interval_seconds: 0.05}
+logging: {max_size_mb: 0.02, backups: 2}
+programs:
+  - {name: chatty, script: chatty.py}
+`)
+	if err := os.WriteFile(filepath.Join(f.dir, "chatty.py"), []byte(`import time
+i = 0
+while True:
+    i += 1
+    print("line %06d %s" % (i, "x" * 60), flush=True)
+    time.sleep(0.001)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := f.start()
+	m.waitFor(t, "chatty", "two rotations", func(Status) bool {
+		_, err := os.Stat(filepath.Join(f.dir, "log", "chatty.log.2"))
+		return err == nil
+	})
+	if fi, err := os.Stat(filepath.Join(f.dir, "log", "chatty.log.1")); err != nil {
+		t.Errorf("chatty.log.1: %v", err)
+	} else if fi.Size() < 16<<10 {
+		t.Errorf("chatty.log.1 holds %d bytes; want about the 20 KB limit", fi.Size())
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "log", "chatty.log.3")); err == nil {
+		t.Errorf("chatty.log.3 exists with backups: 2")
+	}
+}
