@@ -70,6 +70,7 @@ type program struct {
 // boot is how a program begins when the manager starts.
 type boot struct {
 	adopted     *proc.Process     // a running process re-adopted from an earlier manager
+	startedAt   time.Time         // when adopted started, as saved; zero if unknown
 	desired     statefile.Desired // what the user last asked for
 	start       bool              // start a new process now
 	install     InstallFunc       // install first (a new upload)
@@ -159,7 +160,7 @@ func (p *program) run(ctx context.Context, b boot) {
 	case b.interrupted:
 		r.setError("installation interrupted: the manager stopped during the install; upload the program again")
 	case b.adopted != nil:
-		r.adopt(b.adopted)
+		r.adopt(b.adopted, b.startedAt)
 		if b.desired == statefile.DesiredStopped {
 			// The previous manager went down in the middle of a user's stop: finish it.
 			r.log.Info("finishing a stop interrupted by the previous manager", "pid", b.adopted.Identity().PID)
@@ -370,14 +371,19 @@ func (r *runner) start() {
 }
 
 // adopt takes over a process started by an earlier manager.
-func (r *runner) adopt(p *proc.Process) {
+func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 	r.proc = p
 	r.exited = p.Done()
 	id := p.Identity()
 	r.st.State = Running
 	r.st.PID = id.PID
 	r.st.Adopted = true
-	r.st.StartedAt = id.Started()
+	// The saved time is exact; the one derived from the kernel's boot time is
+	// only good to the second.
+	r.st.StartedAt = startedAt
+	if startedAt.IsZero() {
+		r.st.StartedAt = id.Started()
+	}
 	r.resetUsage()
 	r.log.Info("adopted running process", "pid", id.PID)
 	r.save(false)

@@ -219,6 +219,9 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string
 			}
 			if b.adopted == nil {
 				b.adopted = pr
+				if id.PID == e.PID && id.StartTime == e.StartTime {
+					b.startedAt = e.StartedAt
+				}
 				continue
 			}
 			// A second live copy can only come from a manager killed between starting a
