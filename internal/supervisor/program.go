@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -496,15 +495,23 @@ func (r *runner) sample(u proc.Usage) {
 			pct = float64(delta) / float64(elapsed) * 100
 		}
 		r.st.CPUPercent = pct
-		hist := append(r.st.CPUHistory, pct)
-		if len(hist) > r.history {
-			hist = hist[len(hist)-r.history:]
-		}
-		r.st.CPUHistory = hist
+		r.st.CPUHistory = appendHistory(r.st.CPUHistory, pct, r.history)
 	}
 	r.st.MemoryRSS = u.RSSBytes
 	r.lastCPU = u.CPU
 	r.lastSample = now
+}
+
+// appendHistory returns h with v appended, keeping the last n values. It only
+// ever writes into free room past len(h), and moves to a new array when there
+// is none, so slices returned earlier never change: published snapshots share
+// the history without copying it.
+func appendHistory(h []float64, v float64, n int) []float64 {
+	if len(h) == cap(h) {
+		h = append(make([]float64, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
+	}
+	h = append(h, v)
+	return h[max(len(h)-n, 0):]
 }
 
 func (r *runner) resetUsage() {
@@ -524,10 +531,10 @@ func (r *runner) save(wait bool) {
 	r.persist.set(r.ctx, r.name, e, wait)
 }
 
-// publish makes the current state visible to readers, as a copy.
+// publish makes the current state visible to readers, as a copy (CPUHistory
+// is shared: see sample).
 func (r *runner) publish() {
 	s := r.st
-	s.CPUHistory = slices.Clone(r.st.CPUHistory)
 	old := r.snapshot.Swap(&s)
 	if !sameForEvents(old, &s) {
 		r.notify()

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -99,5 +100,27 @@ func TestBackoffDelay(t *testing.T) {
 				t.Errorf("backoffDelay(%+v, %d) = %s, want %s", tt.pol, tt.failures, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAppendHistory(t *testing.T) {
+	const n = 4
+	var h []float64
+	var snapshots [][]float64
+	var want [][]float64
+	for i := range 20 {
+		h = appendHistory(h, float64(i), n)
+		snapshots = append(snapshots, h)
+		w := []float64{}
+		for j := max(0, i-n+1); j <= i; j++ {
+			w = append(w, float64(j))
+		}
+		want = append(want, w)
+	}
+	// Every earlier result must still read as it did: snapshots share the arrays.
+	for i, s := range snapshots {
+		if !slices.Equal(s, want[i]) {
+			t.Errorf("after %d appends the history read %v, want %v", i+1, s, want[i])
+		}
 	}
 }
