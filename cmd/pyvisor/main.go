@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
@@ -127,6 +128,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		Title:        cfg.WebUI.Title,
 		AllowedHosts: cfg.WebUI.AllowedHosts,
 		Logger:       logger,
+		Uploads:      uploadOptions(&cfg.Uploads),
 	}))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -155,6 +157,16 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
 	return code
+}
+
+// uploadOptions turns the uploads section of the config into the web
+// package's settings (web does not import config).
+func uploadOptions(u *config.Uploads) web.UploadOptions {
+	return web.UploadOptions{
+		MaxZipBytes: u.MaxZipBytes,
+		Limits:      install.Limits{MaxEntries: u.MaxFiles, MaxUncompressed: u.MaxUnpackedBytes},
+		Installer:   install.Installer{Python: u.Python, PipArgs: u.PipArgs, Timeout: u.InstallTimeout},
+	}
 }
 
 func validate(configPath string, stdout, stderr io.Writer) int {

@@ -2,8 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,7 +125,7 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 		return Status{}, fmt.Errorf("add %q: %w", spec.Name, ErrExists)
 	}
 	for _, q := range s.programs {
-		if q.published.Load().Uploaded && q.published.Load().Cwd == spec.Cwd {
+		if q.published.Load().Cwd == spec.Cwd {
 			return Status{}, fmt.Errorf("add %q: directory %s is used by %q: %w", spec.Name, spec.Cwd, q.name, ErrExists)
 		}
 	}
@@ -180,13 +183,24 @@ func (s *Supervisor) RemoveUpload(ctx context.Context, name string) error {
 	if _, err := p.do(ctx, opRemove); err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// The goroutine has answered and is ending; the rest must happen even if
+	// ctx ends now, or the registry would list a program nobody runs.
+	<-p.done
 	dir := p.published.Load().Cwd
 	s.mu.Lock()
+	// Move the files out of the way while the name is still taken, so a new
+	// upload of the same name cannot put files there that the deletion below
+	// would then remove.
+	trash := ""
+	if s.checkDir(Upload{Name: name, Dir: dir}) == nil {
+		trash = filepath.Join(s.UploadsDir(), ".removed-"+rand.Text())
+		if err := os.Rename(dir, trash); err != nil {
+			trash = ""
+			if !errors.Is(err, fs.ErrNotExist) {
+				s.log.Error("remove upload: move its files aside", "program", name, "err", err)
+			}
+		}
+	}
 	delete(s.byName, name)
 	s.programs = slices.DeleteFunc(s.programs, func(q *program) bool { return q == p })
 	err = s.saveUploadsLocked()
@@ -195,8 +209,8 @@ func (s *Supervisor) RemoveUpload(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}
-	if s.checkDir(Upload{Name: name, Dir: dir}) == nil {
-		if err := os.RemoveAll(dir); err != nil {
+	if trash != "" {
+		if err := os.RemoveAll(trash); err != nil {
 			return fmt.Errorf("remove %q: delete its files: %w", name, err)
 		}
 	}

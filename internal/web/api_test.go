@@ -271,8 +271,8 @@ func TestRouteErrors(t *testing.T) {
 		status       int
 		allow        string
 	}{
-		{"DELETE", "/api/programs", 405, "GET, HEAD"},
-		{"POST", "/api/programs", 405, "GET, HEAD"},
+		{"DELETE", "/api/programs", 405, "GET, HEAD, POST"},
+		{"PATCH", "/api/programs/sleeper", 405, "DELETE, GET, HEAD, PUT"},
 		{"GET", "/api/programs/sleeper/start", 405, "POST"},
 		{"PUT", "/api/programs/sleeper/stop", 405, "POST"},
 		{"POST", "/api/programs/sleeper/logs", 405, "GET, HEAD"},

@@ -141,10 +141,11 @@ func TestBrowserOverview(t *testing.T) {
 		tb.waitJS("the log viewer to open", `document.querySelector('dialog[data-modal=logs]').open`, `'closed'`)
 		collect("log viewer")
 
-		// 4 buttons a row, then 4 pager buttons, Close, the follow box and the filter.
-		if controls["button"] != 4*len(order)+5 || controls["checkbox"] != 1 || controls["searchbox"] != 1 {
+		// "+ Upload Program" and 4 buttons a row, then 4 pager buttons, Close,
+		// the follow box and the filter.
+		if controls["button"] != 4*len(order)+6 || controls["checkbox"] != 1 || controls["searchbox"] != 1 {
 			t.Errorf("the accessibility tree has controls %v; want %d buttons, 1 checkbox and 1 searchbox",
-				controls, 4*len(order)+5)
+				controls, 4*len(order)+6)
 		}
 		// A row's buttons say which program they act on.
 		for _, name := range order {
@@ -185,7 +186,7 @@ func TestBrowserOverview(t *testing.T) {
 		checkFits("dashboard", "article button")
 		tb.click("Logs of worker", buttonJS("worker", "logs"))
 		tb.waitJS("the log viewer to open", `document.querySelector('dialog[data-modal=logs]').open`, `'closed'`)
-		checkFits("log viewer", "dialog button")
+		checkFits("log viewer", "dialog[open] button")
 	})
 
 	t.Run("CSP header and no CSP violations", func(t *testing.T) {

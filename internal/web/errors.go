@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -21,19 +22,29 @@ func (e *requestError) Error() string { return e.msg }
 
 func badRequest(msg string) error { return &requestError{http.StatusBadRequest, msg} }
 func forbidden(msg string) error  { return &requestError{http.StatusForbidden, msg} }
+func tooLarge(msg string) error   { return &requestError{http.StatusRequestEntityTooLarge, msg} }
 
 // errorStatus maps an error to its HTTP status. It is the only place that does.
 func errorStatus(err error) int {
 	var re *requestError
 	var mbe *http.MaxBytesError
 	var se *supervisor.StartError
+	var bad *install.BadArchiveError
 	switch {
 	case errors.As(err, &re):
 		return re.status
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &bad):
+		// The uploaded ZIP itself is at fault (or lacks the script).
+		return http.StatusBadRequest
 	case errors.Is(err, supervisor.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, supervisor.ErrNotUploaded):
+		// The dashboard never changes programs of the configuration file.
+		return http.StatusForbidden
+	case errors.Is(err, supervisor.ErrExists), errors.Is(err, supervisor.ErrBusy):
+		return http.StatusConflict
 	case errors.As(err, &se):
 		// The program could not start and is now in state error.
 		return http.StatusConflict

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,6 +81,9 @@ type fixture struct {
 	dir string
 	sup *supervisor.Supervisor
 	h   http.Handler
+	// stopRun ends the supervisor's Run (as a manager that shuts down does),
+	// leaving its programs running; cleanup calls it too.
+	stopRun func()
 }
 
 // newFixture writes the scripts and yaml into a new directory, runs a
@@ -112,9 +116,12 @@ func newFixture(t testing.TB, yaml string) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()
-	t.Cleanup(func() {
+	stopRun := sync.OnceFunc(func() {
 		cancel()
 		<-done
+	})
+	t.Cleanup(func() {
+		stopRun()
 		// The supervisor leaves its programs running on purpose; the test must not.
 		for _, st := range sup.Statuses() {
 			if st.PID != 0 {
@@ -124,7 +131,7 @@ func newFixture(t testing.TB, yaml string) *fixture {
 	})
 	h := NewHandler(Options{Supervisor: sup, Logs: logfile.NewReader(), Title: cfg.WebUI.Title,
 		AllowedHosts: []string{"dash.example.com", "*.lan.example", "other.example:8080"}, Logger: logger})
-	return &fixture{dir: dir, sup: sup, h: h}
+	return &fixture{dir: dir, sup: sup, h: h, stopRun: stopRun}
 }
 
 // waitFor waits until the program's status satisfies cond.

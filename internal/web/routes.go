@@ -10,6 +10,9 @@ func (h *handler) routes() {
 
 	m.HandleFunc("GET /api/programs", h.listPrograms)
 	m.HandleFunc("GET /api/programs/{name}", h.getProgram)
+	m.HandleFunc("POST /api/programs", h.addProgram)
+	m.HandleFunc("PUT /api/programs/{name}", h.updateProgram)
+	m.HandleFunc("DELETE /api/programs/{name}", h.removeProgram)
 	m.HandleFunc("POST /api/programs/{name}/start", h.action(h.sup.Start))
 	m.HandleFunc("POST /api/programs/{name}/stop", h.action(h.sup.Stop))
 	m.HandleFunc("POST /api/programs/{name}/restart", h.action(h.sup.Restart))

@@ -21,6 +21,7 @@ func TestStaticFiles(t *testing.T) {
 		{"/api.js", "api.js", "text/javascript; charset=utf-8"},
 		{"/render.js", "render.js", "text/javascript; charset=utf-8"},
 		{"/main.js", "main.js", "text/javascript; charset=utf-8"},
+		{"/upload.js", "upload.js", "text/javascript; charset=utf-8"},
 	}
 	for _, c := range cases {
 		want, err := staticFiles.ReadFile("static/" + c.file)
@@ -133,7 +134,12 @@ func TestDashboardSafety(t *testing.T) {
 		}
 		return string(data)
 	}
-	for _, js := range []string{"api.js", "render.js", "main.js"} {
+	scripts, err := fs.Glob(staticFiles, "static/*.js")
+	if err != nil || len(scripts) < 4 {
+		t.Fatalf("the dashboard's scripts: %q, %v; want api.js, render.js, main.js, upload.js", scripts, err)
+	}
+	for _, js := range scripts {
+		js = strings.TrimPrefix(js, "static/")
 		src := read(js)
 		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "style="} {
 			if strings.Contains(src, bad) {
@@ -146,10 +152,12 @@ func TestDashboardSafety(t *testing.T) {
 		regexp.MustCompile(`\s(?:style|on[a-z]+)=`).MatchString(html) {
 		t.Errorf("index.html has inline script, style or event handlers, which the CSP blocks")
 	}
-	all := html + read("render.js") + read("main.js")
+	all := html + read("render.js") + read("main.js") + read("upload.js")
 	for _, hook := range []string{`data-program`, `'data-field': 'state'`, `data-modal="logs"`, `data-field="lines"`,
 		`data-page="first"`, `data-page="prev"`, `data-page="next"`, `data-page="last"`, `data-field="follow"`,
-		`data-field="filter"`, `'data-action'`, `'start', 'stop', 'restart', 'logs'`} {
+		`data-field="filter"`, `'data-action'`, `'start', 'stop', 'restart', 'logs'`,
+		`data-action="upload"`, `data-modal="upload"`, `data-field="upload-error"`, `accept=".zip"`,
+		`'update', 'remove'`, `confirm(`} {
 		if !strings.Contains(all, hook) {
 			t.Errorf("the dashboard lacks the hook %s", hook)
 		}

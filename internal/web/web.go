@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
@@ -31,31 +32,52 @@ type Options struct {
 	AllowedHosts []string
 	// Logger receives request errors worth an operator's attention; nil means slog.Default().
 	Logger *slog.Logger
+	// Uploads configure the programs uploaded as ZIP files (POST and PUT /api/programs).
+	Uploads UploadOptions
+}
+
+// DefaultMaxZipBytes is the largest ZIP accepted when UploadOptions.MaxZipBytes is 0.
+const DefaultMaxZipBytes = 50 << 20
+
+// UploadOptions configure the uploads of programs. The zero value accepts ZIPs
+// up to 50 MiB with install's default limits and installs with python3 from PATH.
+type UploadOptions struct {
+	// MaxZipBytes is the largest ZIP accepted, in bytes; 0 means DefaultMaxZipBytes.
+	MaxZipBytes int64
+	// Limits bound what a ZIP may hold and unpack to; zero fields mean install's defaults.
+	Limits install.Limits
+	// Installer makes each upload's venv and installs its requirements.
+	Installer install.Installer
 }
 
 // handler serves every route. It holds no mutable state of its own: program
 // state is read from the supervisor, assets are built once in NewHandler.
 type handler struct {
-	sup    *supervisor.Supervisor
-	logs   *logfile.Reader
-	title  string
-	hosts  hostPolicy
-	log    *slog.Logger
-	assets map[string]*asset
-	mux    *http.ServeMux
+	sup     *supervisor.Supervisor
+	logs    *logfile.Reader
+	title   string
+	hosts   hostPolicy
+	log     *slog.Logger
+	uploads UploadOptions
+	assets  map[string]*asset
+	mux     *http.ServeMux
 }
 
 // NewHandler returns the handler of the API, the event streams and the
 // dashboard, wrapped in the Host and Origin checks and the security headers.
 func NewHandler(opts Options) http.Handler {
 	h := &handler{
-		sup:    opts.Supervisor,
-		logs:   opts.Logs,
-		title:  opts.Title,
-		hosts:  newHostPolicy(opts.AllowedHosts),
-		log:    opts.Logger,
-		assets: loadAssets(),
-		mux:    http.NewServeMux(),
+		sup:     opts.Supervisor,
+		logs:    opts.Logs,
+		title:   opts.Title,
+		hosts:   newHostPolicy(opts.AllowedHosts),
+		log:     opts.Logger,
+		uploads: opts.Uploads,
+		assets:  loadAssets(),
+		mux:     http.NewServeMux(),
+	}
+	if h.uploads.MaxZipBytes <= 0 {
+		h.uploads.MaxZipBytes = DefaultMaxZipBytes
 	}
 	if h.logs == nil {
 		h.logs = logfile.NewReader()
@@ -64,7 +86,20 @@ func NewHandler(opts Options) http.Handler {
 		h.log = slog.Default()
 	}
 	h.routes()
+	go h.warmLogIndexes()
 	return h
+}
+
+// warmLogIndexes builds the line index of every program's log once, in the
+// background, so that the first page asked for is as fast as the next ones:
+// a page needs the file's line count, and counting a large cold file means
+// reading it once. Afterwards the index only reads what was appended.
+func (h *handler) warmLogIndexes() {
+	for _, st := range h.sup.Statuses() {
+		if path, err := h.sup.LogPath(st.Name); err == nil {
+			h.logs.Page(path, 1, 1) // errors show when the page is really asked for
+		}
+	}
 }
 
 // Server limits. There is no WriteTimeout: it would cut the event streams,

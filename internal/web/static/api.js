@@ -5,10 +5,11 @@ const programURL = (name) => 'api/programs/' + encodeURIComponent(name);
 
 // request sends a request and returns the decoded JSON body; it throws an
 // Error whose message is the server's {"error": ...} text when there is one.
-async function request(method, url) {
+// init adds fetch options (body, signal).
+async function request(method, url, init = {}) {
   let res;
   try {
-    res = await fetch(url, { method, headers: { Accept: 'application/json' }, cache: 'no-store' });
+    res = await fetch(url, { method, headers: { Accept: 'application/json' }, cache: 'no-store', ...init });
   } catch (e) {
     throw new Error('cannot reach the server (' + e.message + ')');
   }
@@ -28,6 +29,15 @@ export const listPrograms = () => request('GET', 'api/programs');
 
 // act runs "start", "stop" or "restart" and returns the program afterwards.
 export const act = (name, action) => request('POST', programURL(name) + '/' + action);
+
+// upload sends a program's form (FormData with its ZIP): a new program when
+// name is null, else new files for the uploaded program name.
+export const upload = (form, name, signal) => (name == null
+  ? request('POST', 'api/programs', { body: form, signal })
+  : request('PUT', programURL(name), { body: form, signal }));
+
+// removeProgram deletes an uploaded program and its files.
+export const removeProgram = (name) => request('DELETE', programURL(name));
 
 export const logPage = (name, page, lines) =>
   request('GET', `${programURL(name)}/logs?page=${page}&lines=${lines}`);

@@ -1,9 +1,10 @@
 // main.js: wires the dashboard together: live program rows, the action
 // buttons and the log viewer.
-import { act, followLog, logPage, watchPrograms } from './api.js';
+import { act, followLog, logPage, removeProgram, watchPrograms } from './api.js';
 import {
   createRow, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail, updateRow,
 } from './render.js';
+import { openUpload } from './upload.js';
 
 const $ = (sel) => document.querySelector(sel);
 const list = $('[data-list="programs"]');
@@ -73,9 +74,20 @@ list.addEventListener('click', async (e) => {
     openLogs(name, btn);
     return;
   }
+  if (action === 'update') {
+    openUpload(row.p, btn);
+    return;
+  }
+  if (action === 'remove' && !confirm(`Remove program ${name}? Its files are deleted.`)) return;
   setActionError(row, '');
   setBusy(row, action);
   try {
+    if (action === 'remove') {
+      await removeProgram(name);
+      row.el.remove(); // the next event drops it from the counts
+      rows.delete(name);
+      return;
+    }
     const p = await act(name, action);
     setBusy(row, null);
     updateRow(row, p);

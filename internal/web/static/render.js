@@ -3,8 +3,8 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 export const STATES = ['running', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
-const VERBS = { start: 'Starting', stop: 'Stopping', restart: 'Restarting' };
-const LABELS = { start: 'Start', stop: 'Stop', restart: 'Restart', logs: 'Logs' };
+const VERBS = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', remove: 'Removing' };
+const LABELS = { start: 'Start', stop: 'Stop', restart: 'Restart', logs: 'Logs', update: 'Update', remove: 'Remove' };
 
 // el makes an element with attributes and children (strings become text).
 export function el(tag, attrs = {}, ...children) {
@@ -42,6 +42,9 @@ export function allowed(p) {
     stop: s === 'running' || s === 'restarting' || (s === 'broken' && p.next_start_seconds != null),
     restart: ['running', 'stopped', 'error', 'broken', 'restarting'].includes(s),
     logs: true,
+    // Only uploaded programs have these; their files change only while no process runs.
+    update: ['stopped', 'error', 'broken'].includes(s),
+    remove: ['stopped', 'error', 'broken'].includes(s),
   };
 }
 
@@ -128,7 +131,17 @@ export function updateRow(row, p) {
   set(row, 'detail', detail(p), shown(f.detail));
   set(row, 'error', p.error || '', shown(f.error));
   if (!showsTail(p)) set(row, 'tail', '', shown(f.tail));
+  if (p.uploaded && !f.buttons.update) addUploadButtons(row, p.name);
   updateButtons(row);
+}
+
+// addUploadButtons gives the row of an uploaded program Update and Remove.
+function addUploadButtons(row, name) {
+  const actions = row.f.buttons.logs.parentNode;
+  for (const a of ['update', 'remove']) {
+    row.f.buttons[a] = el('button', { type: 'button', 'data-action': a, 'aria-label': `${LABELS[a]} ${name}` }, LABELS[a]);
+    actions.append(row.f.buttons[a]);
+  }
 }
 
 // detail is the line about the last exit and what happens next.
