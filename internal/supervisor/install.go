@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -83,6 +84,28 @@ type Upload struct {
 	// Dir is the program's directory: its working directory, with its venv in Dir/.venv.
 	// It must be inside UploadsDir.
 	Dir string
+}
+
+// sweepUploads deletes what an upload or a removal in progress leaves in the
+// uploads directory when the manager dies in the middle: received ZIPs,
+// staging directories, directories being replaced or removed. Their names
+// start with a dot, which no program's directory does. Run holds the lock, so
+// no other manager is uploading.
+func (s *Supervisor) sweepUploads() {
+	entries, err := os.ReadDir(s.UploadsDir())
+	if err != nil {
+		return // most setups have no uploads at all
+	}
+	for _, e := range entries {
+		name := e.Name()
+		for _, prefix := range []string{".upload-", ".staging-", ".old-", ".removed-"} {
+			if strings.HasPrefix(name, prefix) {
+				if err := os.RemoveAll(filepath.Join(s.UploadsDir(), name)); err != nil {
+					s.log.Warn("remove an interrupted upload's leftovers", "path", name, "err", err)
+				}
+			}
+		}
+	}
 }
 
 // UploadsDir is where uploaded programs' directories go.

@@ -247,3 +247,25 @@ func TestInterruptedInstallIsReported(t *testing.T) {
 		t.Errorf("error = %q, want it to say the install was interrupted", st.Error)
 	}
 }
+
+func TestLeftoversOfInterruptedUploadsAreSwept(t *testing.T) {
+	f := newFixture(t, "programs: []\n")
+	up := filepath.Join(f.dir, UploadsDirName)
+	keep := filepath.Join(up, "My_App")
+	leftovers := []string{".upload-123.zip", ".staging-abc", ".old-def", ".removed-ghi"}
+	for _, d := range append([]string{"My_App"}, leftovers...) {
+		if err := os.MkdirAll(filepath.Join(up, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := f.start()
+	m.ready(t)
+	for _, d := range leftovers {
+		if _, err := os.Stat(filepath.Join(up, d)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after start: stat = %v, want it removed", d, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("a program directory was swept: %v", err)
+	}
+}

@@ -139,6 +139,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.log.Error("load state", "err", err)
 	}
 	boots := s.plan(ctx, saved)
+	s.sweepUploads()
 
 	entries := map[string]statefile.Entry{}
 	for name, e := range saved.Programs {
