@@ -388,17 +388,29 @@ programs:
 	return nil
 }
 
-// cpuTime is utime+stime of pid (Linux /proc).
+// cpuTime is the CPU time pid has used, summed over its threads from
+// /proc/<pid>/task/*/schedstat (in nanoseconds, where /proc/<pid>/stat counts
+// 10 ms ticks: too coarse for a process that uses a few milliseconds a
+// minute). Threads that exited meanwhile are not counted; the Go runtime keeps
+// its threads.
 func cpuTime(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
 	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100), nil // USER_HZ is 100 on Linux
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
 }
 
 func rssBytes(pid int) (uint64, error) {

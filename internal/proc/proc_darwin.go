@@ -71,6 +71,13 @@ func FindTagged(key, prefix string) ([]Tagged, error) {
 	return nil, nil
 }
 
+// Sampler is SampleGroups for repeated use; on macOS it keeps nothing between
+// calls (ps lists every process each time anyway).
+type Sampler struct{}
+
+// Sample is SampleGroups.
+func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) { return SampleGroups(pgids) }
+
 // SampleGroups returns the usage of each process group in pgids that has members; groups with none are absent
 // from the map. On macOS it runs ps(1), which may read other processes' task info where we may not.
 func SampleGroups(pgids []int) (map[int]Usage, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -20,6 +21,26 @@ import (
 // cheap. A member that is not the leader's descendant (orphaned when its parent exited) is missed; groups
 // whose leader is gone, and kernels without the children files, are sampled by a scan of all of /proc.
 func SampleGroups(pgids []int) (map[int]Usage, error) {
+	return new(Sampler).Sample(pgids)
+}
+
+// Sampler is SampleGroups for repeated use: it remembers the members of each
+// group and walks a group's process tree again only every rediscoverEvery
+// calls, or as soon as a remembered member has gone or left the group; in
+// between it reads just the members' stat files. A process a program starts
+// shows up within rediscoverEvery calls. The zero value is ready; it is not
+// safe for concurrent use.
+type Sampler struct {
+	members map[int][]int // pgid -> live members at the last call
+	calls   int
+	walker  *treeWalker
+}
+
+// rediscoverEvery is how often a Sampler looks for new members of a group.
+const rediscoverEvery = 5
+
+// Sample is SampleGroups, remembering members for the next call.
+func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 	usage := make(map[int]Usage, len(pgids))
 	if len(pgids) == 0 {
 		return usage, nil
@@ -29,21 +50,36 @@ func SampleGroups(pgids []int) (map[int]Usage, error) {
 		return nil, fmt.Errorf("sample process groups: open /proc: %w", err)
 	}
 	defer unix.Close(dir)
-	w := treeWalker{
-		statReader: statReader{dir: dir, path: make([]byte, 0, 64), buf: make([]byte, 1024)},
-		pageSize:   uint64(os.Getpagesize()),
-		list:       make([]byte, 0, 1024),
+	if s.walker == nil {
+		s.walker = &treeWalker{
+			statReader: statReader{path: make([]byte, 0, 64), buf: make([]byte, 1024)},
+			pageSize:   uint64(os.Getpagesize()),
+			list:       make([]byte, 0, 1024),
+		}
 	}
+	w := s.walker
+	w.dir = dir
+	discover := s.calls%rediscoverEvery == 0
+	s.calls++
+	members := make(map[int][]int, len(pgids))
 	var rest []int
 	for _, pgid := range pgids {
+		if known, ok := s.members[pgid]; ok && !discover {
+			if u, ok := w.known(pgid, known); ok {
+				usage[pgid], members[pgid] = u, known
+				continue
+			}
+		}
 		u, ok := w.group(pgid)
 		switch {
 		case !ok:
 			rest = append(rest, pgid)
 		case u.Processes > 0:
 			usage[pgid] = u
+			members[pgid] = slices.Clone(w.found)
 		}
 	}
+	s.members = members
 	if len(rest) == 0 {
 		return usage, nil
 	}
@@ -57,6 +93,22 @@ func SampleGroups(pgids []int) (map[int]Usage, error) {
 	return usage, nil
 }
 
+// known sums the remembered members of pgid; ok is false when one of them has
+// gone, died or left the group, and the group must be walked again.
+func (w *treeWalker) known(pgid int, pids []int) (u Usage, ok bool) {
+	for _, pid := range pids {
+		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
+		st, live := w.read(w.num)
+		if !live || st.pgrp != pgid || st.state == 'Z' || st.state == 'X' {
+			return Usage{}, false
+		}
+		u.CPU += ticksToDuration(st.utime + st.stime)
+		u.RSSBytes += st.rssPages * w.pageSize
+		u.Processes++
+	}
+	return u, true
+}
+
 // treeWalker sums a process group from its leader down, reusing its buffers.
 type treeWalker struct {
 	statReader
@@ -65,12 +117,14 @@ type treeWalker struct {
 	num      []byte
 	dents    []byte
 	list     []byte
+	found    []int // the live members counted by the last group call
 }
 
 // group sums the live members of pgid reachable from its leader. ok is false when the tree cannot be
 // walked (leader gone or no children files): the caller then scans.
 func (w *treeWalker) group(pgid int) (u Usage, ok bool) {
 	w.queue = append(w.queue[:0], pgid)
+	w.found = w.found[:0]
 	for i := 0; i < len(w.queue); i++ {
 		pid := w.queue[i]
 		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
@@ -85,6 +139,7 @@ func (w *treeWalker) group(pgid int) (u Usage, ok bool) {
 			u.CPU += ticksToDuration(st.utime + st.stime)
 			u.RSSBytes += st.rssPages * w.pageSize
 			u.Processes++
+			w.found = append(w.found, pid)
 		}
 		if !w.children(pid, st.numThreads) && pid == pgid {
 			return Usage{}, false

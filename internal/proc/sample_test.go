@@ -4,6 +4,9 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,5 +136,60 @@ func TestScanEnviron(t *testing.T) {
 				t.Errorf("scanEnviron(%q) = %v, %v; want %v, %v", tt.block, vars, tagged, tt.wantVars, tt.wantTagged)
 			}
 		})
+	}
+}
+
+// TestSamplerRemembersMembers checks that a Sampler finds a member started
+// after its first call within rediscoverEvery calls, and notices at once when
+// a remembered member is gone.
+func TestSamplerRemembersMembers(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not found")
+	}
+	script := "import signal, subprocess, time\ngo = []\nsignal.signal(signal.SIGUSR1, lambda *a: go.append(1))\n" +
+		"print('ready', flush=True)\nwhile not go: time.sleep(0.01)\n" +
+		"c = subprocess.Popen(['sleep', '60'])\nprint(c.pid, flush=True)\ntime.sleep(60)\n"
+	// The interpreter itself, not a wrapper (a pyenv shim) that would get the signal below.
+	real, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, out := startWithPipe(t, Spec{Path: strings.TrimSpace(string(real)), Args: []string{"-c", script}, Env: os.Environ()})
+	out.line(t)
+	pgid := parent.Identity().PID
+	var s Sampler
+	count := func() int {
+		t.Helper()
+		u, err := s.Sample([]int{pgid})
+		if err != nil {
+			t.Fatalf("Sample: %v", err)
+		}
+		return u[pgid].Processes
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("before the child: %d processes, want 1", n)
+	}
+	count()                                                     // remembered now
+	if err := syscall.Kill(pgid, syscall.SIGUSR1); err != nil { // the program starts its child
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(strings.TrimSpace(out.line(t)))
+	seen := 0
+	for range rediscoverEvery {
+		if seen = count(); seen == 2 {
+			break
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("after %d calls the new child is not counted: %d processes", rediscoverEvery, seen)
+	}
+	syscall.Kill(child, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed child is still counted")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -53,13 +53,11 @@ type program struct {
 	environ   []string
 	logPath   string
 	statePath string
-	history   int
 	log       *slog.Logger
 	persist   *persister
 	notify    func()
 
 	requests chan request
-	samples  chan proc.Usage
 	snapshot atomic.Pointer[Status]
 	// published is a copy of the current definition (spec changes with updates).
 	published atomic.Pointer[config.Program]
@@ -137,9 +135,6 @@ type runner struct {
 	cancelInstall context.CancelFunc
 	removed       bool // the program was removed: the goroutine ends
 
-	lastCPU    time.Duration
-	lastSample time.Time
-
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
 }
@@ -211,8 +206,6 @@ func (p *program) run(ctx context.Context, b boot) {
 			if r.st.State == Running {
 				r.st.RestartCount++
 			}
-		case u := <-p.samples:
-			r.sample(u)
 		}
 		r.publish()
 		st := p.status()
@@ -364,7 +357,6 @@ func (r *runner) start() {
 	r.st.Adopted = false
 	r.st.StartedAt = time.Now()
 	r.st.Error = ""
-	r.resetUsage()
 	r.log.Info("started", "pid", r.st.PID)
 	r.save(false)
 }
@@ -383,7 +375,6 @@ func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 	if startedAt.IsZero() {
 		r.st.StartedAt = id.Started()
 	}
-	r.resetUsage()
 	r.log.Info("adopted running process", "pid", id.PID)
 	r.save(false)
 }
@@ -397,7 +388,6 @@ func (r *runner) onExit() {
 	r.proc = nil
 	r.st.PID = 0
 	r.st.LastExit = &exit
-	r.resetUsage()
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
@@ -437,7 +427,6 @@ func (r *runner) beginStop(after func(error)) {
 			r.st.LastExit = &exit
 			r.proc = nil
 			r.st.PID = 0
-			r.resetUsage()
 		} else {
 			r.exited = p.Done()
 		}
@@ -480,47 +469,6 @@ func (r *runner) setError(msg string) {
 	r.save(false)
 }
 
-// sample folds one CPU/memory measurement of the process group into the status.
-func (r *runner) sample(u proc.Usage) {
-	if r.proc == nil {
-		return
-	}
-	now := time.Now()
-	if !r.lastSample.IsZero() {
-		elapsed := now.Sub(r.lastSample)
-		// A member that exited takes its CPU time with it, so the sum can shrink.
-		delta := max(u.CPU-r.lastCPU, 0)
-		pct := 0.0
-		if elapsed > 0 {
-			pct = float64(delta) / float64(elapsed) * 100
-		}
-		r.st.CPUPercent = pct
-		r.st.CPUHistory = appendHistory(r.st.CPUHistory, pct, r.history)
-	}
-	r.st.MemoryRSS = u.RSSBytes
-	r.lastCPU = u.CPU
-	r.lastSample = now
-}
-
-// appendHistory returns h with v appended, keeping the last n values. It only
-// ever writes into free room past len(h), and moves to a new array when there
-// is none, so slices returned earlier never change: published snapshots share
-// the history without copying it.
-func appendHistory(h []float64, v float64, n int) []float64 {
-	if len(h) == cap(h) {
-		h = append(make([]float64, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
-	}
-	h = append(h, v)
-	return h[max(len(h)-n, 0):]
-}
-
-func (r *runner) resetUsage() {
-	r.st.CPUPercent = 0
-	r.st.MemoryRSS = 0
-	r.lastSample = time.Time{}
-	r.lastCPU = 0
-}
-
 // save sends the program's entry to the state file.
 func (r *runner) save(wait bool) {
 	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
@@ -531,8 +479,7 @@ func (r *runner) save(wait bool) {
 	r.persist.set(r.ctx, r.name, e, wait)
 }
 
-// publish makes the current state visible to readers, as a copy (CPUHistory
-// is shared: see sample).
+// publish makes the current state visible to readers, as a copy.
 func (r *runner) publish() {
 	s := r.st
 	old := r.snapshot.Swap(&s)
@@ -542,7 +489,7 @@ func (r *runner) publish() {
 }
 
 // sameForEvents reports whether two snapshots differ only in ways that need no
-// event of their own (samples are announced once per sampling round instead).
+// event of their own.
 func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&

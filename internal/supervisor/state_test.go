@@ -124,3 +124,39 @@ func TestAppendHistory(t *testing.T) {
 		}
 	}
 }
+
+func TestSamplerRound(t *testing.T) {
+	sm := &sampler{history: 3}
+	t0 := time.Unix(1000, 0)
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	cpu := func(ms int) proc.Usage {
+		return proc.Usage{CPU: time.Duration(ms) * time.Millisecond, RSSBytes: 100, Processes: 1}
+	}
+
+	all := sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(0)}, sec(0))
+	if u := all["a"]; u.cpuPercent != 0 || len(u.history) != 0 || u.rssBytes != 100 {
+		t.Errorf("first round = %+v, want no CPU figure yet and the RSS", u)
+	}
+	all = sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(500)}, sec(1))
+	if u := all["a"]; u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
+		t.Errorf("500 ms of CPU in 1 s = %+v, want 50%% and history [50]", u)
+	}
+	first := all
+	// A restart: another PID starts its CPU count afresh, the history goes on.
+	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(2))
+	if u := all["a"]; u.pid != 11 || u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
+		t.Errorf("after a restart = %+v, want pid 11 with no new figure yet", u)
+	}
+	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(3))
+	all = sm.round(map[string]int{"a": 0}, nil, sec(4))
+	if u := all["a"]; u.rssBytes != 0 || !slices.Equal(u.history, []float64{50, 0}) {
+		t.Errorf("stopped program = %+v, want no figures and the history kept", u)
+	}
+	if u := first["a"]; !slices.Equal(u.history, []float64{50}) {
+		t.Errorf("an earlier published round changed: %+v", u)
+	}
+	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, history: []float64{7}, rssBytes: 5}})
+	if st.CPUPercent != 0 || st.MemoryRSS != 0 || len(st.CPUHistory) != 1 {
+		t.Errorf("withUsage for a newer PID = %+v, want the history only", st)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
@@ -63,6 +64,9 @@ type Supervisor struct {
 	persist  *persister
 	wg       sync.WaitGroup
 	ready    chan struct{} // closed once Run has set up every program
+	// usage is the last sampling round's measurements, by program name; the
+	// sampler replaces the map, never changes it.
+	usage atomic.Pointer[map[string]usage]
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
@@ -110,11 +114,9 @@ func (s *Supervisor) newProgram(spec config.Program) *program {
 		environ:   s.environ,
 		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
 		statePath: s.statePath,
-		history:   max(s.cfg.Sampling.History, 1),
 		log:       s.log.With("program", spec.Name),
 		notify:    s.notify,
 		requests:  make(chan request),
-		samples:   make(chan proc.Usage, 1),
 		done:      make(chan struct{}),
 	}
 	p.published.Store(&spec)
@@ -245,6 +247,8 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	sm := &sampler{history: max(s.cfg.Sampling.History, 1)}
+	var groups proc.Sampler
 	var pgids []int
 	round := 0
 	for {
@@ -255,25 +259,20 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		}
 		programs := s.list()
 		pgids = pgids[:0]
+		pids := make(map[string]int, len(programs))
 		for _, p := range programs {
-			if pid := p.snapshot.Load().PID; pid != 0 {
+			pid := p.snapshot.Load().PID
+			pids[p.name] = pid
+			if pid != 0 {
 				pgids = append(pgids, pid)
 			}
 		}
-		usage, err := proc.SampleGroups(pgids)
+		measured, err := groups.Sample(pgids)
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
-		for _, p := range programs {
-			pid := p.snapshot.Load().PID
-			if pid == 0 {
-				continue
-			}
-			select {
-			case p.samples <- usage[pid]:
-			default: // the program is busy; it gets the next sample
-			}
-		}
+		all := sm.round(pids, measured, time.Now())
+		s.usage.Store(&all)
 		// Log sizes are checked every rotateEvery samples (10 s by default): a stat per
 		// program is a good part of an idle round's cost, and a log overshooting its
 		// limit by a few seconds of output does no harm.
@@ -336,11 +335,19 @@ func (s *Supervisor) notify() {
 func (s *Supervisor) Statuses() []Status {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	all := s.usageMap()
 	out := make([]Status, len(s.programs))
 	for i, p := range s.programs {
-		out[i] = p.status()
+		out[i] = withUsage(p.status(), all)
 	}
 	return out
+}
+
+func (s *Supervisor) usageMap() map[string]usage {
+	if m := s.usage.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // list returns the programs now registered.
@@ -356,7 +363,7 @@ func (s *Supervisor) Status(name string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return p.status(), nil
+	return withUsage(p.status(), s.usageMap()), nil
 }
 
 // LogPath returns the path of a program's log file.

@@ -1,0 +1,85 @@
+package supervisor
+
+import (
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/proc"
+)
+
+// usage is what the sampler measured of one program's process group. The
+// sampler goroutine owns the measurements; readers get them through an
+// immutable map published once per round (see Supervisor.usage), so a round
+// costs one allocation rather than one per program.
+type usage struct {
+	pid        int // the process measured; a program's status is merged only while its PID matches
+	cpuPercent float64
+	history    []float64 // oldest first; shared by every published copy (see appendHistory)
+	rssBytes   uint64
+
+	lastCPU time.Duration
+	lastAt  time.Time
+}
+
+// sampler measures CPU and memory; it is used by sampleLoop's goroutine only.
+type sampler struct {
+	history int
+	byName  map[string]usage
+}
+
+// round folds one measurement into the history of every program in pids
+// (name -> PID of its running process, 0 for none) and returns the map to
+// publish: a new one each round, as readers keep theirs.
+func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now time.Time) map[string]usage {
+	next := make(map[string]usage, len(pids))
+	for name, pid := range pids {
+		u := sm.byName[name] // zero for a new program
+		if pid == 0 {
+			// Not running: no figures, but the history stays for the sparkline.
+			next[name] = usage{history: u.history}
+			continue
+		}
+		m := measured[pid]
+		if u.pid != pid {
+			// Another process: its CPU time starts afresh. The history goes on, so
+			// the sparkline shows restarts in place.
+			u.pid, u.lastAt, u.lastCPU = pid, time.Time{}, 0
+		}
+		if !u.lastAt.IsZero() {
+			if elapsed := now.Sub(u.lastAt); elapsed > 0 {
+				// A member that exited takes its CPU time with it, so the sum can shrink.
+				u.cpuPercent = float64(max(m.CPU-u.lastCPU, 0)) / float64(elapsed) * 100
+			}
+			u.history = appendHistory(u.history, u.cpuPercent, sm.history)
+		}
+		u.rssBytes = m.RSSBytes
+		u.lastCPU, u.lastAt = m.CPU, now
+		next[name] = u
+	}
+	sm.byName = next
+	return next
+}
+
+// withUsage returns st with the measurements of its current process, if any.
+func withUsage(st Status, all map[string]usage) Status {
+	u, ok := all[st.Name]
+	if !ok {
+		return st
+	}
+	st.CPUHistory = u.history
+	if st.PID != 0 && u.pid == st.PID {
+		st.CPUPercent, st.MemoryRSS = u.cpuPercent, u.rssBytes
+	}
+	return st
+}
+
+// appendHistory returns h with v appended, keeping the last n values. It only
+// ever writes into free room past len(h), and moves to a new array when there
+// is none, so slices returned earlier never change: published snapshots share
+// the history without copying it.
+func appendHistory(h []float64, v float64, n int) []float64 {
+	if len(h) == cap(h) {
+		h = append(make([]float64, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
+	}
+	h = append(h, v)
+	return h[max(len(h)-n, 0):]
+}
