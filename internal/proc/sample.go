@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// rediscoverEvery is how often (in calls) a Sampler looks for new members of
+// a group on Linux.
+const rediscoverEvery = 5
+
 // Usage is what the live members of one process group use.
 type Usage struct {
 	// CPU is the user plus system CPU time of the members alive now. Time used by members that have exited

@@ -36,9 +36,6 @@ type Sampler struct {
 	walker  *treeWalker
 }
 
-// rediscoverEvery is how often a Sampler looks for new members of a group.
-const rediscoverEvery = 5
-
 // Sample is SampleGroups, remembering members for the next call.
 func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 	usage := make(map[int]Usage, len(pgids))
