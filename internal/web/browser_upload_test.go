@@ -131,6 +131,9 @@ func TestBrowserUpload(t *testing.T) {
 
 	t.Run("its log holds the install and the output", func(t *testing.T) {
 		tb.t = t
+		// The viewer shows the log as it is when opened; on a busy machine the
+		// program may not have printed yet when its row says running.
+		f.waitLog(t, name, "demo says:")
 		tb.click("Logs of "+name, buttonJS(name, "logs"))
 		text := linesJS + `.map(d => d.textContent).join('\n')`
 		tb.waitJS("the program's output in the viewer", text+`.includes('demo says:')`, text)
