@@ -398,6 +398,7 @@ func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error)
 		return Status{}, err
 	}
 	st, err := p.do(ctx, o)
+	st = withUsage(st, s.usageMap())
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}
