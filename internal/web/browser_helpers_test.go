@@ -143,7 +143,15 @@ type tab struct {
 }
 
 // newTab opens a tab in browser and starts recording its dialogs and console.
+// Dialogs are dismissed: an open dialog blocks the page, so the test goes on and
+// reports it.
 func newTab(t *testing.T, browser context.Context) *tab {
+	t.Helper()
+	return openTab(t, browser, false)
+}
+
+// openTab is newTab; with accept, dialogs are accepted (confirm answers OK).
+func openTab(t *testing.T, browser context.Context, accept bool) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	if err := chromedp.Do(ctx); err != nil { // opens the tab, so that events can be subscribed
@@ -162,10 +170,8 @@ func newTab(t *testing.T, browser context.Context) *tab {
 			tb.mu.Lock()
 			tb.dialogs = append(tb.dialogs, string(ev.Type)+": "+ev.Message)
 			tb.mu.Unlock()
-			// An open dialog blocks the page; dismiss it so that the test goes on
-			// and reports it.
 			// An error means the tab is gone, and with it the dialog.
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
 		}
 	})
 	wg.Go(func() {

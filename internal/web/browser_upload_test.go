@@ -6,10 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -20,42 +18,7 @@ import (
 // accepted (confirm answers OK) instead of dismissed.
 func newConfirmingTab(t *testing.T, d *browserDashboard) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(d.browser)
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		t.Fatalf("open a tab: %v", err)
-	}
-	tb := &tab{t: t, ctx: ctx}
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	console := chromedp.Console(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.dialogs = append(tb.dialogs, string(ev.Type)+": "+ev.Message)
-			tb.mu.Unlock()
-			// An error means the tab is gone, and with it the dialog.
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	})
-	wg.Go(func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	return tb
+	return openTab(t, d.browser, true)
 }
 
 // The upload dialog's parts, as JavaScript expressions.
