@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	// maxLineBytes caps a single line returned by Page, Tail and Follow, so
+	// maxLineBytes caps a single line returned by Page and Follow, so
 	// that a binary blob without newlines cannot blow up memory.
 	maxLineBytes = 64 << 10
 

@@ -85,19 +85,6 @@ func (r *Reader) Page(path string, page, lines int) (Page, error) {
 	return p, nil
 }
 
-// Tail returns the last n lines of path (fewer if the file is shorter, none
-// if it is missing), as shown for "the traceback" of a crashed program.
-func (r *Reader) Tail(path string, n int) ([]string, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("read last %d lines of %q: count must be at least 1", n, path)
-	}
-	p, err := r.pageRetry(path, 1, n)
-	if err != nil {
-		return nil, fmt.Errorf("read last %d lines of %q: %w", n, path, err)
-	}
-	return p.Lines, nil
-}
-
 // errChangedWhileReading means the file was rotated between indexing and
 // reading the lines; one more try sees the new state.
 var errChangedWhileReading = errors.New("file changed while reading")

@@ -121,33 +121,6 @@ func TestReaderPageErrors(t *testing.T) {
 			t.Errorf("Page(missing, 2, 10) = %+v, %v; want %+v, nil", got, err, want)
 		}
 	})
-	t.Run("tail count 0", func(t *testing.T) {
-		if _, err := r.Tail(path, 0); err == nil {
-			t.Errorf("Tail(path, 0) error = nil; want an error")
-		}
-	})
-}
-
-func TestReaderTail(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "app.log")
-	writeFile(t, path, "Traceback (most recent call last):\n  File \"x.py\"\nZeroDivisionError\n")
-	r := NewReader()
-	for _, tt := range []struct {
-		name string
-		n    int
-		want []string
-	}{
-		{"last line", 1, []string{"ZeroDivisionError"}},
-		{"last two", 2, []string{"  File \"x.py\"", "ZeroDivisionError"}},
-		{"more than the file", 10, []string{"Traceback (most recent call last):", "  File \"x.py\"", "ZeroDivisionError"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := r.Tail(path, tt.n)
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Tail(%d) = %q, %v; want %q, nil", tt.n, got, err, tt.want)
-			}
-		})
-	}
 }
 
 // TestReaderMatchesNaive compares every page of random files, grown by random

@@ -153,7 +153,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	if !p.groupIsOurs() {
 		return fmt.Errorf("signal process group %d with %s: pid reused: %w", p.id.PID, signalName(sig), ErrNotRunning)
 	}
-	if !p.GroupAlive() {
+	if !p.hasLiveMembers() {
 		return fmt.Errorf("signal process group %d with %s: %w", p.id.PID, signalName(sig), ErrNotRunning)
 	}
 	err := unix.Kill(-p.id.PID, sig)
@@ -168,9 +168,12 @@ func (p *Process) Signal(sig syscall.Signal) error {
 
 // GroupAlive reports whether some member of the group, the leader or a process it started, still exists.
 func (p *Process) GroupAlive() bool {
-	if !p.groupIsOurs() {
-		return false
-	}
+	return p.groupIsOurs() && p.hasLiveMembers()
+}
+
+// hasLiveMembers reports whether the group numbered p's PID has a member that
+// is not a zombie; the caller has checked that the number is still ours.
+func (p *Process) hasLiveMembers() bool {
 	err := unix.Kill(-p.id.PID, 0)
 	// EPERM: a member exists but runs as another user (for example after a setuid exec).
 	if err != nil && !errors.Is(err, unix.EPERM) {
