@@ -254,25 +254,34 @@ func (d *decoder) restart(n *yaml.Node, field string, base RestartPolicy, inheri
 	return r
 }
 
+// megabytes reads a size in MB (1 MB = 2^20 bytes; fractions allowed) as bytes,
+// reporting a size that is not positive, under a byte, or absurdly large.
+func (d *decoder) megabytes(n *yaml.Node, field string) (int64, bool) {
+	v, ok := d.number(n, field)
+	if !ok {
+		return 0, false
+	}
+	size := v * (1 << 20)
+	switch {
+	case v <= 0:
+		d.errorf(n, field, "must be greater than 0, got %s", n.Value)
+	case size < 1:
+		d.errorf(n, field, "%s MB is less than one byte", n.Value)
+	case size > math.MaxInt64/2:
+		d.errorf(n, field, "%s MB is too large", n.Value)
+	default:
+		return int64(size), true
+	}
+	return 0, false
+}
+
 func (d *decoder) logging(l *Logging, n *yaml.Node) {
 	for _, p := range d.fields(n, "logging", []string{"max_size_mb", "backups"}) {
 		field := join("logging", p.key)
 		switch p.key {
 		case "max_size_mb":
-			v, ok := d.number(p.value, field)
-			if !ok {
-				continue
-			}
-			size := v * (1 << 20)
-			switch {
-			case v <= 0:
-				d.errorf(p.value, field, "must be greater than 0, got %s", p.value.Value)
-			case size < 1:
-				d.errorf(p.value, field, "%s MB is less than one byte", p.value.Value)
-			case size > math.MaxInt64/2:
-				d.errorf(p.value, field, "%s MB is too large", p.value.Value)
-			default:
-				l.MaxSizeBytes = int64(size)
+			if v, ok := d.megabytes(p.value, field); ok {
+				l.MaxSizeBytes = v
 			}
 		case "backups":
 			if v, ok := d.integer(p.value, field); ok {

@@ -60,19 +60,13 @@ func (d *decoder) uploads(u *Uploads, n *yaml.Node) {
 	}) {
 		field := join("uploads", p.key)
 		switch p.key {
-		case "max_zip_mb", "max_unpacked_mb":
-			v, ok := d.number(p.value, field)
-			if !ok {
-				continue
+		case "max_zip_mb":
+			if v, ok := d.megabytes(p.value, field); ok {
+				u.MaxZipBytes = v
 			}
-			if v <= 0 || v > 1<<30 {
-				d.errorf(p.value, field, "must be between 0 and %d, got %s", 1<<30, p.value.Value)
-				continue
-			}
-			if p.key == "max_zip_mb" {
-				u.MaxZipBytes = int64(v * (1 << 20))
-			} else {
-				u.MaxUnpackedBytes = int64(v * (1 << 20))
+		case "max_unpacked_mb":
+			if v, ok := d.megabytes(p.value, field); ok {
+				u.MaxUnpackedBytes = v
 			}
 		case "max_files":
 			if v, ok := d.integer(p.value, field); ok {
