@@ -55,6 +55,16 @@ open("grandchild.pid", "w").write(str(child.pid))
 print("forked", child.pid, flush=True)
 time.sleep(3600)
 `,
+	"polite.py": `import signal, sys, time
+def bye(*a):
+    print("got", signal.Signals(a[0]).name, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, bye)
+signal.signal(signal.SIGTERM, bye)
+print("up", flush=True)
+while True:
+    time.sleep(3600)
+`,
 	"stubborn.py": `import signal, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ignoring TERM", flush=True)
@@ -203,8 +213,8 @@ programs:
 	if err != nil {
 		t.Fatalf("Start of a broken program: %v", err)
 	}
-	if st.State != Running && st.ConsecutiveFailures > 1 {
-		t.Errorf("after Start: %+v, want running with the count cleared", st)
+	if st.State != Running || st.ConsecutiveFailures != 0 {
+		t.Errorf("after Start: state %s, %d failures; want running with the count cleared", st.State, st.ConsecutiveFailures)
 	}
 	m.waitFor(t, "crasher", "broken again", inState(Broken))
 }
@@ -529,5 +539,43 @@ while True:
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "log", "chatty.log.3")); err == nil {
 		t.Errorf("chatty.log.3 exists with backups: 2")
+	}
+}
+
+func TestStopSignalIsConfigurable(t *testing.T) {
+	f := newFixture(t, `
+programs:
+  - {name: polite, script: polite.py, stop_signal: INT}
+`)
+	m := f.start()
+	m.waitFor(t, "polite", "up", func(Status) bool { return strings.Contains(f.readLog("polite"), "up") })
+	st, err := m.sup.Stop(t.Context(), "polite")
+	if err != nil || st.State != Stopped {
+		t.Fatalf("Stop = %+v, %v", st, err)
+	}
+	if log := f.readLog("polite"); !strings.Contains(log, "got SIGINT") {
+		t.Errorf("log after Stop:\n%s\nwant the program to have got SIGINT (stop_signal)", log)
+	}
+	if st.LastExit == nil || !st.LastExit.Known || st.LastExit.Code != 0 {
+		t.Errorf("LastExit = %v, want a clean exit after the program handled SIGINT", st.LastExit)
+	}
+}
+
+func TestBrokenIsRetriedAfterCooldown(t *testing.T) {
+	f := newFixture(t, `
+restart: {delay_seconds: 0, max_consecutive_failures: 1, broken_cooldown_seconds: 0.3}
+programs:
+  - {name: crasher, script: crash.py}
+`)
+	m := f.start()
+	m.waitFor(t, "crasher", "broken", inState(Broken))
+	// After the cool-down it is started again; it crashes again and is broken again.
+	m.waitFor(t, "crasher", "two retries after cool-downs", func(Status) bool {
+		return strings.Count(f.readLog("crasher"), "crashing") >= 3
+	})
+	st, _ := m.sup.Status("crasher")
+	if st.RestartCount < 2 || st.ConsecutiveFailures < 1 {
+		t.Errorf("after retries: %d restarts, %d failures; want at least 2 restarts and the failures still counted",
+			st.RestartCount, st.ConsecutiveFailures)
 	}
 }
