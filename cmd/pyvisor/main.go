@@ -128,7 +128,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		Title:        cfg.WebUI.Title,
 		AllowedHosts: cfg.WebUI.AllowedHosts,
 		Logger:       logger,
-		Uploads:      uploadOptions(&cfg.Uploads),
+		Uploads:      uploadOptions(&cfg.Uploads, cfg.User),
 	}))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -160,13 +160,18 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 }
 
 // uploadOptions turns the uploads section of the config into the web
-// package's settings (web does not import config).
-func uploadOptions(u *config.Uploads) web.UploadOptions {
-	return web.UploadOptions{
+// package's settings (web does not import config). Installs run as the global
+// user, as the uploaded programs do.
+func uploadOptions(u *config.Uploads, user *config.User) web.UploadOptions {
+	o := web.UploadOptions{
 		MaxZipBytes: u.MaxZipBytes,
 		Limits:      install.Limits{MaxEntries: u.MaxFiles, MaxUncompressed: u.MaxUnpackedBytes},
 		Installer:   install.Installer{Python: u.Python, PipArgs: u.PipArgs, Timeout: u.InstallTimeout},
 	}
+	if user != nil {
+		o.Installer.User = &install.User{Name: user.Name, Home: user.Home, Credential: user.Credential()}
+	}
+	return o
 }
 
 func validate(configPath string, stdout, stderr io.Writer) int {
@@ -181,6 +186,9 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s is valid: %d program(s)\n", cfg.Path, len(cfg.Programs))
 	}
 	fmt.Fprintf(stdout, "web UI: http://%s:%d (%q)\n", cfg.WebUI.Host, cfg.WebUI.Port, cfg.WebUI.Title)
+	if cfg.User != nil {
+		fmt.Fprintf(stdout, "user: %v (programs without a user of their own, and installs of uploads)\n", cfg.User)
+	}
 	problems := 0
 	for i := range cfg.Programs {
 		p := &cfg.Programs[i]
@@ -189,6 +197,9 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  interpreter: %s\n", c.Python)
 		fmt.Fprintf(stdout, "  script:      %s\n", c.Script)
 		fmt.Fprintf(stdout, "  cwd:         %s\n", c.Dir)
+		if c.User != nil {
+			fmt.Fprintf(stdout, "  user:        %v\n", c.User)
+		}
 		fmt.Fprintf(stdout, "  args:        %q\n", c.Args)
 		fmt.Fprintf(stdout, "  environment: %s\n", strings.Join(c.EnvKeys, " "))
 		fmt.Fprintf(stdout, "  enabled: %t  autorestart: %t  stop: %s after %s\n", p.Enabled, p.Autorestart, unix.SignalName(p.StopSignal), p.StopTimeout)

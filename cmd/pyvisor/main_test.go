@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -271,6 +272,34 @@ programs:
 	}
 	if strings.Contains(out, "hunter2") {
 		t.Errorf("validate printed an environment value:\n%s", out)
+	}
+}
+
+func TestValidateUser(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("user nobody is needed: %v", err)
+	}
+	dir := writeProject(t, `
+user: nobody
+programs:
+  - {name: one, script: sleeper.py}
+  - {name: two, script: sleeper.py, user: root}
+`)
+	var stdout, stderr bytes.Buffer
+	if code := runIn(t, dir, &stdout, &stderr, "validate"); code != 0 {
+		t.Fatalf("validate exit %d, stderr %s", code, stderr.String())
+	}
+	out := stdout.String()
+	as := fmt.Sprintf("nobody (uid %s, gid %s)", nobody.Uid, nobody.Gid)
+	// In this order: the global user, then each program's.
+	rest := out
+	for _, want := range []string{"user: " + as + " (programs without", "\none\n", "  user:        " + as, "\ntwo\n", "  user:        root (uid 0, gid 0)"} {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("validate output lacks %q (after the previous lines looked for):\n%s", want, out)
+		}
+		rest = rest[i+len(want):]
 	}
 }
 

@@ -31,14 +31,22 @@ type Command struct {
 	// EnvKeys are the sorted keys the configuration itself set (env files, environment and the Python
 	// defaults), for display; their values may be secrets and are never displayed.
 	EnvKeys []string
+	// User is the account to run as: the program's user, else the global one; nil means pyvisor's own.
+	// Start the program with User.Credential().
+	User *User
 }
 
 // Command resolves p against c. It reads nothing: env files were read by Load. environ is the manager's
 // environment, the base that env files, then the program's environment, override, in that order. Then,
 // as a venv's activate script would: PYTHONUNBUFFERED=1 unless already set (so logs arrive as they are
-// written), and with a venv VIRTUAL_ENV, its bin directory first on PATH, and no PYTHONHOME.
+// written), and with a venv VIRTUAL_ENV, its bin directory first on PATH, and no PYTHONHOME. With a user,
+// HOME, USER and LOGNAME are that user's unless an env file or the environment sets them, as systemd's
+// User= does: the manager's own values (root's) would send the program to a home it cannot use.
 func (c *Config) Command(p *Program, environ []string) Command {
-	cmd := Command{Python: "python3", Args: slices.Clone(p.Args)}
+	cmd := Command{Python: "python3", Args: slices.Clone(p.Args), User: p.User}
+	if cmd.User == nil {
+		cmd.User = c.User
+	}
 	if venv := firstSet(p.Venv, c.Venv); venv != "" {
 		cmd.Venv = c.resolve(c.Dir, venv)
 		cmd.Python = filepath.Join(cmd.Venv, "bin", "python")
@@ -48,12 +56,12 @@ func (c *Config) Command(p *Program, environ []string) Command {
 		cmd.Dir = c.resolve(c.Dir, cwd)
 	}
 	cmd.Script = c.resolve(cmd.Dir, p.Script)
-	cmd.Env, cmd.EnvKeys = c.environment(p, environ, cmd.Venv)
+	cmd.Env, cmd.EnvKeys = c.environment(p, environ, cmd.Venv, cmd.User)
 	return cmd
 }
 
 // environment merges the layers of a program's environment; see Command.
-func (c *Config) environment(p *Program, environ []string, venv string) (env, keys []string) {
+func (c *Config) environment(p *Program, environ []string, venv string, u *User) (env, keys []string) {
 	vars := map[string]string{}
 	for _, kv := range environ {
 		// Entries without a name cannot be passed on reliably; the later of two equal keys wins, as in
@@ -72,6 +80,13 @@ func (c *Config) environment(p *Program, environ []string, venv string) (env, ke
 	if _, ok := vars["PYTHONUNBUFFERED"]; !ok {
 		vars["PYTHONUNBUFFERED"] = "1"
 		set["PYTHONUNBUFFERED"] = true
+	}
+	if u != nil {
+		for k, v := range map[string]string{"HOME": u.Home, "USER": u.Name, "LOGNAME": u.Name} {
+			if !set[k] {
+				vars[k], set[k] = v, true
+			}
+		}
 	}
 	if venv != "" {
 		bin := filepath.Join(venv, "bin")
@@ -95,11 +110,19 @@ func (c *Config) environment(p *Program, environ []string, venv string) (env, ke
 	return env, keys
 }
 
-// Check reports what would keep the command from starting: a missing or non-executable venv
-// interpreter, a missing script, a missing working directory or one that is not a directory. Each
-// problem names the absolute path looked for; errors.Is sees fs.ErrNotExist or syscall.ENOTDIR.
-func (c Command) Check() error {
+// Check reports what would keep the command from starting: a user that pyvisor may not switch to (it is
+// not root), a missing or non-executable venv interpreter, a missing script, a missing working directory
+// or one that is not a directory. Each problem names the absolute path looked for; errors.Is sees
+// fs.ErrNotExist or syscall.ENOTDIR. The paths are checked as pyvisor's own user: whether the program's
+// user may use them shows when it starts (an exec error, or Python's own message in the log).
+func (c Command) Check() error { return c.check(os.Geteuid()) }
+
+// check is Check for a manager running with effective uid euid.
+func (c Command) check(euid int) error {
 	var errs []error
+	if err := c.User.check(euid); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Venv != "" {
 		switch info, err := os.Stat(c.Python); {
 		case err != nil:

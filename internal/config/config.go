@@ -35,6 +35,9 @@ type Config struct {
 	Sampling Sampling
 	// Uploads configures programs uploaded from the dashboard (limits, venv, pip).
 	Uploads Uploads
+	// User is the account programs and the installs of uploads run as, unless a program names its own;
+	// nil means pyvisor's own account.
+	User *User
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
 }
@@ -115,6 +118,8 @@ type Program struct {
 	StopTimeout time.Duration
 	// ExitCodes are exit codes meaning "done, don't restart"; nil means every unrequested exit is a failure.
 	ExitCodes []int
+	// User is the account the program runs as; nil inherits Config.User.
+	User *User
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.

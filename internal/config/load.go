@@ -105,7 +105,7 @@ func (d *decoder) syntax(err error) {
 func (d *decoder) config(c *Config, root *yaml.Node) {
 	var envFile, programs *yaml.Node
 	for _, p := range d.fields(root, "", []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "programs",
+		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "programs",
 	}) {
 		switch p.key {
 		case "web_ui":
@@ -126,6 +126,8 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 			d.uploads(&c.Uploads, p.value)
 		case "pip_args":
 			c.Uploads.PipArgs = d.pipArgs(p.value)
+		case "user":
+			c.User = d.user(p.value, "user")
 		case "programs":
 			programs = p.value // after the loop: programs inherit the global restart block
 		}

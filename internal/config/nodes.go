@@ -20,6 +20,8 @@ const maxSeconds = 1e9
 type decoder struct {
 	file     string
 	problems []problem
+	// users caches the user lookups of `user` settings by the text given.
+	users map[string]*User
 }
 
 // problem is a found *Error and the config file line it is reported in order of.

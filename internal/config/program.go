@@ -53,7 +53,7 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 	given := map[string]bool{}
 	for _, kv := range d.fields(n, field, []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
-		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes",
+		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
 	}) {
 		f := join(field, kv.key)
 		given[kv.key] = true
@@ -98,6 +98,8 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 			}
 		case "exit_codes":
 			p.ExitCodes = d.exitCodes(kv.value, f)
+		case "user":
+			p.User = d.user(kv.value, f)
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {

@@ -34,6 +34,9 @@ type Installer struct {
 	// KillDelay is how long a step that is being stopped gets, after SIGTERM to its process group, before
 	// SIGKILL; 0 means DefaultKillDelay (5 seconds).
 	KillDelay time.Duration
+	// User is the account the steps run as, which is given the program's directory first; nil means the
+	// manager's own account and environment. Python must then be an interpreter that user may run.
+	User *User
 }
 
 // Timings is how long each step of an install took.
@@ -72,7 +75,9 @@ func (in Installer) killDelay() time.Duration {
 // base interpreter's pip can install into it from outside (`python3 -m pip --python <venv>/bin/python`, pip
 // 22.3 and later); otherwise the venv gets its own pip, which then installs the requirements. So a venv holds
 // pip only in that fallback: a program that runs pip itself at run time must list pip in its requirements.
-// Interpreters run with -I (isolated mode) so that files of the upload cannot shadow venv or pip.
+// Interpreters run with -I (isolated mode) so that files of the upload cannot shadow venv or pip. With a
+// User that has a Credential, dir and everything in it are given to that user first, and every step runs as
+// that user (with its HOME, USER and LOGNAME), so the venv is the user's too.
 //
 // Every step's output (stdout and stderr of the child, unbuffered) streams to out as it is produced, between
 // banners that say what runs, the command, [SUCCESS] or [ERROR] with the reason, and a final summary line.
@@ -125,6 +130,13 @@ func (in Installer) install(ctx context.Context, dir string, w io.Writer) (Timin
 		fmt.Fprintf(w, "----- removing the .venv that came with the upload\n")
 		if err := os.RemoveAll(venv); err != nil {
 			return t, fmt.Errorf("remove the old venv: %w", err)
+		}
+	}
+	if cred := in.credential(); cred != nil {
+		fmt.Fprintf(w, "----- the install runs as user %q (uid %d, gid %d), who is given the program's files\n",
+			in.User.Name, cred.Uid, cred.Gid)
+		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return t, fmt.Errorf("give the files to user %q: %w", in.User.Name, err)
 		}
 	}
 

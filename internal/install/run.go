@@ -37,10 +37,12 @@ func (in Installer) run(ctx context.Context, dir string, argv []string, stdout, 
 	cmd.Dir = dir
 	// Later entries win in os/exec, so these override the manager's own values.
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
+	cmd.Env = append(cmd.Env, in.userEnv()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Setpgid, not Setsid: the step stays in the manager's session (no controlling terminal matters here)
-	// and never Pdeathsig, which fires when the forking thread ends rather than the manager.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// and never Pdeathsig, which fires when the forking thread ends rather than the manager. The
+	// manager, as root, may still signal the group of a step that runs as another user.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: in.credential()}
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = in.killDelay()
 	err := cmd.Run()
@@ -58,7 +60,7 @@ func (in Installer) run(ctx context.Context, dir string, argv []string, stdout, 
 		// The leader succeeded but something it started kept the output open; that something is killed above.
 		return nil
 	}
-	return err
+	return in.explainDenied(err, dir, argv)
 }
 
 // signalGroup sends sig to the process group pgid; a group that no longer exists is not an error.

@@ -26,6 +26,11 @@ type Spec struct {
 	// gets its own copy of the descriptor; the caller closes its copy after Start returns. Nil means
 	// /dev/null.
 	Output *os.File
+	// Credential is the user, primary group and supplementary groups the program runs as; nil means the
+	// manager's own. Switching needs root. The child changes to Dir and executes Path as that user, so
+	// both must be reachable by it; Output is opened by the caller and handed over, so the user needs no
+	// right to the log file.
+	Credential *syscall.Credential
 }
 
 // Start starts spec's program as the leader of a new session and process group, so that signals meant for
@@ -51,11 +56,20 @@ func Start(spec Spec) (*Process, error) {
 		Env:   spec.Env,
 		Files: []*os.File{devNull, out, out},
 		// Setsid and never Pdeathsig: the program must survive the manager (and the thread that forked it).
-		Sys: &syscall.SysProcAttr{Setsid: true},
+		// A Credential sets the groups too (NoSetGroups false): the user gets its own supplementary groups,
+		// not root's.
+		Sys: &syscall.SysProcAttr{Setsid: true, Credential: spec.Credential},
 	}
 	argv := append([]string{spec.Path}, spec.Args...)
 	osp, err := os.StartProcess(path, argv, attr)
 	if err != nil {
+		if spec.Credential != nil && errors.Is(err, syscall.EACCES) {
+			// The child reports a refused chdir and a refused exec alike, as "fork/exec PATH: permission
+			// denied": say which of the two it probably was.
+			if why := deniedAs(spec.Credential, spec.Dir, path); why != "" {
+				return nil, fmt.Errorf("start %q: %w (%s)", spec.Path, err, why)
+			}
+		}
 		return nil, fmt.Errorf("start %q: %w", spec.Path, err)
 	}
 	// The child cannot vanish before we reap it, so this fails only if the OS cannot be asked (no /proc).

@@ -344,6 +344,8 @@ func (r *runner) start() {
 		Dir:    cmd.Dir,
 		Env:    env,
 		Output: out,
+		// nil without a user setting: the program runs as pyvisor does.
+		Credential: cmd.User.Credential(),
 	})
 	out.Close()
 	if err != nil {
