@@ -123,7 +123,9 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
-	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+	// A 403 of the manager explains itself (a refused Host or Origin); a 401
+	// is about the token.
+	if e.Status == http.StatusUnauthorized {
 		msg += "; " + e.TokenAdvice()
 	}
 	return msg
