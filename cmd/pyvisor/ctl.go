@@ -283,7 +283,8 @@ func (x *ctl) act(ctx context.Context, names []string) int {
 func (x *ctl) logs(ctx context.Context, name string, n int, follow bool) int {
 	var stream *client.LogStream
 	if follow {
-		// Opened before the page is read, so no line falls between the two.
+		// Opened before the page is read, so that no line falls between the
+		// two (but for the instant OpenLogStream describes).
 		s, err := x.c.OpenLogStream(ctx, name)
 		if err != nil {
 			return x.failName(ctx, name, err)
