@@ -1,12 +1,14 @@
 // Command bench measures pyvisor as a whole process, the way its users see it:
 //
-//		go run ./bench [-scenario all|idle|gap|flood] [-n 100] [-seconds 60]
+//		go run ./bench [-scenario all|idle|gap|flood|status] [-n 100] [-seconds 60] [-runs 50]
 //
 //	  - idle:  start N idle Python programs; time until all run; then the manager's own
 //	    RSS and CPU over -seconds with sampling on (default interval 2 s).
 //	  - gap:   restart gap with delay_seconds 0: time from a program's exit to the
 //	    start of the next run, against the floor of spawning the interpreter directly.
 //	  - flood: one program writing to stdout as fast as it can; the manager's CPU.
+//	  - status: `pyvisor status` (and --json) run -runs times as a whole process
+//	    against a manager with N idle programs; median and p90 wall time.
 //
 // It builds pyvisor into a temporary directory and runs everything there on a
 // free loopback port. Figures are printed; nothing is asserted.
@@ -32,18 +34,19 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "all, idle, gap or flood")
-	n := flag.Int("n", 100, "programs for the idle scenario")
+	scenario := flag.String("scenario", "all", "all, idle, gap, flood or status")
+	n := flag.Int("n", 100, "programs for the idle and status scenarios")
+	runs := flag.Int("runs", 50, "runs of each command in the status scenario")
 	seconds := flag.Int("seconds", 60, "measuring window for idle and flood")
 	python := flag.String("python", "", "interpreter the programs run with (default: the one python3 runs)")
 	flag.Parse()
-	if err := run(*scenario, *n, time.Duration(*seconds)*time.Second, *python); err != nil {
+	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scenario string, n int, window time.Duration, python string) error {
+func run(scenario string, n, runs int, window time.Duration, python string) error {
 	work, err := os.MkdirTemp("", "pyvisor-bench-")
 	if err != nil {
 		return err
@@ -62,9 +65,10 @@ func run(scenario string, n int, window time.Duration, python string) error {
 		return err
 	}
 	run := map[string]func() error{
-		"idle":  func() error { return benchIdle(bin, work, n, window) },
-		"gap":   func() error { return benchGap(bin, work) },
-		"flood": func() error { return benchFlood(bin, work, min(window, 20*time.Second)) },
+		"idle":   func() error { return benchIdle(bin, work, n, window) },
+		"gap":    func() error { return benchGap(bin, work) },
+		"flood":  func() error { return benchFlood(bin, work, min(window, 20*time.Second)) },
+		"status": func() error { return benchStatus(bin, work, n, runs) },
 	}
 	if scenario != "all" {
 		f, ok := run[scenario]
@@ -73,7 +77,7 @@ func run(scenario string, n int, window time.Duration, python string) error {
 		}
 		return f()
 	}
-	for _, name := range []string{"idle", "gap", "flood"} {
+	for _, name := range []string{"idle", "gap", "flood", "status"} {
 		if err := run[name](); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -1,10 +1,18 @@
 // Command pyvisor keeps a set of Python programs running and serves a dashboard
-// for them. See README.md for the configuration and the API.
+// for them; its client commands control a running manager over its HTTP API.
+// See README.md for the configuration, the API and the client.
 //
 // Usage:
 //
-//	pyvisor [-c FILE]            run the manager
-//	pyvisor validate [-c FILE]   check a configuration and print it resolved
+//	pyvisor [-c FILE]                          run the manager
+//	pyvisor validate [-c FILE]                 check a configuration and print it resolved
+//	pyvisor status [--json]                    show every program (a table, or the API's JSON)
+//	pyvisor start|stop|restart NAME...|all     act on programs, one after the other
+//	pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log; -f follows it
+//	pyvisor reload                             make the manager read its configuration again
+//
+// The client commands take --url URL or -c FILE; see usageText for where the
+// address comes from and the exit statuses.
 package main
 
 import (
@@ -46,18 +54,42 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usageText is printed by pyvisor help and -h.
+const usageText = `usage:
+  pyvisor [-c FILE]                          run the manager
+  pyvisor validate [-c FILE]                 check a configuration and print it resolved
+  pyvisor status [--json]                    show every program (a table, or the API's JSON)
+  pyvisor start|stop|restart NAME...|all     act on programs, one after the other
+  pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log (20); -f follows it
+  pyvisor reload                             make the manager read its configuration again
+` + clientHelp
+
 // run is main without the exit, so its exit codes are easy to see: 0 for a
-// clean run or a valid config, 1 for a runtime failure, 2 for bad usage or an
-// invalid configuration.
+// clean run, a valid config or a client command that did its work, 1 for a
+// runtime failure or a failed request, 2 for bad usage or an invalid
+// configuration, 3 for a manager the client commands cannot reach.
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	cmd, args := splitCommand(args)
+	if clientSynopsis(cmd) != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runClient(ctx, cmd, args, os.Getenv, stdout, stderr)
+	}
+	if cmd == "help" {
+		fmt.Fprint(stdout, usageText)
+		return 0
 	}
 	fset := flag.NewFlagSet("pyvisor "+cmd, flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	configPath := fset.String("c", "", "configuration file (default: ./"+defaultConfigName+" if present)")
-	if err := fset.Parse(args); err != nil {
+	fset.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fmt.Fprintf(stderr, "\nflags of pyvisor %s:\n", cmd)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2
 	}
 	if fset.NArg() > 0 {
@@ -70,9 +102,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return validate(*configPath, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
 		return 2
 	}
+}
+
+// splitCommand finds the command in args: the first argument that is not a
+// flag or a flag's value, so that both "pyvisor status -c FILE" and "pyvisor
+// -c FILE status" work. Without one, the command is "run".
+func splitCommand(args []string) (cmd string, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return "run", args
+		case a == "-c" || a == "--c" || a == "-url" || a == "--url":
+			i++ // its value follows
+		case strings.HasPrefix(a, "-") && a != "-":
+		default:
+			return a, append(args[:i:i], args[i+1:]...)
+		}
+	}
+	return "run", args
 }
 
 // loadConfig loads the named file, or ./process_manager.yaml, or the built-in

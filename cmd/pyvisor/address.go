@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+)
+
+// defaultManagerURL is where the client commands look when nothing says otherwise:
+// the address of the built-in default configuration.
+const defaultManagerURL = "http://127.0.0.1:10000"
+
+// managerAddress is where a client command finds the manager, and what said
+// so, for messages ("from PYVISOR_URL").
+type managerAddress struct {
+	URL    string
+	Source string
+}
+
+// resolveAddress decides where the manager is. Explicit flags win over the
+// environment, and the environment over files found by default: --url, then
+// the file named by -c, then $PYVISOR_URL, then ./process_manager.yaml, then
+// http://127.0.0.1:10000. It is the one place that turns a configuration into
+// a URL, so https (web_ui.tls_cert) is decided here too.
+func resolveAddress(flagURL, configPath string, getenv func(string) string) (managerAddress, error) {
+	if flagURL != "" {
+		return normalizeURL(flagURL, "--url")
+	}
+	if configPath == "" {
+		if v := getenv("PYVISOR_URL"); v != "" {
+			return normalizeURL(v, "PYVISOR_URL")
+		}
+	}
+	cfg, usedDefaults, err := loadConfig(configPath)
+	if err != nil {
+		return managerAddress{}, fmt.Errorf("read the manager's address from the configuration (or give --url): %w", err)
+	}
+	if usedDefaults {
+		return managerAddress{URL: defaultManagerURL, Source: "the default address"}, nil
+	}
+	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path}, nil
+}
+
+// configURL is the URL a client uses to reach a manager listening as w says:
+// a wildcard address is reached on the loopback address of its family.
+func configURL(w config.WebUI) string {
+	host := w.Host
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::", "[::]":
+		host = "::1"
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(w.Port))
+}
+
+// normalizeURL checks a URL given by the user. "host:port" alone means http.
+func normalizeURL(raw, source string) (managerAddress, error) {
+	s := strings.TrimSpace(raw)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return managerAddress{}, fmt.Errorf("%s: %q is not a URL: %w", source, raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return managerAddress{}, fmt.Errorf("%s: %q: the scheme must be http or https", source, raw)
+	case u.Host == "":
+		return managerAddress{}, fmt.Errorf("%s: %q names no host", source, raw)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return managerAddress{}, fmt.Errorf("%s: %q: give the manager's address only, without query, fragment or user", source, raw)
+	}
+	return managerAddress{URL: strings.TrimSuffix(u.String(), "/"), Source: source}, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+)
+
+func TestConfigURL(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		want string
+	}{
+		{"127.0.0.1", "http://127.0.0.1:8080"},
+		{"0.0.0.0", "http://127.0.0.1:8080"},
+		{"", "http://127.0.0.1:8080"},
+		{"::", "http://[::1]:8080"},
+		{"[::]", "http://[::1]:8080"},
+		{"::1", "http://[::1]:8080"},
+		{"fe80::1", "http://[fe80::1]:8080"},
+		{"pm.lan", "http://pm.lan:8080"},
+	} {
+		if got := configURL(config.WebUI{Host: tc.host, Port: 8080}); got != tc.want {
+			t.Errorf("configURL(host %q, port 8080) = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+}
+
+// TestResolveAddress checks where the address comes from: --url, then -c
+// FILE, then PYVISOR_URL, then ./process_manager.yaml, then the default.
+func TestResolveAddress(t *testing.T) {
+	dir := t.TempDir()
+	named := filepath.Join(dir, "named.yaml")
+	writeFile(t, named, "web_ui: {host: 0.0.0.0, port: 2001}\n")
+	local := t.TempDir()
+	writeFile(t, filepath.Join(local, defaultConfigName), "web_ui: {host: '::', port: 2002}\n")
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "web_ui: {port: 70000}\n")
+	empty := t.TempDir()
+
+	for _, tc := range []struct {
+		name, flagURL, config, env, cwd string
+		want                            managerAddress
+		wantErr                         string
+	}{
+		{name: "--url wins", flagURL: "http://h:1/", config: named, env: "http://e:3", cwd: local,
+			want: managerAddress{"http://h:1", "--url"}},
+		{name: "--url without scheme", flagURL: "h:1", want: managerAddress{"http://h:1", "--url"}, cwd: empty},
+		{name: "-c beats PYVISOR_URL", config: named, env: "http://e:3", cwd: local,
+			want: managerAddress{"http://127.0.0.1:2001", named}},
+		{name: "PYVISOR_URL beats ./" + defaultConfigName, env: "https://e:3", cwd: local,
+			want: managerAddress{"https://e:3", "PYVISOR_URL"}},
+		{name: "./" + defaultConfigName, cwd: local,
+			want: managerAddress{"http://[::1]:2002", filepath.Join(local, defaultConfigName)}},
+		{name: "default", cwd: empty, want: managerAddress{"http://127.0.0.1:10000", "the default address"}},
+		{name: "bad --url", flagURL: "ftp://h", cwd: empty, wantErr: "--url"},
+		{name: "bad PYVISOR_URL", env: "http://", cwd: empty, wantErr: "PYVISOR_URL"},
+		{name: "invalid config", config: bad, cwd: empty, wantErr: "web_ui.port"},
+		{name: "missing config", config: filepath.Join(dir, "nope.yaml"), cwd: empty, wantErr: "nope.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Chdir(tc.cwd)
+			getenv := func(k string) string {
+				if k == "PYVISOR_URL" {
+					return tc.env
+				}
+				return ""
+			}
+			got, err := resolveAddress(tc.flagURL, tc.config, getenv)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("resolveAddress(%q, %q, PYVISOR_URL=%q) = %+v, %v; want an error mentioning %q", tc.flagURL, tc.config, tc.env, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("resolveAddress(%q, %q, PYVISOR_URL=%q) in %s = %+v, %v; want %+v", tc.flagURL, tc.config, tc.env, tc.cwd, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

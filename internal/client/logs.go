@@ -1,0 +1,148 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// MaxLogLines is the most lines one log page may hold (the API's limit).
+const MaxLogLines = 5000
+
+// LogPage is the answer of GET /api/programs/{name}/logs: a page of a log
+// file, page 1 being the newest lines, the lines of a page in file order.
+type LogPage struct {
+	Lines      []string `json:"lines"`
+	Page       int      `json:"page"`
+	Pages      int      `json:"pages"`
+	FirstLine  int      `json:"first_line"` // 1-based; 0 for an empty page
+	LastLine   int      `json:"last_line"`
+	TotalLines int      `json:"total_lines"`
+	SizeBytes  int64    `json:"size_bytes"`
+}
+
+// LogPage returns page page (1 = newest) of the named program's log, split
+// into pages of lines lines (1 to MaxLogLines).
+func (c *Client) LogPage(ctx context.Context, name string, page, lines int) (*LogPage, error) {
+	q := url.Values{"page": {strconv.Itoa(page)}, "lines": {strconv.Itoa(lines)}}
+	var p LogPage
+	if _, err := c.decode(ctx, http.MethodGet, programPath(name)+"/logs?"+q.Encode(), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// maxEventLine bounds one line of the event stream. A batch of log lines is
+// at most 256 KiB of log, which JSON escaping can grow a few times.
+const maxEventLine = 16 << 20
+
+// LogStream is an open stream of a program's new log lines.
+type LogStream struct {
+	body io.ReadCloser
+	sc   *bufio.Scanner
+	path string
+}
+
+// OpenLogStream opens the stream of the lines written to the named program's
+// log from now on. The manager fixes where the stream starts at about the
+// moment it answers, so a page read after this returns meets the stream
+// without a gap, except that a line written in that very instant may show
+// twice or, rarely, not at all. The stream ends when ctx does; Close it when
+// done.
+func (c *Client) OpenLogStream(ctx context.Context, name string) (*LogStream, error) {
+	path := programPath(name) + "/logs/stream"
+	resp, err := c.send(ctx, http.MethodGet, path, "text/event-stream")
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
+	return &LogStream{body: resp.Body, sc: sc, path: path}, nil
+}
+
+// Close ends the stream.
+func (s *LogStream) Close() error { return s.body.Close() }
+
+// Copy writes each line of the stream, with a '\n', to w until ctx ends (it
+// then returns nil), the manager reports that following stopped, the stream
+// breaks, or writing fails.
+func (s *LogStream) Copy(ctx context.Context, w io.Writer) error {
+	var event string
+	var data bytes.Buffer
+	for s.sc.Scan() {
+		line := s.sc.Bytes()
+		switch {
+		case len(line) == 0: // the end of an event
+			if err := dispatch(event, data.Bytes(), w); err != nil {
+				return fmt.Errorf("GET %s: %w", s.path, err)
+			}
+			event = ""
+			data.Reset()
+		case line[0] == ':': // a comment: the manager's keep-alive ping
+		default:
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			switch string(field) {
+			case "event":
+				event = string(value)
+			case "data":
+				if data.Len() > 0 {
+					data.WriteByte('\n')
+				}
+				data.Write(value)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := s.sc.Err(); err != nil {
+		return fmt.Errorf("GET %s: stream broken: %w", s.path, err)
+	}
+	return fmt.Errorf("GET %s: the manager ended the stream (it may be shutting down)", s.path)
+}
+
+// dispatch acts on one event: "lines" are written to w, "error" ends the stream.
+func dispatch(event string, data []byte, w io.Writer) error {
+	switch event {
+	case "lines":
+		var lines []string
+		if err := json.Unmarshal(data, &lines); err != nil {
+			return fmt.Errorf("decode lines event: %w", err)
+		}
+		var buf bytes.Buffer
+		for _, l := range lines {
+			buf.WriteString(l)
+			buf.WriteByte('\n')
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	case "error":
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
+			return errors.New("the manager reported an error on the stream: " + string(data))
+		}
+		return errors.New(e.Error)
+	}
+	return nil // events of later versions, or a "retry:"-only block
+}
+
+// FollowLogs writes the lines written to the named program's log from now on
+// to w, each with a '\n', until ctx ends (returning nil) or the stream fails.
+func (c *Client) FollowLogs(ctx context.Context, name string, w io.Writer) error {
+	s, err := c.OpenLogStream(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Copy(ctx, w)
+}

@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLogPage(t *testing.T) {
+	c := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/programs/web app/logs" || r.URL.Query().Get("page") != "2" || r.URL.Query().Get("lines") != "3" {
+			http.Error(w, "wrong request "+r.URL.String(), http.StatusTeapot)
+			return
+		}
+		fmt.Fprint(w, `{"lines":["a","b","c"],"page":2,"pages":4,"first_line":4,"last_line":6,"total_lines":10,"size_bytes":20}`)
+	})
+	p, err := c.LogPage(t.Context(), "web app", 2, 3)
+	if err != nil {
+		t.Fatalf("LogPage(web app, 2, 3): %v", err)
+	}
+	if strings.Join(p.Lines, ",") != "a,b,c" || p.Page != 2 || p.Pages != 4 || p.FirstLine != 4 || p.LastLine != 6 || p.TotalLines != 10 || p.SizeBytes != 20 {
+		t.Errorf("LogPage(web app, 2, 3) = %+v, want the page as served", p)
+	}
+}
+
+// chanWriter hands every write to a channel, so a test can wait for output.
+type chanWriter chan string
+
+func (w chanWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
+}
+
+// sseServer serves the log stream of program "p" as the manager does: the
+// retry line, then each chunk of events as given, flushed; then it waits for
+// the client to leave, or ends the stream when hold is false.
+func sseServer(t *testing.T, chunks []string, hold bool) *Client {
+	return server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/programs/p/logs/stream" {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":"no such program: \"?\""}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 2000\n\n")
+		for _, c := range chunks {
+			fmt.Fprint(w, c)
+			w.(http.Flusher).Flush()
+		}
+		if hold {
+			<-r.Context().Done()
+		}
+	})
+}
+
+func TestFollowLogs(t *testing.T) {
+	c := sseServer(t, []string{
+		": ping\n\n",
+		"event: lines\ndata: [\"one\",\"two \\u001b[31mred\\u001b[0m\"]\n\n",
+		"event: future\ndata: {}\n\n",
+		"event: lines\ndata: [\"three\"]\n\n",
+	}, true)
+	ctx, cancel := context.WithCancel(t.Context())
+	out := make(chanWriter, 10)
+	done := make(chan error, 1)
+	go func() { done <- c.FollowLogs(ctx, "p", out) }()
+	var got strings.Builder
+	for !strings.Contains(got.String(), "three\n") {
+		select {
+		case s := <-out:
+			got.WriteString(s)
+		case err := <-done:
+			t.Fatalf("FollowLogs ended early: %v; wrote %q", err, got.String())
+		}
+	}
+	if want := "one\ntwo \x1b[31mred\x1b[0m\nthree\n"; got.String() != want {
+		t.Errorf("FollowLogs wrote %q, want %q", got.String(), want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("FollowLogs after its context was cancelled: %v, want nil", err)
+	}
+}
+
+func TestFollowLogsEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		chunks []string
+		want   string
+	}{
+		{"manager reports an error", []string{"event: lines\ndata: [\"x\"]\n\n", "event: error\ndata: {\"error\":\"following the log stopped: boom\"}\n\n"}, "boom"},
+		{"manager closes the stream", []string{"event: lines\ndata: [\"x\"]\n\n"}, "ended the stream"},
+		{"garbled lines", []string{"event: lines\ndata: [1,2]\n\n"}, "decode lines event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := sseServer(t, tc.chunks, false)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang fails, not blocks the suite
+			defer cancel()
+			var out strings.Builder
+			err := c.FollowLogs(ctx, "p", &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("FollowLogs over %q: %v, want an error mentioning %q", tc.chunks, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestFollowLogsUnknownProgram(t *testing.T) {
+	c := sseServer(t, nil, false)
+	err := c.FollowLogs(t.Context(), "nope", &strings.Builder{})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("FollowLogs(nope): %v, want ErrNotFound", err)
+	}
+}
