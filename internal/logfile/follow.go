@@ -40,10 +40,17 @@ const followChunkBytes = 256 << 10
 // after Follow starts continues an unfinished line, that rest comes as a line
 // of its own.
 //
+// started, unless nil, is called once the starting offset is fixed: every
+// line appended after that is delivered. A caller that shows the existing
+// lines too reads them after started, so that none falls in a gap between
+// the two (a line written in between may then show twice, never not at all).
+//
 // On Linux, changes are waited for with inotify; elsewhere, or if inotify
 // cannot be used, the file is polled every 250 ms.
-func Follow(ctx context.Context, path string, fn func(lines []string) error) error {
-	return follow(ctx, path, fn, defaultFollowOptions())
+func Follow(ctx context.Context, path string, started func(), fn func(lines []string) error) error {
+	o := defaultFollowOptions()
+	o.ready = started
+	return follow(ctx, path, fn, o)
 }
 
 func follow(ctx context.Context, path string, fn func([]string) error, o followOptions) error {

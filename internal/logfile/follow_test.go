@@ -279,7 +279,7 @@ func TestFollowPublic(t *testing.T) {
 	got := make(chan string, 1000)
 	done := make(chan error, 1)
 	go func() {
-		done <- Follow(ctx, path, func(lines []string) error {
+		done <- Follow(ctx, path, nil, func(lines []string) error {
 			for _, l := range lines {
 				got <- l
 			}

@@ -128,8 +128,9 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	batches := make(chan []string)
 	followed := make(chan error, 1)
+	started := make(chan struct{})
 	go func() {
-		followed <- logfile.Follow(ctx, path, func(lines []string) error {
+		followed <- logfile.Follow(ctx, path, func() { close(started) }, func(lines []string) error {
 			select {
 			case batches <- lines:
 				return nil
@@ -139,6 +140,15 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 	defer func() { cancel(); <-followed }()
+	// The response starts only once following has: a client that reads the
+	// log's last page after the stream opened misses no line in between.
+	select {
+	case <-started:
+	case err := <-followed:
+		followed <- err // for the deferred wait
+		h.writeError(w, r, fmt.Errorf("follow the log of %q: %w", name, err))
+		return
+	}
 
 	s, err := startSSE(w, r)
 	if err != nil {

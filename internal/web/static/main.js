@@ -212,8 +212,10 @@ function startFollow() {
   lv.live = 0;
   lv.queue = []; // lines arriving before page 1 is shown wait for it
   const name = lv.name;
-  lv.stopFollow = followLog(name, (lines) => { if (lv.name === name) appendLines(lines); }, showError);
-  loadPage(1);
+  const seq = lv.seq;
+  // Page 1 is read once the stream follows the log, so no line falls between them.
+  lv.stopFollow = followLog(name, () => { if (lv.seq === seq) loadPage(1); },
+    (lines) => { if (lv.name === name) appendLines(lines); }, showError);
 }
 
 function stopFollow() {
