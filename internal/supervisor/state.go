@@ -61,6 +61,12 @@ type Status struct {
 	CPUPercent float64
 	// CPUHistory holds the last samples, oldest first.
 	CPUHistory []float64
+	// CPUTime is the CPU time used by the program's process groups since the
+	// manager started, summed over restarts; it never decreases. It is summed
+	// from the samples, so CPU time a member used after the last sample that
+	// saw it alive is not counted, nor that of a child that started and ended
+	// between two samples.
+	CPUTime time.Duration
 	// MemoryRSS is the resident memory of the whole process group, in bytes.
 	MemoryRSS uint64
 	Enabled   bool
