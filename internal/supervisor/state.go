@@ -38,6 +38,12 @@ const (
 	Broken     State = "broken"
 )
 
+// States returns every state a program can be in, in a fixed order (a new
+// slice each call), for those who list them all, such as the metrics.
+func States() []State {
+	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken}
+}
+
 // Status is a copy of one program's state, safe to keep and read.
 type Status struct {
 	Name  string
