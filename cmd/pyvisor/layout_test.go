@@ -12,7 +12,7 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/client"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/client", "internal/sdnotify"},
 		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
 		"internal/install":    {},
@@ -21,6 +21,7 @@ func TestImportLayout(t *testing.T) {
 		"internal/logfile":    {},
 		"internal/statefile":  {},
 		"internal/client":     {},
+		"internal/sdnotify":   {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()
 	if err != nil {

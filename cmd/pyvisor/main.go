@@ -36,6 +36,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
+	"github.com/pyvisor/pyvisor/internal/sdnotify"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
@@ -148,6 +149,11 @@ func loadConfig(path string) (cfg *config.Config, usedDefaults bool, err error) 
 
 func runManager(configPath string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Under systemd (Type=notify) the manager reports when it is ready and when
+	// it stops. The variable is removed so that the programs, which inherit the
+	// environment, do not speak to systemd in the manager's name.
+	systemd := sdnotify.Notifier{Socket: os.Getenv("NOTIFY_SOCKET")}
+	os.Unsetenv("NOTIFY_SOCKET")
 	cfg, usedDefaults, err := loadConfig(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor: invalid configuration:\n%v\n", err)
@@ -192,13 +198,26 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
 
 	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		logger.Error("web UI stopped", "err", err)
-		code = 1
-		stop()
+	ready := sup.Ready()
+wait:
+	for {
+		select {
+		case <-ready:
+			// The listener is bound (connections queue until Serve takes them)
+			// and the programs are adopted or starting: systemd may go on.
+			ready = nil
+			notify(logger, systemd, fmt.Sprintf("%s\nMAINPID=%d\nSTATUS=%d program(s); web UI on http://%s",
+				sdnotify.Ready, os.Getpid(), len(sup.Statuses()), addr))
+		case <-ctx.Done():
+			break wait
+		case err := <-serveErr:
+			logger.Error("web UI stopped", "err", err)
+			code = 1
+			stop()
+			break wait
+		}
 	}
+	notify(logger, systemd, sdnotify.Stopping+"\nSTATUS=saving state; programs left running")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
@@ -208,6 +227,14 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
 	return code
+}
+
+// notify tells systemd state; a failure is logged and changes nothing else,
+// as the manager works the same without systemd.
+func notify(logger *slog.Logger, n sdnotify.Notifier, state string) {
+	if err := n.Notify(state); err != nil {
+		logger.Warn("tell systemd", "err", err)
+	}
 }
 
 // uploadOptions turns the uploads section of the config into the web

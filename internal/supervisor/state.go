@@ -38,6 +38,12 @@ const (
 	Broken     State = "broken"
 )
 
+// States returns every state a program can be in, in a fixed order (a new
+// slice each call), for those who list them all, such as the metrics.
+func States() []State {
+	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken}
+}
+
 // Status is a copy of one program's state, safe to keep and read.
 type Status struct {
 	Name  string
@@ -61,6 +67,12 @@ type Status struct {
 	CPUPercent float64
 	// CPUHistory holds the last samples, oldest first.
 	CPUHistory []float64
+	// CPUTime is the CPU time used by the program's process groups since the
+	// manager started, summed over restarts; it never decreases. It is summed
+	// from the samples, so CPU time a member used after the last sample that
+	// saw it alive is not counted, nor that of a child that started and ended
+	// between two samples.
+	CPUTime time.Duration
 	// MemoryRSS is the resident memory of the whole process group, in bytes.
 	MemoryRSS uint64
 	Enabled   bool

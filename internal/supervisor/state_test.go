@@ -160,3 +160,54 @@ func TestSamplerRound(t *testing.T) {
 		t.Errorf("withUsage for a newer PID = %+v, want the history only", st)
 	}
 }
+
+// TestSamplerCPUTotal feeds rounds of measurements of one program "a" and
+// checks the CPU total after the last: it sums every process's growth, counts a
+// new process whole, and never decreases.
+func TestSamplerCPUTotal(t *testing.T) {
+	type round struct {
+		pid int           // of "a"; 0 when not running
+		cpu time.Duration // measured for pid; -1: not measured
+	}
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		rounds []round
+		want   time.Duration
+	}{
+		{"first sight counts whole", []round{{10, 300 * ms}}, 300 * ms},
+		{"growth adds up", []round{{10, 300 * ms}, {10, 500 * ms}, {10, 900 * ms}}, 900 * ms},
+		{"a member exits: the sum shrinks, the total does not",
+			[]round{{10, 900 * ms}, {10, 400 * ms}, {10, 600 * ms}}, 1100 * ms},
+		{"a restart adds the new process", []round{{10, 900 * ms}, {11, 200 * ms}, {11, 300 * ms}}, 1200 * ms},
+		{"stopped keeps the total", []round{{10, 900 * ms}, {0, 0}, {0, 0}}, 900 * ms},
+		{"stopped then started again", []round{{10, 900 * ms}, {0, 0}, {12, 100 * ms}}, 1000 * ms},
+		{"a round without a measurement keeps the baseline",
+			[]round{{10, 900 * ms}, {10, -1}, {10, 1000 * ms}}, 1000 * ms},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm := &sampler{history: 3}
+			var all map[string]usage
+			var totals []time.Duration
+			for i, r := range tt.rounds {
+				measured := map[int]proc.Usage{}
+				if r.pid != 0 && r.cpu >= 0 {
+					measured[r.pid] = proc.Usage{CPU: r.cpu, RSSBytes: 1, Processes: 1}
+				}
+				all = sm.round(map[string]int{"a": r.pid}, measured, time.Unix(int64(1000+i), 0))
+				totals = append(totals, all["a"].cpuTotal)
+			}
+			if !slices.IsSorted(totals) {
+				t.Errorf("rounds %v: totals after each round %v decrease", tt.rounds, totals)
+			}
+			if got := all["a"].cpuTotal; got != tt.want {
+				t.Errorf("rounds %v: cpuTotal = %v, want %v", tt.rounds, got, tt.want)
+			}
+			st := withUsage(Status{Name: "a"}, all)
+			if st.CPUTime != tt.want {
+				t.Errorf("withUsage(stopped status).CPUTime = %v, want the total %v", st.CPUTime, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,9 @@ type usage struct {
 	cpuPercent float64
 	history    []float64 // oldest first; shared by every published copy (see appendHistory)
 	rssBytes   uint64
+	// cpuTotal is the CPU time the program's process groups used, summed over
+	// every process it ran since the sampler started; it never decreases.
+	cpuTotal time.Duration
 
 	lastCPU time.Duration
 	lastAt  time.Time
@@ -34,20 +37,37 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 	for name, pid := range pids {
 		u := sm.byName[name] // zero for a new program
 		if pid == 0 {
-			// Not running: no figures, but the history stays for the sparkline.
-			next[name] = usage{history: u.history}
+			// Not running: no figures, but the history stays for the sparkline and
+			// the CPU total for the counter.
+			next[name] = usage{history: u.history, cpuTotal: u.cpuTotal}
 			continue
 		}
-		m := measured[pid]
 		if u.pid != pid {
 			// Another process: its CPU time starts afresh. The history goes on, so
 			// the sparkline shows restarts in place.
 			u.pid, u.lastAt, u.lastCPU = pid, time.Time{}, 0
 		}
+		m, ok := measured[pid]
+		if !ok {
+			// Not measured (the sample failed, or the group has just gone): no
+			// figure this round, and the baseline stays, so that the next
+			// measurement is not taken for CPU time used since zero.
+			u.cpuPercent, u.rssBytes = 0, 0
+			if !u.lastAt.IsZero() {
+				u.history = appendHistory(u.history, 0, sm.history)
+			}
+			next[name] = u
+			continue
+		}
+		// A member that exited takes its CPU time with it, so the sum can shrink;
+		// only growth counts. A process seen for the first time counts whole: all
+		// its CPU time was used by this program (an adopted one's partly before
+		// this manager started, which a counter starting afresh absorbs).
+		used := max(m.CPU-u.lastCPU, 0)
+		u.cpuTotal += used
 		if !u.lastAt.IsZero() {
 			if elapsed := now.Sub(u.lastAt); elapsed > 0 {
-				// A member that exited takes its CPU time with it, so the sum can shrink.
-				u.cpuPercent = float64(max(m.CPU-u.lastCPU, 0)) / float64(elapsed) * 100
+				u.cpuPercent = float64(used) / float64(elapsed) * 100
 			}
 			u.history = appendHistory(u.history, u.cpuPercent, sm.history)
 		}
@@ -65,7 +85,7 @@ func withUsage(st Status, all map[string]usage) Status {
 	if !ok {
 		return st
 	}
-	st.CPUHistory = u.history
+	st.CPUHistory, st.CPUTime = u.history, u.cpuTotal
 	if st.PID != 0 && u.pid == st.PID {
 		st.CPUPercent, st.MemoryRSS = u.cpuPercent, u.rssBytes
 	}

@@ -51,7 +51,8 @@ type UploadOptions struct {
 }
 
 // handler serves every route. It holds no mutable state of its own: program
-// state is read from the supervisor, assets are built once in NewHandler.
+// state is read from the supervisor, assets are built once in NewHandler, the
+// metrics registry once at the first scrape.
 type handler struct {
 	sup     *supervisor.Supervisor
 	logs    *logfile.Reader
@@ -60,6 +61,7 @@ type handler struct {
 	log     *slog.Logger
 	uploads UploadOptions
 	assets  map[string]*asset
+	metrics http.Handler // GET /metrics, in the Prometheus text format
 	mux     *http.ServeMux
 }
 
@@ -85,6 +87,7 @@ func NewHandler(opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.metrics = newMetricsHandler(h.sup, h.log)
 	h.routes()
 	go h.warmLogIndexes()
 	return h
