@@ -2,8 +2,9 @@
 // Each program is owned by one goroutine (program.go) that starts, watches, stops
 // and restarts its process; restart decisions are pure functions (state.go). At
 // start the supervisor re-adopts the processes an earlier manager left running;
-// when it stops it leaves them running and saves their PIDs. Others read copies of
-// the state (Status, Statuses) and are told of changes through Subscribe.
+// when it stops it leaves them running and saves their PIDs. Reload applies the
+// configuration file read again (reload.go). Others read copies of the state
+// (Status, Statuses) and are told of changes through Subscribe.
 package supervisor
 
 import (
@@ -335,7 +336,7 @@ func (s *Supervisor) rotateLogs(programs []*program) {
 }
 
 // Ready is closed once Run has adopted or started the programs (or begun to) and
-// accepts Add.
+// accepts AddUpload and Reload.
 func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
 
 // Subscribe returns a channel that receives a value after state changes and
