@@ -354,8 +354,19 @@ func TestReloadRacesUploads(t *testing.T) {
 			if i%2 == 0 {
 				continue
 			}
-			m.waitFor(t, u.Name, "installed", inState(Stopped))
-			if err := m.sup.RemoveUpload(t.Context(), u.Name); err != nil {
+			// Not waitFor: it may end the test, which only the test's goroutine may do.
+			changed, cancel := m.sup.Subscribe()
+			deadline := time.Now().Add(20 * time.Second)
+			err := m.sup.RemoveUpload(t.Context(), u.Name)
+			for errors.Is(err, ErrBusy) && time.Now().Before(deadline) { // still installing
+				select {
+				case <-changed:
+				case <-time.After(100 * time.Millisecond):
+				}
+				err = m.sup.RemoveUpload(t.Context(), u.Name)
+			}
+			cancel()
+			if err != nil {
 				t.Errorf("RemoveUpload(%s): %v", u.Name, err)
 			}
 		}
