@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	pyvisor [-c FILE]                          run the manager
+//	pyvisor [-c FILE]                          run the manager (SIGHUP reloads FILE)
 //	pyvisor validate [-c FILE]                 check a configuration and print it resolved
 //	pyvisor status [--json]                    show every program (a table, or the API's JSON)
 //	pyvisor start|stop|restart NAME...|all     act on programs, one after the other
@@ -173,6 +173,10 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // from now on SIGHUP reloads instead of ending the manager
+	defer signal.Stop(hup)
+	rl := &reloader{sup: sup, log: logger, path: cfg.Path}
 
 	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -186,12 +190,14 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		AllowedHosts: cfg.WebUI.AllowedHosts,
 		Logger:       logger,
 		Uploads:      uploadOptions(&cfg.Uploads, cfg.User),
+		Reload:       rl.reload,
 	}))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(ctx) }()
+	go rl.onSignals(ctx, hup)
 
 	fmt.Fprintln(stdout, "Process Manager started")
 	fmt.Fprintf(stdout, "Web UI available at http://%s\n", addr)

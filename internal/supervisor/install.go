@@ -62,8 +62,12 @@ func (r *runner) finishInstall(err error) {
 	}
 }
 
-// setSpec replaces the program's definition (an update of an upload).
-func (r *runner) setSpec(spec config.Program) {
+// setSpec replaces the program's definition (an update of an upload, a
+// reload) and, unless cfg is nil, the configuration that resolves it.
+func (r *runner) setSpec(spec config.Program, cfg *config.Config) {
+	if cfg != nil {
+		r.cfg = cfg
+	}
 	r.spec = spec
 	cmd := r.cfg.Command(&spec, r.environ)
 	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args = spec.Enabled, cmd.Script, cmd.Dir, spec.Args
@@ -109,11 +113,11 @@ func (s *Supervisor) sweepUploads() {
 }
 
 // UploadsDir is where uploaded programs' directories go.
-func (s *Supervisor) UploadsDir() string { return filepath.Join(s.cfg.Dir, UploadsDirName) }
+func (s *Supervisor) UploadsDir() string { return filepath.Join(s.config().Dir, UploadsDirName) }
 
 // spec is the program definition of an upload.
 func (s *Supervisor) spec(u Upload) config.Program {
-	p := s.cfg.NewProgram(u.Name, u.Script)
+	p := s.config().NewProgram(u.Name, u.Script)
 	p.Args = slices.Clone(u.Args)
 	p.Enabled = u.Autostart
 	p.Cwd = u.Dir
@@ -152,7 +156,7 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 			return Status{}, fmt.Errorf("add %q: directory %s is used by %q: %w", spec.Name, spec.Cwd, q.name, ErrExists)
 		}
 	}
-	p := s.newProgram(spec)
+	p := s.newProgram(spec, s.config())
 	p.persist = s.persist
 	p.snapshot.Load().State = Installing
 	st := p.status()
@@ -182,7 +186,7 @@ func (s *Supervisor) UpdateUpload(ctx context.Context, u Upload, install Install
 		return Status{}, err
 	}
 	spec := s.spec(u)
-	st, err := p.send(ctx, request{op: opUpdate, spec: &spec, install: install})
+	st, err := p.send(ctx, request{op: opUpdate, spec: &spec, cfg: s.config(), install: install})
 	if err != nil {
 		return st, fmt.Errorf("update %q: %w", u.Name, err)
 	}
@@ -246,7 +250,7 @@ func (s *Supervisor) uploaded(name string) (*program, error) {
 		return nil, err
 	}
 	if !p.published.Load().Uploaded {
-		return nil, fmt.Errorf("%q is defined in %s: %w", name, filepath.Base(s.cfg.Path), ErrNotUploaded)
+		return nil, fmt.Errorf("%q is defined in %s: %w", name, filepath.Base(s.config().Path), ErrNotUploaded)
 	}
 	return p, nil
 }
@@ -263,7 +267,7 @@ func (s *Supervisor) saveUploadsLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := statefile.WriteAtomic(s.cfg.UploadedPath(), data, 0o644); err != nil {
+	if err := statefile.WriteAtomic(s.config().UploadedPath(), data, 0o644); err != nil {
 		return fmt.Errorf("save uploaded programs: %w", err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -29,17 +28,22 @@ const (
 	opRestart
 	opUpdate
 	opRemove
+	opReload
+	opDrop
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart", "update", "remove"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
 }
 
 type request struct {
 	op    op
 	reply chan result
-	// For opUpdate: the new definition and how to install it.
-	spec    *config.Program
+	// For opUpdate and opReload: the new definition and the configuration it is
+	// resolved against.
+	spec *config.Program
+	cfg  *config.Config
+	// For opUpdate: how to install it.
 	install InstallFunc
 }
 
@@ -48,8 +52,8 @@ type request struct {
 // sends a request.
 type program struct {
 	name      string
-	spec      config.Program // owned by the goroutine once it runs (updates change it)
-	cfg       *config.Config // to resolve updated specs
+	spec      config.Program // owned by the goroutine once it runs (updates and reloads change it)
+	cfg       *config.Config // resolves spec; owned like spec
 	environ   []string
 	logPath   string
 	statePath string
@@ -214,6 +218,8 @@ func (p *program) run(ctx context.Context, b boot) {
 		}
 		r.replies = r.replies[:0]
 		if r.removed {
+			// Last, so that no save made on the way (a stop's) brings the entry back.
+			r.persist.remove(r.ctx, r.name)
 			return
 		}
 	}
@@ -247,36 +253,18 @@ func (r *runner) handle(req request) {
 		r.start()
 		r.respond(req, r.startResult())
 	case opRestart:
-		r.desired = statefile.DesiredRunning
-		r.cancelTimer()
-		r.st.ConsecutiveFailures = 0
-		if r.proc == nil {
-			r.start()
-			if r.st.State == Running {
-				r.st.RestartCount++
-			}
-			r.respond(req, r.startResult())
-			return
-		}
-		r.beginStop(func(err error) {
-			if err != nil {
-				r.setError(fmt.Sprintf("restart: stop: %v", err))
-				r.respond(req, err)
-				return
-			}
-			r.start()
-			if r.st.State == Running {
-				r.st.RestartCount++
-			}
-			r.respond(req, r.startResult())
-		})
+		r.restart(func(err error) { r.respond(req, err) })
+	case opReload:
+		r.reload(req)
+	case opDrop:
+		r.drop(req)
 	case opUpdate:
 		if r.proc != nil {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
 			return
 		}
 		r.cancelTimer()
-		r.setSpec(*req.spec)
+		r.setSpec(*req.spec, req.cfg)
 		r.st.ConsecutiveFailures = 0
 		r.beginInstall(req.install)
 		r.respond(req, nil)
@@ -287,7 +275,6 @@ func (r *runner) handle(req request) {
 		}
 		r.cancelTimer()
 		r.removed = true
-		r.persist.remove(r.ctx, r.name)
 		r.respond(req, nil)
 	case opStop:
 		r.desired = statefile.DesiredStopped
@@ -313,6 +300,34 @@ func (r *runner) handle(req request) {
 			r.respond(req, nil)
 		})
 	}
+}
+
+// restart stops the process if one runs, then starts a new one, clearing broken
+// and the failure count; done gets the start's result. The stop uses the
+// definition in force when restart is called (its stop_signal and timeout).
+func (r *runner) restart(done func(error)) {
+	r.desired = statefile.DesiredRunning
+	r.cancelTimer()
+	r.st.ConsecutiveFailures = 0
+	startAgain := func() {
+		r.start()
+		if r.st.State == Running {
+			r.st.RestartCount++
+		}
+		done(r.startResult())
+	}
+	if r.proc == nil {
+		startAgain()
+		return
+	}
+	r.beginStop(func(err error) {
+		if err != nil {
+			r.setError(fmt.Sprintf("restart: stop: %v", err))
+			done(err)
+			return
+		}
+		startAgain()
+	})
 }
 
 // startResult is the reply to a start: nil when running, the error otherwise.
@@ -497,23 +512,3 @@ func sameForEvents(a, b *Status) bool {
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
 		a.NextStart.Equal(b.NextStart)
 }
-
-// StartError is returned when a start or restart left the program not running.
-type StartError struct {
-	Program string
-	Msg     string
-}
-
-func (e *StartError) Error() string { return e.Msg }
-
-// Errors callers branch on.
-var (
-	// ErrShutdown is returned for requests made while the manager shuts down.
-	ErrShutdown = errors.New("manager is shutting down")
-	// ErrBusy is returned for a change that needs the program stopped (update, remove).
-	ErrBusy = errors.New("program is not stopped")
-	// ErrExists is returned when adding a program whose name is taken.
-	ErrExists = errors.New("a program with this name exists")
-	// ErrNotUploaded is returned for an upload-only change to a program of the config file.
-	ErrNotUploaded = errors.New("program is defined in the configuration file, not uploaded")
-)

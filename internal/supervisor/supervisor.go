@@ -2,8 +2,9 @@
 // Each program is owned by one goroutine (program.go) that starts, watches, stops
 // and restarts its process; restart decisions are pure functions (state.go). At
 // start the supervisor re-adopts the processes an earlier manager left running;
-// when it stops it leaves them running and saves their PIDs. Others read copies of
-// the state (Status, Statuses) and are told of changes through Subscribe.
+// when it stops it leaves them running and saves their PIDs. Reload applies the
+// configuration file read again (reload.go). Others read copies of the state
+// (Status, Statuses) and are told of changes through Subscribe.
 package supervisor
 
 import (
@@ -34,6 +35,26 @@ const (
 // ErrNotFound is returned for a program name that is not configured.
 var ErrNotFound = errors.New("no such program")
 
+// StartError is returned when a start or restart left the program not running.
+type StartError struct {
+	Program string
+	Msg     string
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// Errors callers branch on.
+var (
+	// ErrShutdown is returned for requests made while the manager shuts down.
+	ErrShutdown = errors.New("manager is shutting down")
+	// ErrBusy is returned for a change that needs the program stopped (update, remove).
+	ErrBusy = errors.New("program is not stopped")
+	// ErrExists is returned when adding a program whose name is taken.
+	ErrExists = errors.New("a program with this name exists")
+	// ErrNotUploaded is returned for an upload-only change to a program of the config file.
+	ErrNotUploaded = errors.New("program is defined in the configuration file, not uploaded")
+)
+
 // Options are the supervisor's settings that do not come from the config file.
 type Options struct {
 	// Logger receives the manager's own log; nil means slog.Default().
@@ -48,7 +69,12 @@ type Options struct {
 
 // Supervisor runs the programs of one configuration.
 type Supervisor struct {
-	cfg       *config.Config
+	// cfg is the configuration in effect: the global settings that resolve
+	// programs and define new uploads, and those read once at start (which a
+	// reload keeps, see effectiveConfig). Reload replaces it as a whole; a
+	// Config is never changed once stored, so readers need no lock. Its
+	// Programs are read by New only: the registry below is the truth.
+	cfg       atomic.Pointer[config.Config]
 	log       *slog.Logger
 	statePath string
 	logDir    string
@@ -58,12 +84,14 @@ type Supervisor struct {
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
 	mu       sync.RWMutex
-	programs []*program // in config order, then uploads in the order added
+	programs []*program // in config order, then uploads in the order added (see register)
 	byName   map[string]*program
 	runCtx   context.Context // nil until Run starts and after it ends
 	persist  *persister
 	wg       sync.WaitGroup
 	ready    chan struct{} // closed once Run has set up every program
+	// reloadMu serializes reloads.
+	reloadMu sync.Mutex
 	// usage is the last sampling round's measurements, by program name; the
 	// sampler replaces the map, never changes it.
 	usage atomic.Pointer[map[string]usage]
@@ -75,7 +103,6 @@ type Supervisor struct {
 // New prepares a supervisor for cfg. Nothing starts until Run.
 func New(cfg *config.Config, opts Options) *Supervisor {
 	s := &Supervisor{
-		cfg:       cfg,
 		log:       opts.Logger,
 		statePath: opts.StatePath,
 		logDir:    opts.LogDir,
@@ -84,6 +111,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		subs:      map[chan struct{}]struct{}{},
 		ready:     make(chan struct{}),
 	}
+	s.cfg.Store(cfg)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -98,19 +126,23 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		s.environ = os.Environ()
 	}
 	for _, spec := range cfg.Programs {
-		p := s.newProgram(spec)
+		p := s.newProgram(spec, cfg)
 		s.programs = append(s.programs, p)
 		s.byName[spec.Name] = p
 	}
 	return s
 }
 
-func (s *Supervisor) newProgram(spec config.Program) *program {
-	cmd := s.cfg.Command(&spec, s.environ)
+// config returns the configuration in effect.
+func (s *Supervisor) config() *config.Config { return s.cfg.Load() }
+
+// newProgram prepares the program spec, resolved against cfg.
+func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *program {
+	cmd := cfg.Command(&spec, s.environ)
 	p := &program{
 		name:      spec.Name,
 		spec:      spec,
-		cfg:       s.cfg,
+		cfg:       cfg,
 		environ:   s.environ,
 		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
 		statePath: s.statePath,
@@ -140,7 +172,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		// A corrupt file was set aside; starting fresh is the only way on.
 		s.log.Error("load state", "err", err)
 	}
-	boots := s.plan(ctx, saved)
+	boots := s.plan(ctx, saved, s.programs)
 	s.sweepUploads()
 
 	entries := map[string]statefile.Entry{}
@@ -168,9 +200,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	return nil
 }
 
-// plan decides, for each program, whether to adopt a running process, start a
-// new one or wait, from the saved state and the processes tagged as ours.
-func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string]boot {
+// plan decides, for each of programs, whether to adopt a running process, start
+// a new one or wait, from the saved state and the processes tagged as ours.
+func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs []*program) map[string]boot {
 	tagged, err := proc.FindTagged(envProgram, "PYVISOR_")
 	if err != nil {
 		s.log.Warn("look for running programs by tag", "err", err)
@@ -188,7 +220,7 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string
 	}
 
 	boots := map[string]boot{}
-	for _, p := range s.programs {
+	for _, p := range programs {
 		e, known := saved.Programs[p.name]
 		b := boot{desired: statefile.DesiredRunning}
 		if known {
@@ -240,14 +272,16 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State) map[string
 
 // sampleLoop measures CPU and memory of every running program's process group at
 // each interval and rotates log files that grew too large.
+// The sampling settings are read once: a reload does not change them.
 func (s *Supervisor) sampleLoop(ctx context.Context) {
-	interval := s.cfg.Sampling.Interval
+	cfg := s.config()
+	interval := cfg.Sampling.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	sm := &sampler{history: max(s.cfg.Sampling.History, 1)}
+	sm := &sampler{history: max(cfg.Sampling.History, 1)}
 	var groups proc.Sampler
 	var pgids []int
 	round := 0
@@ -287,7 +321,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 const rotateEvery = 5
 
 func (s *Supervisor) rotateLogs(programs []*program) {
-	limit := s.cfg.Logging.MaxSizeBytes
+	limit := s.config().Logging.MaxSizeBytes
 	if limit <= 0 {
 		return
 	}
@@ -302,7 +336,7 @@ func (s *Supervisor) rotateLogs(programs []*program) {
 }
 
 // Ready is closed once Run has adopted or started the programs (or begun to) and
-// accepts Add.
+// accepts AddUpload and Reload.
 func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
 
 // Subscribe returns a channel that receives a value after state changes and

@@ -20,6 +20,12 @@ type requestError struct {
 
 func (e *requestError) Error() string { return e.msg }
 
+// ErrInvalidConfig marks a reload refused because the configuration file is
+// invalid. The Reload function of Options wraps it together with the loader's
+// report, e.g. fmt.Errorf("%w:\n%w", web.ErrInvalidConfig, err); the answer is
+// 422 with the whole message.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
 func badRequest(msg string) error { return &requestError{http.StatusBadRequest, msg} }
 func forbidden(msg string) error  { return &requestError{http.StatusForbidden, msg} }
 func tooLarge(msg string) error   { return &requestError{http.StatusRequestEntityTooLarge, msg} }
@@ -38,6 +44,8 @@ func errorStatus(err error) int {
 	case errors.As(err, &bad):
 		// The uploaded ZIP itself is at fault (or lacks the script).
 		return http.StatusBadRequest
+	case errors.Is(err, ErrInvalidConfig):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, supervisor.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, supervisor.ErrNotUploaded):

@@ -53,6 +53,8 @@ type programJSON struct {
 type programsJSON struct {
 	Title    string        `json:"title"`
 	Programs []programJSON `json:"programs"`
+	// Reload says whether POST /api/reload is available.
+	Reload bool `json:"reload"`
 }
 
 // newProgramJSON converts a status at time now. It is pure: every field comes
@@ -121,7 +123,7 @@ func signalName(sig syscall.Signal) string {
 func (h *handler) programs() programsJSON {
 	sts := h.sup.Statuses()
 	now := time.Now()
-	out := programsJSON{Title: h.title, Programs: make([]programJSON, len(sts))}
+	out := programsJSON{Title: h.title, Programs: make([]programJSON, len(sts)), Reload: h.reload != nil}
 	for i := range sts {
 		out.Programs[i] = newProgramJSON(&sts[i], now)
 	}

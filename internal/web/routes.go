@@ -20,6 +20,7 @@ func (h *handler) routes() {
 	m.HandleFunc("GET /api/programs/{name}/logs", h.logPage)
 	m.HandleFunc("GET /api/programs/{name}/logs/stream", h.logStream)
 	m.HandleFunc("GET /api/events", h.events)
+	m.HandleFunc("POST /api/reload", h.reloadConfig)
 
 	// The dashboard: index.html at the root, its assets beside it.
 	m.HandleFunc("GET /{$}", h.static)

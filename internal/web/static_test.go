@@ -22,6 +22,7 @@ func TestStaticFiles(t *testing.T) {
 		{"/render.js", "render.js", "text/javascript; charset=utf-8"},
 		{"/main.js", "main.js", "text/javascript; charset=utf-8"},
 		{"/upload.js", "upload.js", "text/javascript; charset=utf-8"},
+		{"/reload.js", "reload.js", "text/javascript; charset=utf-8"},
 	}
 	for _, c := range cases {
 		want, err := staticFiles.ReadFile("static/" + c.file)
@@ -135,8 +136,8 @@ func TestDashboardSafety(t *testing.T) {
 		return string(data)
 	}
 	scripts, err := fs.Glob(staticFiles, "static/*.js")
-	if err != nil || len(scripts) < 4 {
-		t.Fatalf("the dashboard's scripts: %q, %v; want api.js, render.js, main.js, upload.js", scripts, err)
+	if err != nil || len(scripts) < 5 {
+		t.Fatalf("the dashboard's scripts: %q, %v; want api.js, render.js, main.js, upload.js, reload.js", scripts, err)
 	}
 	for _, js := range scripts {
 		js = strings.TrimPrefix(js, "static/")
@@ -152,12 +153,12 @@ func TestDashboardSafety(t *testing.T) {
 		regexp.MustCompile(`\s(?:style|on[a-z]+)=`).MatchString(html) {
 		t.Errorf("index.html has inline script, style or event handlers, which the CSP blocks")
 	}
-	all := html + read("render.js") + read("main.js") + read("upload.js")
+	all := html + read("render.js") + read("main.js") + read("upload.js") + read("reload.js")
 	for _, hook := range []string{`data-program`, `'data-field': 'state'`, `data-modal="logs"`, `data-field="lines"`,
 		`data-page="first"`, `data-page="prev"`, `data-page="next"`, `data-page="last"`, `data-field="follow"`,
 		`data-field="filter"`, `'data-action'`, `'start', 'stop', 'restart', 'logs'`,
 		`data-action="upload"`, `data-modal="upload"`, `data-field="upload-error"`, `accept=".zip"`,
-		`'update', 'remove'`, `confirm(`} {
+		`'update', 'remove'`, `confirm(`, `data-action="reload"`, `data-field="reload-msg"`, `data-field="reload-text"`} {
 		if !strings.Contains(all, hook) {
 			t.Errorf("the dashboard lacks the hook %s", hook)
 		}

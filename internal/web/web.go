@@ -34,6 +34,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Uploads configure the programs uploaded as ZIP files (POST and PUT /api/programs).
 	Uploads UploadOptions
+	// Reload re-reads the configuration file and applies it (POST /api/reload);
+	// nil means reloading is not available: the route answers 501 and the
+	// dashboard shows no reload button. An error that wraps ErrInvalidConfig
+	// answers 422 with the error's message, which should be the loader's whole
+	// report.
+	Reload func(ctx context.Context) (supervisor.ReloadResult, error)
 }
 
 // DefaultMaxZipBytes is the largest ZIP accepted when UploadOptions.MaxZipBytes is 0.
@@ -60,6 +66,7 @@ type handler struct {
 	hosts   hostPolicy
 	log     *slog.Logger
 	uploads UploadOptions
+	reload  func(context.Context) (supervisor.ReloadResult, error)
 	assets  map[string]*asset
 	metrics http.Handler // GET /metrics, in the Prometheus text format
 	mux     *http.ServeMux
@@ -75,6 +82,7 @@ func NewHandler(opts Options) http.Handler {
 		hosts:   newHostPolicy(opts.AllowedHosts),
 		log:     opts.Logger,
 		uploads: opts.Uploads,
+		reload:  opts.Reload,
 		assets:  loadAssets(),
 		mux:     http.NewServeMux(),
 	}

@@ -39,6 +39,11 @@ export const upload = (form, name, signal) => (name == null
 // removeProgram deletes an uploaded program and its files.
 export const removeProgram = (name) => request('DELETE', programURL(name));
 
+// reloadConfig has the manager re-read its configuration file and returns
+// {added, removed, changed, needs_restart}; an invalid file throws with the
+// loader's report as the message.
+export const reloadConfig = () => request('POST', 'api/reload');
+
 export const logPage = (name, page, lines) =>
   request('GET', `${programURL(name)}/logs?page=${page}&lines=${lines}`);
 

@@ -5,6 +5,7 @@ import {
   createRow, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail, updateRow,
 } from './render.js';
 import { openUpload } from './upload.js';
+import { showReload } from './reload.js';
 
 const $ = (sel) => document.querySelector(sel);
 const list = $('[data-list="programs"]');
@@ -39,6 +40,7 @@ function applyPrograms(data) {
   }
   renderCounts($('[data-field="counts"]'), data.programs);
   $('[data-field="empty"]').hidden = data.programs.length > 0;
+  showReload(data.reload);
 }
 
 // refreshTail fetches the last log lines of a program that crashed, once per
