@@ -245,10 +245,25 @@ programs:
 		}
 	})
 
-	t.Run("reload on a manager without it", func(t *testing.T) {
+	t.Run("reload", func(t *testing.T) {
 		r := cli("reload", "--url", url)
-		if r.code != 1 || !strings.Contains(r.stderr, "does not support reload") {
-			t.Errorf("reload: %v; want exit 1 and a message that the manager does not support reload", r)
+		if r.code != 0 || !strings.Contains(r.stdout, "nothing changed") {
+			t.Errorf("reload of an unchanged file: %v; want exit 0 and nothing changed", r)
+		}
+		// An invalid file: the manager's report is printed and nothing changes.
+		cfgPath := filepath.Join(dir, "process_manager.yaml")
+		good, err := os.ReadFile(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, cfgPath, string(good)+"  - {name: no script}\n")
+		r = cli("reload", "--url", url)
+		writeFile(t, cfgPath, string(good)) // the subtests below read the file
+		if want := `missing required field "script"`; r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("reload of an invalid file: %v; want exit 1 and the report, with %q", r, want)
+		}
+		if names := apiPrograms(t, url); len(names) != 4 {
+			t.Errorf("after a rejected reload the manager lists %d programs, want the 4 it had", len(names))
 		}
 	})
 
