@@ -1,12 +1,15 @@
 package web
 
 import (
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -248,5 +251,48 @@ func TestMetricsTypes(t *testing.T) {
 	}
 	if n := len(m["pyvisor_program_state"].GetMetric()); n != 2*len(supervisor.States()) {
 		t.Errorf("GET /metrics: %d pyvisor_program_state series for 2 programs, want %d (every state of each)", n, 2*len(supervisor.States()))
+	}
+}
+
+// TestMetricsManager checks the manager's own figures against what the test
+// process (which is the manager here) knows of itself, and that a gzip scrape,
+// as Prometheus asks for, parses the same.
+func TestMetricsManager(t *testing.T) {
+	f := newFixture(t, metricsConfig)
+	m := f.scrape(t)
+	now := float64(time.Now().Unix())
+	checks := []check{
+		newCheck("process_resident_memory_bytes", nil, "> 1 MiB", func(v float64) bool { return v > 1<<20 }),
+		newCheck("process_virtual_memory_bytes", nil, "> resident", func(v float64) bool {
+			rss, _ := m.value("process_resident_memory_bytes")
+			return v > rss
+		}),
+		newCheck("process_cpu_seconds_total", nil, "> 0", func(v float64) bool { return v > 0 }),
+		newCheck("process_start_time_seconds", nil, "within the last 10 minutes", func(v float64) bool {
+			return v <= now+1 && v > now-600
+		}),
+		newCheck("process_open_fds", nil, "> 2", func(v float64) bool { return v > 2 }),
+		newCheck("process_max_fds", nil, "> 0", func(v float64) bool { return v > 0 }),
+		newCheck("go_goroutines", nil, "> 1", func(v float64) bool { return v > 1 }),
+		newCheck("go_memstats_heap_alloc_bytes", nil, "> 0", func(v float64) bool { return v > 0 }),
+		newCheck("go_info", []string{"version", runtime.Version()}, "= 1", func(v float64) bool { return v == 1 }),
+	}
+	m.verify(t, "the manager's own", checks)
+
+	r := f.do(t, "GET", "/metrics", nil, "Accept-Encoding", "gzip")
+	if enc := r.header.Get("Content-Encoding"); r.status != 200 || enc != "gzip" {
+		t.Fatalf("GET /metrics with Accept-Encoding gzip = %d, Content-Encoding %q; want 200 gzip", r.status, enc)
+	}
+	zr, err := gzip.NewReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("GET /metrics, gzip: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(zr)
+	if err != nil {
+		t.Fatalf("GET /metrics, gzip: the text parser says %v", err)
+	}
+	if len(fams) != len(m) {
+		t.Errorf("GET /metrics gzip-compressed has %d families, uncompressed %d", len(fams), len(m))
 	}
 }

@@ -7,7 +7,7 @@ import "net/http"
 func (h *handler) routes() {
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
-	m.Handle("GET /metrics", h.metrics)
+	m.HandleFunc("GET /metrics", h.serveMetrics)
 
 	m.HandleFunc("GET /api/programs", h.listPrograms)
 	m.HandleFunc("GET /api/programs/{name}", h.getProgram)

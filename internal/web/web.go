@@ -57,8 +57,7 @@ type UploadOptions struct {
 }
 
 // handler serves every route. It holds no mutable state of its own: program
-// state is read from the supervisor, assets are built once in NewHandler, the
-// metrics registry once at the first scrape.
+// state is read from the supervisor, assets are built once in NewHandler.
 type handler struct {
 	sup     *supervisor.Supervisor
 	logs    *logfile.Reader
@@ -68,7 +67,6 @@ type handler struct {
 	uploads UploadOptions
 	reload  func(context.Context) (supervisor.ReloadResult, error)
 	assets  map[string]*asset
-	metrics http.Handler // GET /metrics, in the Prometheus text format
 	mux     *http.ServeMux
 }
 
@@ -95,7 +93,6 @@ func NewHandler(opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	h.metrics = newMetricsHandler(h.sup, h.log)
 	h.routes()
 	go h.warmLogIndexes()
 	return h
