@@ -5,6 +5,8 @@
 //
 //	pyvisor [-c FILE]            run the manager
 //	pyvisor validate [-c FILE]   check a configuration and print it resolved
+//	pyvisor hash-password        read a password, print its hash for web_ui.auth
+//	pyvisor new-token NAME       print a new API token and its web_ui.auth.tokens entry
 package main
 
 import (
@@ -43,13 +45,13 @@ func main() {
 		// small; collecting a heap this small takes microseconds.
 		debug.SetGCPercent(25)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run is main without the exit, so its exit codes are easy to see: 0 for a
 // clean run or a valid config, 1 for a runtime failure, 2 for bad usage or an
 // invalid configuration.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -60,8 +62,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "pyvisor %s: unexpected argument %q\n", cmd, fset.Arg(0))
+	wantArgs := 0
+	if cmd == "new-token" {
+		wantArgs = 1
+	}
+	if fset.NArg() > wantArgs {
+		fmt.Fprintf(stderr, "pyvisor %s: unexpected argument %q\n", cmd, fset.Arg(wantArgs))
+		return 2
+	}
+	if fset.NArg() < wantArgs {
+		fmt.Fprintf(stderr, "usage: pyvisor %s NAME\n", cmd)
 		return 2
 	}
 	switch cmd {
@@ -69,8 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runManager(*configPath, stdout, stderr)
 	case "validate":
 		return validate(*configPath, stdout, stderr)
+	case "hash-password":
+		return hashPassword(stdin, stdout, stderr)
+	case "new-token":
+		return newToken(fset.Arg(0), stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token)\n", cmd)
 		return 2
 	}
 }
@@ -118,6 +132,16 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
+	tls := cfg.WebUI.TLSCert != ""
+	url := "http://" + addr
+	if tls {
+		url = "https://" + addr
+	}
+	authn, err := setupAuth(cfg, url, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor: %v\n", err)
+		return 1
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor: web UI: %v\n", err)
@@ -129,15 +153,23 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		AllowedHosts: cfg.WebUI.AllowedHosts,
 		Logger:       logger,
 		Uploads:      uploadOptions(&cfg.Uploads),
+		Auth:         authn,
 	}))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tls {
+			// The pair was checked at load; a file changed since fails here.
+			serveErr <- srv.ServeTLS(ln, cfg.WebUI.TLSCert, cfg.WebUI.TLSKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(ctx) }()
 
 	fmt.Fprintln(stdout, "Process Manager started")
-	fmt.Fprintf(stdout, "Web UI available at http://%s\n", addr)
+	fmt.Fprintf(stdout, "Web UI available at %s\n", url)
 	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
 
 	code := 0
@@ -180,7 +212,12 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "%s is valid: %d program(s)\n", cfg.Path, len(cfg.Programs))
 	}
-	fmt.Fprintf(stdout, "web UI: http://%s:%d (%q)\n", cfg.WebUI.Host, cfg.WebUI.Port, cfg.WebUI.Title)
+	scheme := "http"
+	if cfg.WebUI.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "web UI: %s://%s (%q)\n", scheme, net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port)), cfg.WebUI.Title)
+	fmt.Fprintf(stdout, "access: %s\n", accessText(cfg))
 	problems := 0
 	for i := range cfg.Programs {
 		p := &cfg.Programs[i]

@@ -193,7 +193,7 @@ func (d *decoder) tokens(n *yaml.Node, field string) []Token {
 		case nameNode == nil:
 			d.errorf(item, f, `missing required field "name"`)
 			ok = false
-		case !validTokenName(t.Name):
+		case !ValidTokenName(t.Name):
 			d.errorf(nameNode, join(f, "name"), "%q is not a token name: use 1-%d letters, digits, '.', '_' or '-'", t.Name, maxTokenName)
 			ok = false
 		case names[t.Name] != 0:
@@ -234,7 +234,9 @@ func usernameProblem(s string) string {
 	return ""
 }
 
-func validTokenName(s string) bool {
+// ValidTokenName reports whether s may name an API token: 1-64 letters, digits, '.', '_' or '-', so that
+// it shows plainly in the audit log as "token:NAME".
+func ValidTokenName(s string) bool {
 	if s == "" || len(s) > maxTokenName {
 		return false
 	}
