@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 )
@@ -35,6 +36,8 @@ type requestInfo struct {
 	user string
 	// session is the ID of the session used, or "".
 	session string
+	// expires is when that session ends; zero without one.
+	expires time.Time
 	// pattern is the route the request reached; "" for none.
 	pattern string
 	// program is the program the request is about, when the route has one.
@@ -97,7 +100,7 @@ func (h *handler) identify(r *http.Request, info *requestInfo) (ok bool, problem
 	if !ok {
 		return false, deadSession
 	}
-	info.user, info.session = s.User, s.ID
+	info.user, info.session, info.expires = s.User, s.ID, s.Expires
 	return true, 0
 }
 

@@ -68,6 +68,10 @@ func (h *handler) loginPageGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if infoOf(r).session != "" {
+		redirect(w, safeNext(q.Get("next"))) // logged in already
+		return
+	}
 	var p loginPage
 	switch {
 	case q.Has("failed"):

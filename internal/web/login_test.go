@@ -1,11 +1,21 @@
 package web
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pyvisor/pyvisor/internal/auth"
 )
 
 // sessionCookieOf returns the session cookie a response sets, or nil.
@@ -78,6 +88,10 @@ func TestLoginFlow(t *testing.T) {
 			ck.MaxAge != int(testLifetime.Seconds()) || len(ck.Value) < 40 {
 			t.Errorf("session cookie %+v; want HttpOnly, SameSite=Strict, Path=/, Max-Age=%d, not Secure over HTTP",
 				ck, int(testLifetime.Seconds()))
+		}
+		again := call(t, c, "GET", af.url+"/login?next=%2Findex.html", nil, cookieHeader(ck)...)
+		if again.status != 303 || again.header.Get("Location") != "./index.html" {
+			t.Errorf("GET /login when logged in = %d, Location %q; want 303 to ./index.html", again.status, again.header.Get("Location"))
 		}
 		who := call(t, c, "GET", af.url+"/api/session", nil, cookieHeader(ck)...)
 		if who.status != 200 || strings.TrimSpace(who.body) != `{"auth":true,"user":"admin","via":"session"}` {
@@ -206,3 +220,63 @@ func TestOpenServer(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionEndsStream: an event stream opened with a session ends when the
+// session expires, so that a page left open meets the login again.
+func TestSessionEndsStream(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, tokenHash := auth.NewToken()
+	a, err := auth.New(auth.Credentials{Username: "admin", PasswordHash: string(hash),
+		Tokens: []auth.Token{{Name: "ci", SHA256: tokenHash}}}, auth.Options{SessionLifetime: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, NewHandler(Options{Supervisor: f.sup, Logger: slog.New(slog.DiscardHandler), Auth: a}))
+	af := &authFixture{fixture: f, url: srv.URL}
+	ck := af.login(t, client(t, ""), testPassword)
+
+	open := func(hdr ...string) *http.Response {
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			cancel()
+			t.Fatalf("GET /api/events with %q: %v %v", hdr[0], resp, err)
+		}
+		t.Cleanup(func() { cancel(); resp.Body.Close() })
+		return resp
+	}
+	withSession := open(cookieHeader(ck)...)
+	withToken := open("Authorization", "Bearer "+token)
+	var tokenBytes atomic.Int64
+	go io.Copy(writerFunc(func(p []byte) (int, error) { tokenBytes.Add(int64(len(p))); return len(p), nil }), withToken.Body)
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, withSession.Body)
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Errorf("the stream of the session ended with %v, want a clean end", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("the event stream of a session of 2 s still runs after %v", waitTimeout)
+	}
+	// A token has no expiry: its stream goes on (an event follows every CPU sample).
+	n := tokenBytes.Load()
+	waitUntil(t, "more events on the token's stream", func() bool { return tokenBytes.Load() > n },
+		func() string { return fmt.Sprintf("%d bytes received in all", tokenBytes.Load()) })
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

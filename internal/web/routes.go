@@ -1,6 +1,9 @@
 package web
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // routes registers every route of the server. Paths under /api/ are the JSON
 // API documented in the README; scripts depend on them, so they stay stable.
@@ -68,6 +71,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	}
 	if !h.authorize(w, r, info) {
 		return
+	}
+	if !info.expires.IsZero() && r.Method == http.MethodGet {
+		// An event stream opened with a session ends with it; the browser's
+		// reconnection then meets the login. (Only GETs: an action or upload
+		// under way is not cut off.)
+		ctx, cancel := context.WithDeadline(r.Context(), info.expires)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 	if info.pattern == "" {
 		// No route: the mux answers 404, or 405 with an Allow header, in plain
