@@ -31,7 +31,7 @@ func (r cliResult) String() string {
 // cli runs pyvisor's command line in this process.
 func cli(args ...string) cliResult {
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := run(args, strings.NewReader(""), &out, &errb)
 	return cliResult{code, out.String(), errb.String()}
 }
 

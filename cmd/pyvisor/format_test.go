@@ -180,7 +180,7 @@ func TestUsageErrors(t *testing.T) {
 		{"status", "--url", "ftp://x"},
 		{"frobnicate"},
 	} {
-		code := run(args, io.Discard, io.Discard)
+		code := run(args, nil, io.Discard, io.Discard)
 		if code != exitUsage {
 			t.Errorf("run(%q) = %d, want %d", args, code, exitUsage)
 		}

@@ -12,8 +12,9 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/client", "internal/sdnotify"},
-		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify"},
+		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth"},
+		"internal/auth":       {"internal/statefile"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
 		"internal/install":    {},
 		"internal/config":     {},

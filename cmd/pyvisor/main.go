@@ -6,6 +6,8 @@
 //
 //	pyvisor [-c FILE]                          run the manager (SIGHUP reloads FILE)
 //	pyvisor validate [-c FILE]                 check a configuration and print it resolved
+//	pyvisor hash-password                      read a password, print its hash for web_ui.auth
+//	pyvisor new-token NAME                     print a new API token and its web_ui.auth.tokens entry
 //	pyvisor status [--json]                    show every program (a table, or the API's JSON)
 //	pyvisor start|stop|restart NAME...|all     act on programs, one after the other
 //	pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log; -f follows it
@@ -52,13 +54,15 @@ func main() {
 		// small; collecting a heap this small takes microseconds.
 		debug.SetGCPercent(25)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // usageText is printed by pyvisor help and -h.
 const usageText = `usage:
   pyvisor [-c FILE]                          run the manager
   pyvisor validate [-c FILE]                 check a configuration and print it resolved
+  pyvisor hash-password                      read a password, print its hash for web_ui.auth
+  pyvisor new-token NAME                     print a new API token and its web_ui.auth.tokens entry
   pyvisor status [--json]                    show every program (a table, or the API's JSON)
   pyvisor start|stop|restart NAME...|all     act on programs, one after the other
   pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log (20); -f follows it
@@ -69,7 +73,7 @@ const usageText = `usage:
 // clean run, a valid config or a client command that did its work, 1 for a
 // runtime failure or a failed request, 2 for bad usage or an invalid
 // configuration, 3 for a manager the client commands cannot reach.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, args := splitCommand(args)
 	if clientSynopsis(cmd) != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -93,8 +97,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else if err != nil {
 		return 2
 	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "pyvisor %s: unexpected argument %q\n", cmd, fset.Arg(0))
+	wantArgs := 0
+	if cmd == "new-token" {
+		wantArgs = 1
+	}
+	if fset.NArg() > wantArgs {
+		fmt.Fprintf(stderr, "pyvisor %s: unexpected argument %q\n", cmd, fset.Arg(wantArgs))
+		return 2
+	}
+	if fset.NArg() < wantArgs {
+		fmt.Fprintf(stderr, "usage: pyvisor %s NAME\n", cmd)
 		return 2
 	}
 	switch cmd {
@@ -102,8 +114,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runManager(*configPath, stdout, stderr)
 	case "validate":
 		return validate(*configPath, stdout, stderr)
+	case "hash-password":
+		return hashPassword(stdin, stdout, stderr)
+	case "new-token":
+		return newToken(fset.Arg(0), stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
 		return 2
 	}
 }
@@ -179,6 +195,16 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	rl := &reloader{sup: sup, log: logger, path: cfg.Path}
 
 	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
+	tls := cfg.WebUI.TLSCert != ""
+	url := "http://" + addr
+	if tls {
+		url = "https://" + addr
+	}
+	authn, err := setupAuth(cfg, url, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor: %v\n", err)
+		return 1
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor: web UI: %v\n", err)
@@ -191,16 +217,24 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		Logger:       logger,
 		Uploads:      uploadOptions(&cfg.Uploads, cfg.User),
 		Reload:       rl.reload,
+		Auth:         authn,
 	}))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tls {
+			// The pair was checked at load; a file changed since fails here.
+			serveErr <- srv.ServeTLS(ln, cfg.WebUI.TLSCert, cfg.WebUI.TLSKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(ctx) }()
 	go rl.onSignals(ctx, hup)
 
 	fmt.Fprintln(stdout, "Process Manager started")
-	fmt.Fprintf(stdout, "Web UI available at http://%s\n", addr)
+	fmt.Fprintf(stdout, "Web UI available at %s\n", url)
 	fmt.Fprintln(stdout, "Press Ctrl+C to stop")
 
 	code := 0
@@ -269,7 +303,12 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "%s is valid: %d program(s)\n", cfg.Path, len(cfg.Programs))
 	}
-	fmt.Fprintf(stdout, "web UI: http://%s:%d (%q)\n", cfg.WebUI.Host, cfg.WebUI.Port, cfg.WebUI.Title)
+	scheme := "http"
+	if cfg.WebUI.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "web UI: %s://%s (%q)\n", scheme, net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port)), cfg.WebUI.Title)
+	fmt.Fprintf(stdout, "access: %s\n", accessText(cfg))
 	if cfg.User != nil {
 		fmt.Fprintf(stdout, "user: %v (programs without a user of their own, and installs of uploads)\n", cfg.User)
 	}

@@ -54,6 +54,11 @@ type WebUI struct {
 	// AllowedHosts are extra Host header values the server accepts; nil means none beyond the defaults
 	// the web package applies.
 	AllowedHosts []string
+	// Auth says who may use the dashboard and the API (web_ui.auth).
+	Auth Auth
+	// TLSCert and TLSKey are the absolute paths of the certificate (chain) and key to serve HTTPS with;
+	// both "" means plain HTTP. Load checks that they are a readable, matching pair.
+	TLSCert, TLSKey string
 }
 
 // RestartPolicy says when and how fast a program that exited unrequested is started again.
@@ -147,6 +152,7 @@ func Default(dir string) *Config {
 			Host:  "127.0.0.1",
 			Port:  10000,
 			Title: "Process Manager",
+			Auth:  Auth{SessionLifetime: DefaultSessionLifetime},
 		},
 		Restart: RestartPolicy{
 			Delay:                  1 * time.Second,

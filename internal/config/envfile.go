@@ -8,12 +8,13 @@ import (
 	"strings"
 )
 
-// maxEnvFileSize bounds what Load reads from an env file; anything larger is surely not one.
+// maxEnvFileSize bounds what Load reads from an env file (or a TLS certificate or key); anything larger
+// is surely not one.
 const maxEnvFileSize = 1 << 20
 
-// readEnvFile reads a regular file of at most maxEnvFileSize bytes. Refusing other kinds of file keeps a
-// FIFO or a device named by mistake from hanging or flooding Load.
-func readEnvFile(path string) ([]byte, error) {
+// readSmallFile reads a regular file of at most maxEnvFileSize bytes: an env file, a certificate, a key.
+// Refusing other kinds of file keeps a FIFO or a device named by mistake from hanging or flooding Load.
+func readSmallFile(path string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ func FuzzLoad(f *testing.F) {
 		"programs:\n  - name: a\n    script: a.py\n    environment: {A: 1, B: [x]}\n    exit_codes: [300]\n",
 		"x: &x [*x, *x]\nprograms: [*x]\n",
 		"env_file: /dev/zero\n",
+		"web_ui:\n  auth: {username: a, password_hash: '$argon2id$v=19$m=9,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA', tokens: [{name: a}, x]}\n  tls_cert: /dev/zero\n  tls_key: /dev/null\n",
 		"- a\n- b\n",
 		"web_ui:\n\tport: 1\n",
 		"venv: ~\ncwd: ~/x\nprograms:\n  - {name: \"a\\u0000\", script: ~bob/a.py}\n",

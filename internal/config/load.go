@@ -109,7 +109,7 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 	}) {
 		switch p.key {
 		case "web_ui":
-			d.webUI(&c.WebUI, p.value)
+			d.webUI(c, p.value)
 		case "venv":
 			c.Venv = d.path(c, p.value, "venv")
 		case "cwd":
@@ -162,10 +162,18 @@ func (d *decoder) path(c *Config, n *yaml.Node, field string) string {
 	return s
 }
 
-func (d *decoder) webUI(w *WebUI, n *yaml.Node) {
-	for _, p := range d.fields(n, "web_ui", []string{"host", "port", "title", "allowed_hosts"}) {
+func (d *decoder) webUI(c *Config, n *yaml.Node) {
+	w := &c.WebUI
+	var cert, key *yaml.Node
+	for _, p := range d.fields(n, "web_ui", []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key"}) {
 		field := join("web_ui", p.key)
 		switch p.key {
+		case "auth":
+			d.auth(&w.Auth, p.value)
+		case "tls_cert":
+			cert = p.value
+		case "tls_key":
+			key = p.value
 		case "host":
 			if s, ok := d.str(p.value, field); ok {
 				if s == "" {
@@ -196,6 +204,7 @@ func (d *decoder) webUI(w *WebUI, n *yaml.Node) {
 			}
 		}
 	}
+	d.tls(c, w, cert, key)
 }
 
 // restart applies a restart block to base. For a program's block (inherited set), base is the global
@@ -319,7 +328,7 @@ func (d *decoder) sampling(s *Sampling, n *yaml.Node) {
 // their own line in the env file. program is "" for the global env file.
 func (d *decoder) envFile(c *Config, raw string, n *yaml.Node, field, program string) []EnvVar {
 	path := c.resolve(c.Dir, raw)
-	data, err := readEnvFile(path)
+	data, err := readSmallFile(path)
 	if err != nil {
 		d.errorf(n, field, "read env file %s: %s", path, pathErrorMsg(err))
 		return nil

@@ -32,7 +32,11 @@ func TestLoadFull(t *testing.T) {
 	appRestart.Delay = 5 * time.Second
 	want := &Config{
 		Path: c.Path, Dir: dir, Home: c.Home,
-		WebUI:       WebUI{Host: "0.0.0.0", Port: 10001, Title: "My Services", AllowedHosts: []string{"myhost.lan", "myhost"}},
+		WebUI: WebUI{Host: "0.0.0.0", Port: 10001, Title: "My Services", AllowedHosts: []string{"myhost.lan", "myhost"},
+			Auth: Auth{Mode: AuthConfigured, Username: "admin",
+				PasswordHash:    "$2a$04$s3EVOilD1u3Oqzn.4XAs/exAh7rB0BNcQV3tPdr1WGDEQYTzUneiu",
+				Tokens:          []Token{{Name: "ci", SHA256: "7fcc2be6c6c755c9433aa10df145f4cd324ab5266e0a98b648326ed46c811781"}},
+				SessionLifetime: 8 * time.Hour}},
 		Venv:        ".venv",
 		Cwd:         "scripts",
 		EnvFile:     "common.env",
@@ -49,13 +53,13 @@ func TestLoadFull(t *testing.T) {
 				Environment: []EnvVar{{"PYTHONUNBUFFERED", "TRUE"}, {"DSN", "postgres://u@h/db?sslmode=disable"}},
 				EnvFile:     "app.env", EnvFileVars: []EnvVar{{"API_TOKEN", "not-a-real-token"}},
 				Restart: appRestart, StopSignal: syscall.SIGINT, StopTimeout: 20 * time.Second,
-				ExitCodes: []int{0, 3}, Line: 31,
+				ExitCodes: []int{0, 3}, Line: 37,
 			},
 			{
 				Name: "worker", Script: "worker.py", Enabled: true, Autorestart: true,
 				Args:        []string{"--queue", "high priority", "--verbose"},
 				Environment: []EnvVar{{"WORKERS", "4"}, {"MODE", "batch"}},
-				Restart:     globalRestart, StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, Line: 46,
+				Restart:     globalRestart, StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, Line: 52,
 			},
 		},
 	}
@@ -95,7 +99,7 @@ func TestDefault(t *testing.T) {
 	c := Default("/srv/pm")
 	want := &Config{
 		Dir:   "/srv/pm",
-		WebUI: WebUI{Host: "127.0.0.1", Port: 10000, Title: "Process Manager"},
+		WebUI: WebUI{Host: "127.0.0.1", Port: 10000, Title: "Process Manager", Auth: Auth{SessionLifetime: 12 * time.Hour}},
 		Restart: RestartPolicy{
 			Delay: time.Second, MaxConsecutiveFailures: 10, FailureReset: time.Minute,
 			BackoffFactor: 1, MaxDelay: 5 * time.Minute,

@@ -57,7 +57,7 @@ func (r ReloadResult) MarshalJSON() ([]byte, error) {
 //     is now enabled. Its old process is stopped as its old definition said.
 //   - Other programs are not disturbed.
 //
-// Settings that are read once at start (web_ui, logging, sampling, uploads,
+// Settings that are read once at start (web_ui with its credentials, logging, sampling, uploads,
 // pip_args) are not applied: the configuration in effect keeps their values
 // from the start, and the result lists those that changed in NeedsRestart.
 //
@@ -160,6 +160,9 @@ func needsRestart(old, next *config.Config) []string {
 	check("web_ui.port", o.WebUI.Port == n.WebUI.Port)
 	check("web_ui.title", o.WebUI.Title == n.WebUI.Title)
 	check("web_ui.allowed_hosts", slices.Equal(o.WebUI.AllowedHosts, n.WebUI.AllowedHosts))
+	check("web_ui.auth", reflect.DeepEqual(o.WebUI.Auth, n.WebUI.Auth))
+	check("web_ui.tls_cert", o.WebUI.TLSCert == n.WebUI.TLSCert)
+	check("web_ui.tls_key", o.WebUI.TLSKey == n.WebUI.TLSKey)
 	check("logging.max_size_mb", o.Logging.MaxSizeBytes == n.Logging.MaxSizeBytes)
 	check("logging.backups", o.Logging.Backups == n.Logging.Backups)
 	check("sampling.interval_seconds", o.Sampling.Interval == n.Sampling.Interval)

@@ -84,7 +84,10 @@ func gzipBytes(data []byte) []byte {
 // dashboard is picked up at once.
 func (h *handler) static(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
-	if name == "" {
+	switch {
+	case r.Pattern == "GET /app.css":
+		name = "app.css"
+	case name == "":
 		name = "index.html"
 	}
 	a, ok := h.assets[name]

@@ -44,6 +44,7 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status
 	}
 	defer form.close()
 	name, _ := form.field("name")
+	infoOf(r).program = name // for the audit log
 	if err := install.ValidateName(name); err != nil {
 		return supervisor.Status{}, badRequest(err.Error())
 	}

@@ -1,18 +1,22 @@
 // Package web owns pyvisor's HTTP surface: the JSON API that scripts and the
 // dashboard use, the Server-Sent Event streams of program states and log lines,
 // and the dashboard itself (static files embedded in the binary). It guards that
-// surface against DNS rebinding (Host check) and cross-site requests (Origin
-// check) because anyone who reaches it can start programs. Every route is in
+// surface against DNS rebinding (Host check), cross-site requests (Origin
+// check) and, when authentication is on, anyone without a session or an API
+// token, because anyone who reaches it can start programs; it records every
+// request that may change something in the audit log. Every route is in
 // routes.go; the state it shows belongs to the supervisor and is only read here.
 package web
 
 import (
 	"context"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
@@ -40,6 +44,10 @@ type Options struct {
 	// answers 422 with the error's message, which should be the loader's whole
 	// report.
 	Reload func(ctx context.Context) (supervisor.ReloadResult, error)
+	// Auth checks the credentials every request but a few public ones (the
+	// login page, /healthz) must carry; nil means none are needed (a server
+	// on a loopback address, or "web_ui.auth: false").
+	Auth *auth.Authenticator
 }
 
 // DefaultMaxZipBytes is the largest ZIP accepted when UploadOptions.MaxZipBytes is 0.
@@ -66,12 +74,15 @@ type handler struct {
 	log     *slog.Logger
 	uploads UploadOptions
 	reload  func(context.Context) (supervisor.ReloadResult, error)
+	auth    *auth.Authenticator
 	assets  map[string]*asset
+	login   *template.Template
 	mux     *http.ServeMux
 }
 
 // NewHandler returns the handler of the API, the event streams and the
-// dashboard, wrapped in the Host and Origin checks and the security headers.
+// dashboard, wrapped in the Host, Origin and credential checks, the security
+// headers and the audit log.
 func NewHandler(opts Options) http.Handler {
 	h := &handler{
 		sup:     opts.Supervisor,
@@ -81,7 +92,9 @@ func NewHandler(opts Options) http.Handler {
 		log:     opts.Logger,
 		uploads: opts.Uploads,
 		reload:  opts.Reload,
+		auth:    opts.Auth,
 		assets:  loadAssets(),
+		login:   parseLoginTemplate(),
 		mux:     http.NewServeMux(),
 	}
 	if h.uploads.MaxZipBytes <= 0 {

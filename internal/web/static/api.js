@@ -19,6 +19,10 @@ async function request(method, url, init = {}) {
   } catch {
     // Not JSON: a proxy's error page, say. The status says enough.
   }
+  if (res.status === 401) {
+    // The session expired or ended (a restart of pyvisor ends them all).
+    location.assign('login?expired=1');
+  }
   if (!res.ok) {
     throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
   }
@@ -26,6 +30,9 @@ async function request(method, url, init = {}) {
 }
 
 export const listPrograms = () => request('GET', 'api/programs');
+
+// getSession says who is logged in: {auth, user, via} (via "session" for a browser login).
+export const getSession = () => request('GET', 'api/session');
 
 // act runs "start", "stop" or "restart" and returns the program afterwards.
 export const act = (name, action) => request('POST', programURL(name) + '/' + action);

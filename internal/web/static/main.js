@@ -1,6 +1,6 @@
 // main.js: wires the dashboard together: live program rows, the action
 // buttons and the log viewer.
-import { act, followLog, logPage, removeProgram, watchPrograms } from './api.js';
+import { act, followLog, getSession, logPage, removeProgram, watchPrograms } from './api.js';
 import {
   createRow, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail, updateRow,
 } from './render.js';
@@ -272,5 +272,15 @@ dlg.addEventListener('close', () => {
   const back = lv.opener && lv.opener.isConnected ? lv.opener : null;
   if (back) back.focus();
 });
+
+// ---- session ----
+
+// With a browser login, the header shows the user and a Log out button (a
+// plain form: it works even if this script fails).
+getSession().then((s) => {
+  if (s.via !== 'session') return;
+  $('[data-field="user"]').textContent = s.user;
+  $('[data-form="logout"]').hidden = false;
+}, () => { /* without it the header only lacks the user's name */ });
 
 watchPrograms(applyPrograms, setConnection);

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/pyvisor/pyvisor/internal/auth"
+	"github.com/pyvisor/pyvisor/internal/config"
+)
+
+// access is how the manager lets clients in.
+type access int
+
+const (
+	// accessOpen: no credentials; the server listens on loopback only.
+	accessOpen access = iota
+	// accessOff: no credentials, wherever it listens ("auth: false").
+	accessOff
+	// accessGenerated: the generated admin password of config.AuthFileName.
+	accessGenerated
+	// accessConfigured: the username, password hash and tokens of web_ui.auth.
+	accessConfigured
+)
+
+// decideAccess picks the access for the auth setting mode and the listen
+// host. Without a setting a loopback host is open (the Host and Origin checks
+// keep other sites' pages out), and any other host, the wildcard ones
+// included, gets a generated password: pyvisor never serves an open door to
+// the network by default. It is pure.
+func decideAccess(mode config.AuthMode, host string) access {
+	switch mode {
+	case config.AuthOff:
+		return accessOff
+	case config.AuthGenerated:
+		return accessGenerated
+	case config.AuthConfigured:
+		return accessConfigured
+	}
+	if isLoopbackHost(host) {
+		return accessOpen
+	}
+	return accessGenerated
+}
+
+// isLoopbackHost reports whether the listen host host is "localhost" or a
+// loopback address (127.0.0.0/8, ::1). "", "0.0.0.0" and "::" listen on every
+// interface and are not.
+func isLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// accessText says in words who may use the web UI of cfg.
+func accessText(cfg *config.Config) string {
+	a := cfg.WebUI.Auth
+	switch decideAccess(a.Mode, cfg.WebUI.Host) {
+	case accessOpen:
+		return "open (loopback only; no login)"
+	case accessOff:
+		return "open to anyone who reaches it (web_ui.auth: false)"
+	case accessGenerated:
+		return "login with the generated admin password (" + filepath.Join(cfg.Dir, config.AuthFileName) + ")"
+	}
+	return fmt.Sprintf("login (web_ui.auth: user %q, %d API token(s))", a.Username, len(a.Tokens))
+}
+
+// setupAuth returns the authenticator the configuration asks for (nil for an
+// open server), telling the operator what they need to know: a generated
+// password once, a loud warning at every start without authentication on a
+// network address.
+func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.Authenticator, error) {
+	a := cfg.WebUI.Auth
+	opts := auth.Options{SessionLifetime: a.SessionLifetime}
+	var creds auth.Credentials
+	switch decideAccess(a.Mode, cfg.WebUI.Host) {
+	case accessOpen:
+		return nil, nil
+	case accessOff:
+		fmt.Fprintf(stderr, "WARNING: web_ui.auth is false: anyone who can reach %s can start, stop and upload programs.\n"+
+			"WARNING: use this only behind a reverse proxy that authenticates every request.\n", url)
+		return nil, nil
+	case accessGenerated:
+		path := filepath.Join(cfg.Dir, config.AuthFileName)
+		s, password, err := auth.LoadOrGenerate(path)
+		if err != nil {
+			return nil, err
+		}
+		if password != "" {
+			fmt.Fprintf(stdout, "Generated admin password: %s (user %s); stored hashed in %s\n", password, s.Username, path)
+			fmt.Fprintln(stdout, "It is shown only this once. To choose your own, see `pyvisor hash-password` and web_ui.auth in the README.")
+		} else {
+			fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", s.Username, path)
+		}
+		creds = auth.Credentials{Username: s.Username, PasswordHash: s.PasswordHash}
+	case accessConfigured:
+		creds = auth.Credentials{Username: a.Username, PasswordHash: a.PasswordHash}
+		for _, t := range a.Tokens {
+			creds.Tokens = append(creds.Tokens, auth.Token{Name: t.Name, SHA256: t.SHA256})
+		}
+		who := "no password login"
+		if a.Username != "" {
+			who = "user " + a.Username
+		}
+		fmt.Fprintf(stdout, "Login required (web_ui.auth): %s, %d API token(s)\n", who, len(a.Tokens))
+	}
+	authn, err := auth.New(creds, opts)
+	if err != nil {
+		return nil, fmt.Errorf("set up authentication: %w", err)
+	}
+	return authn, nil
+}
+
+// hashPassword is `pyvisor hash-password`: it reads a password (without echo,
+// twice, from a terminal; else one line from stdin, so scripts can pipe it)
+// and prints its bcrypt hash for web_ui.auth.password_hash.
+func hashPassword(stdin io.Reader, stdout, stderr io.Writer) int {
+	password, err := readPassword(stdin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor hash-password: %v\n", err)
+		return 2
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		fmt.Fprintf(stderr, "pyvisor hash-password: %v\n", err)
+		return 2
+	}
+	fmt.Fprintln(stdout, hash)
+	fmt.Fprintln(stderr, "Put it in the configuration as web_ui.auth.password_hash (quoted), with a web_ui.auth.username.")
+	return 0
+}
+
+// readPassword reads the password to hash from stdin.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		ask := func(prompt string) ([]byte, error) {
+			fmt.Fprint(stderr, prompt)
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(stderr)
+			if err != nil {
+				return nil, fmt.Errorf("read the password: %w", err)
+			}
+			return b, nil
+		}
+		first, err := ask("Password: ")
+		if err != nil {
+			return "", err
+		}
+		again, err := ask("Again: ")
+		if err != nil {
+			return "", err
+		}
+		if !bytes.Equal(first, again) {
+			return "", errors.New("the two passwords differ")
+		}
+		return string(first), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin (give it as one line)")
+	}
+	return line, nil
+}
+
+// newToken is `pyvisor new-token NAME`: it prints a fresh API token, once,
+// and the configuration entry that accepts it (which holds only its hash).
+func newToken(name string, stdout, stderr io.Writer) int {
+	if !config.ValidTokenName(name) {
+		fmt.Fprintf(stderr, "pyvisor new-token: %q is not a token name: use 1-64 letters, digits, '.', '_' or '-'\n", name)
+		return 2
+	}
+	token, sum := auth.NewToken()
+	fmt.Fprintf(stdout, "Token %s (shown only this once; clients send it as Authorization: Bearer <token>):\n%s\n\n", name, token)
+	fmt.Fprintf(stdout, "Add this entry to web_ui.auth.tokens in the configuration:\n      - {name: %s, sha256: %q}\n", name, sum)
+	return 0
+}

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pyvisor/pyvisor/internal/auth"
+	"github.com/pyvisor/pyvisor/internal/config"
+)
+
+func TestDecideAccess(t *testing.T) {
+	cases := []struct {
+		mode config.AuthMode
+		host string
+		want access
+	}{
+		{config.AuthDefault, "127.0.0.1", accessOpen},
+		{config.AuthDefault, "127.3.2.1", accessOpen},
+		{config.AuthDefault, "::1", accessOpen},
+		{config.AuthDefault, "[::1]", accessOpen},
+		{config.AuthDefault, "::ffff:127.0.0.1", accessOpen},
+		{config.AuthDefault, "localhost", accessOpen},
+		{config.AuthDefault, "LocalHost", accessOpen},
+		{config.AuthDefault, "0.0.0.0", accessGenerated},
+		{config.AuthDefault, "::", accessGenerated},
+		{config.AuthDefault, "", accessGenerated},
+		{config.AuthDefault, "192.168.1.10", accessGenerated},
+		{config.AuthDefault, "myhost.lan", accessGenerated},
+		{config.AuthDefault, "localhost.evil.example", accessGenerated},
+		{config.AuthOff, "0.0.0.0", accessOff},
+		{config.AuthOff, "127.0.0.1", accessOff},
+		{config.AuthGenerated, "127.0.0.1", accessGenerated},
+		{config.AuthConfigured, "127.0.0.1", accessConfigured},
+		{config.AuthConfigured, "0.0.0.0", accessConfigured},
+	}
+	for _, c := range cases {
+		if got := decideAccess(c.mode, c.host); got != c.want {
+			t.Errorf("decideAccess(%v, %q) = %v, want %v", c.mode, c.host, got, c.want)
+		}
+	}
+}
+
+// TestHashFormatsAgree keeps config's check of password hashes (at load) and
+// auth's parser (at login) in step: config cannot import auth.
+func TestHashFormatsAgree(t *testing.T) {
+	bc, err := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := string(bc)
+	ar := "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
+	for _, h := range []string{
+		b, "$2b$" + b[4:], "$2y$" + b[4:], "$2x$" + b[4:], "$2a$03$" + b[7:], "$2a$31$" + b[7:], "$2a$32$" + b[7:],
+		"$2a$+4$" + b[7:], "$2a$ 4$" + b[7:], b[:59], b + "x", b[:59] + "!", b[:59] + "=",
+		ar, strings.Replace(ar, "v=19", "v=16", 1), strings.Replace(ar, "argon2id", "argon2i", 1),
+		strings.Replace(ar, "m=65536", "m=065536", 1), strings.Replace(ar, "m=65536", "m=2097152", 1),
+		strings.Replace(ar, "m=65536", "m=2097153", 1), strings.Replace(ar, "m=65536", "m=31", 1),
+		strings.Replace(ar, "m=65536", "m=32", 1), strings.Replace(ar, "t=3", "t=1000", 1),
+		strings.Replace(ar, "t=3", "t=1001", 1), strings.Replace(ar, "p=4", "p=255", 1),
+		strings.Replace(ar, "p=4", "p=256", 1), strings.Replace(ar, "m=65536,t=3,p=4", "m=65536,t=3", 1),
+		strings.Replace(ar, "m=65536,t=3,p=4", "t=3,m=65536,p=4", 1), strings.Replace(ar, "$c29tZXNhbHQ$", "$c29tZXNhbHQ=$", 1),
+		strings.Replace(ar, "$c29tZXNhbHQ$", "$c29tZXNh$", 1), ar + "$", ar[:len(ar)-10], "$argon2id$", "", "plain",
+	} {
+		inConfig := config.PasswordHashProblem(h) == ""
+		inAuth := auth.CheckPasswordHash(h) == nil
+		if inConfig != inAuth {
+			t.Errorf("hash %q: config accepts it: %v, auth accepts it: %v; want the same", h, inConfig, inAuth)
+		}
+	}
+}
+
+// waitOutput waits until the manager's stdout matches re and returns the
+// submatches.
+func (m *managerProcess) waitOutput(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	// Generous: under -race a bcrypt hash of cost 12 takes seconds.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if sm := re.FindStringSubmatch(m.stdout.String()); sm != nil {
+			return sm
+		}
+		if time.Now().After(deadline) || m.cmd.ProcessState != nil {
+			t.Fatalf("manager's stdout never matched %s:\n%s\nstderr:\n%s", re, m.stdout, m.stderr)
+		}
+		time.Sleep(20 * time.Millisecond) // output gives no notice
+	}
+}
+
+// stop ends the manager with SIGTERM and waits for its exit.
+func (m *managerProcess) stop(t *testing.T) {
+	t.Helper()
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	if err := m.cmd.Wait(); err != nil {
+		t.Fatalf("manager exit after SIGTERM: %v\nstderr:\n%s", err, m.stderr)
+	}
+}
+
+// noRedirects is a client that shows redirects instead of following them.
+func noRedirects(tr *http.Transport) *http.Client {
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// get sends a request and returns its status, headers and body.
+func send(t *testing.T, c *http.Client, method, target string, body io.Reader, hdr ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// loginCookie posts the login form and returns the session cookie ("" when
+// the login failed) and the status.
+func loginCookie(t *testing.T, c *http.Client, base, user, password string) (string, int) {
+	t.Helper()
+	form := url.Values{"username": {user}, "password": {password}}.Encode()
+	status, hdr, _ := send(t, c, "POST", base+"/login", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded")
+	for _, ck := range (&http.Response{Header: hdr}).Cookies() {
+		if ck.Name == "pyvisor_session" && ck.Value != "" {
+			return ck.Name + "=" + ck.Value, status
+		}
+	}
+	return "", status
+}
+
+var generatedRE = regexp.MustCompile(`Generated admin password: (\S+) \(user admin\); stored hashed in (\S+)\n`)
+
+// TestGeneratedPassword starts managers on 0.0.0.0 without auth settings:
+// the first prints a password that works, requests without it are refused,
+// and the next start reuses the stored hash and prints no password.
+func TestGeneratedPassword(t *testing.T) {
+	port := freePort(t)
+	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 0.0.0.0, port: %d}\n", port))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := noRedirects(http.DefaultTransport.(*http.Transport).Clone())
+
+	m := startManager(t, dir)
+	sm := m.waitOutput(t, generatedRE)
+	password, path := sm[1], sm[2]
+	m.waitOutput(t, regexp.MustCompile(`Web UI available at http://0\.0\.0\.0:`))
+	if path != filepath.Join(dir, config.AuthFileName) || len(password) < 20 {
+		t.Fatalf("printed password %q stored in %s; want a long one in %s", password, path, filepath.Join(dir, config.AuthFileName))
+	}
+	stored, err := os.ReadFile(path)
+	info, _ := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 || strings.Contains(string(stored), password) {
+		t.Fatalf("%s: %v, mode %v, content %s; want mode 0600 and no password in it", path, err, info.Mode(), stored)
+	}
+	if status, _, body := send(t, c, "GET", base+"/api/programs", nil); status != 401 {
+		t.Errorf("GET /api/programs without credentials = %d %s, want 401", status, body)
+	}
+	if status, hdr, _ := send(t, c, "GET", base+"/", nil); status != 303 || !strings.HasPrefix(hdr.Get("Location"), "login?") {
+		t.Errorf("GET / without credentials = %d, Location %q; want 303 to the login page", status, hdr.Get("Location"))
+	}
+	if status, _, _ := send(t, c, "GET", base+"/healthz", nil); status != 200 {
+		t.Errorf("GET /healthz = %d, want 200 (public)", status)
+	}
+	cookie, status := loginCookie(t, c, base, "admin", password)
+	if cookie == "" {
+		t.Fatalf("POST /login with the printed password = %d and no session cookie\nstderr:\n%s", status, m.stderr)
+	}
+	if status, _, body := send(t, c, "GET", base+"/api/programs", nil, "Cookie", cookie); status != 200 {
+		t.Errorf("GET /api/programs with the session = %d %s, want 200", status, body)
+	}
+	if !strings.Contains(m.stderr.String(), `msg=audit client=127.0.0.1 user=admin method=POST route="POST /login" event=login status=303 outcome=ok`) {
+		t.Errorf("the manager's log lacks the audit record of the login:\n%s", m.stderr)
+	}
+	m.stop(t)
+
+	m = startManager(t, dir)
+	m.waitOutput(t, regexp.MustCompile(`Web UI available at`))
+	if out := m.stdout.String(); strings.Contains(out, "Generated admin password") || strings.Contains(out, password) {
+		t.Errorf("second start printed a password:\n%s", out)
+	}
+	if again, _ := os.ReadFile(path); !bytes.Equal(again, stored) {
+		t.Errorf("second start changed %s:\n%s\nwas\n%s", path, again, stored)
+	}
+	if status, _, _ := send(t, c, "GET", base+"/api/programs", nil, "Cookie", cookie); status != 401 {
+		t.Errorf("GET /api/programs with a session of the previous manager = %d, want 401 (sessions live in memory)", status)
+	}
+	if cookie, status := loginCookie(t, c, base, "admin", password); cookie == "" {
+		t.Errorf("POST /login with the first password on the second start = %d and no cookie", status)
+	}
+}
+
+// TestAuthFalse: "auth: false" serves openly on 0.0.0.0, warning at every start.
+func TestAuthFalse(t *testing.T) {
+	port := freePort(t)
+	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 0.0.0.0, port: %d, auth: false}\n", port))
+	for i := range 2 {
+		m := startManager(t, dir)
+		m.waitOutput(t, regexp.MustCompile(`Web UI available at`))
+		if !strings.Contains(m.stderr.String(), "WARNING: web_ui.auth is false") {
+			t.Errorf("start %d: no warning on stderr:\n%s", i+1, m.stderr)
+		}
+		if strings.Contains(m.stdout.String(), "password") {
+			t.Errorf("start %d: stdout mentions a password:\n%s", i+1, m.stdout)
+		}
+		status, _, body := send(t, http.DefaultClient, "GET", fmt.Sprintf("http://127.0.0.1:%d/api/programs", port), nil)
+		if status != 200 {
+			t.Errorf("start %d: GET /api/programs without credentials = %d %s, want 200", i+1, status, body)
+		}
+		m.stop(t)
+	}
+	if _, err := os.Stat(filepath.Join(dir, config.AuthFileName)); err == nil {
+		t.Errorf("auth: false created %s", config.AuthFileName)
+	}
+}
+
+// runWith runs the binary in dir with stdin and returns its exit code and output.
+func runWith(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, stdin string
+		args        []string
+		stderr      string
+	}{
+		{"hash-password without input", "", []string{"hash-password"}, "no password on stdin"},
+		{"hash-password of an empty line", "\n", []string{"hash-password"}, "no password on stdin"},
+		{"hash-password too long", strings.Repeat("x", 73) + "\n", []string{"hash-password"}, "73 bytes long"},
+		{"hash-password with an argument", "x\n", []string{"hash-password", "x"}, `unexpected argument "x"`},
+		{"new-token without a name", "", []string{"new-token"}, "usage: pyvisor new-token NAME"},
+		{"new-token with a bad name", "", []string{"new-token", "my token"}, "not a token name"},
+		{"new-token with two names", "", []string{"new-token", "a", "b"}, `unexpected argument "b"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runWith(t, dir, c.stdin, c.args...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, c.stderr) {
+				t.Errorf("pyvisor %q with stdin %q: exit %d, stdout %q, stderr %q; want 2, nothing, and %q",
+					c.args, c.stdin, code, stdout, stderr, c.stderr)
+			}
+		})
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key into
+// dir and returns the certificate.
+func writeCert(t *testing.T, dir string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "pyvisor test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+var tokenRE = regexp.MustCompile(`(?s)Token ci \(shown only this once.*?\):\n(pyv_\S+)\n\nAdd this entry to web_ui.auth.tokens in the configuration:\n(      - \{name: ci, sha256: "[0-9a-f]{64}"\})\n$`)
+
+// TestTLSWithConfiguredCredentials: a password hashed by hash-password (read
+// from a pipe) and a token made by new-token, pasted into the configuration,
+// work over HTTPS with a certificate made here.
+func TestTLSWithConfiguredCredentials(t *testing.T) {
+	const password = "pipe-fed password"
+	code, hash, stderr := runWith(t, t.TempDir(), password+"\n", "hash-password")
+	hash = strings.TrimSpace(hash)
+	if code != 0 || !strings.HasPrefix(hash, "$2a$12$") || auth.CheckPasswordHash(hash) != nil {
+		t.Fatalf("hash-password = exit %d, %q, stderr %q; want a bcrypt hash of cost 12", code, hash, stderr)
+	}
+	code, out, stderr := runWith(t, t.TempDir(), "", "new-token", "ci")
+	sm := tokenRE.FindStringSubmatch(out)
+	if code != 0 || sm == nil {
+		t.Fatalf("new-token ci = exit %d, stdout:\n%s\nstderr %q; want the token and its entry", code, out, stderr)
+	}
+	token, entry := sm[1], sm[2]
+
+	port := freePort(t)
+	dir := writeProject(t, fmt.Sprintf(`web_ui:
+  host: 127.0.0.1
+  port: %d
+  tls_cert: cert.pem
+  tls_key: %s
+  auth:
+    username: ops
+    password_hash: %q
+    tokens:
+%s
+`, port, "key.pem", hash, entry))
+	cert := writeCert(t, dir)
+	m := startManager(t, dir)
+	m.waitOutput(t, regexp.MustCompile(fmt.Sprintf(`Web UI available at https://127\.0\.0\.1:%d\n`, port)))
+	if !strings.Contains(m.stdout.String(), `Login required (web_ui.auth): user ops, 1 API token(s)`) {
+		t.Errorf("stdout lacks the access summary:\n%s", m.stdout)
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	c := noRedirects(tr)
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+	if status, _, body := send(t, c, "GET", base+"/api/programs", nil); status != 401 {
+		t.Errorf("GET /api/programs over HTTPS without credentials = %d %s, want 401", status, body)
+	}
+	if status, _, body := send(t, c, "GET", base+"/api/programs", nil, "Authorization", "Bearer "+token); status != 200 {
+		t.Errorf("GET /api/programs over HTTPS with the new token = %d %s, want 200", status, body)
+	}
+	if status, _, _ := send(t, c, "GET", base+"/api/programs", nil, "Authorization", "Bearer "+token+"x"); status != 401 {
+		t.Errorf("GET /api/programs with a wrong token = %d, want 401", status)
+	}
+	if cookie, status := loginCookie(t, c, base, "ops", password+"x"); cookie != "" || status != 303 {
+		t.Errorf("POST /login with a wrong password = %d, cookie %q; want 303 and no cookie", status, cookie)
+	}
+	cookie, status := loginCookie(t, c, base, "ops", password)
+	if cookie == "" {
+		t.Fatalf("POST /login with the hashed password = %d and no cookie\nstderr:\n%s", status, m.stderr)
+	}
+	if status, _, body := send(t, c, "GET", base+"/api/session", nil, "Cookie", cookie); status != 200 || !strings.Contains(body, `"user":"ops"`) {
+		t.Errorf("GET /api/session with the session = %d %s, want ops", status, body)
+	}
+	if status, _, _ := send(t, http.DefaultClient, "GET", fmt.Sprintf("http://127.0.0.1:%d/api/programs", port), nil); status != 400 {
+		t.Errorf("plain HTTP to the HTTPS port = %d, want 400", status)
+	}
+}

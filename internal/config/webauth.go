@@ -1,0 +1,333 @@
+package config
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// AuthMode says how clients of the dashboard and the API prove who they are.
+type AuthMode int
+
+const (
+	// AuthDefault is an absent web_ui.auth: open on a loopback host, else a generated admin password
+	// (stored hashed in AuthFileName beside the config).
+	AuthDefault AuthMode = iota
+	// AuthOff is "auth: false": open wherever it listens, for a server behind an authenticating proxy.
+	AuthOff
+	// AuthGenerated is "auth: true": the generated admin password, even on a loopback host.
+	AuthGenerated
+	// AuthConfigured is an auth mapping: the username, password hash and tokens it gives.
+	AuthConfigured
+)
+
+// AuthFileName is the file, beside the config, that holds the hash of the generated admin password.
+const AuthFileName = "process_manager.auth.json"
+
+// DefaultSessionLifetime is how long a browser stays logged in when session_hours is not set.
+const DefaultSessionLifetime = 12 * time.Hour
+
+// Limits of the auth settings.
+const (
+	maxUsernameLen = 64
+	maxTokenName   = 64
+	maxSessionDays = 366
+)
+
+// Auth is web_ui.auth.
+type Auth struct {
+	// Mode says which of the other fields apply.
+	Mode AuthMode
+	// Username and PasswordHash (bcrypt or argon2id) let a browser log in; both are "" or both are set.
+	// Only AuthConfigured sets them.
+	Username, PasswordHash string
+	// Tokens are the API tokens accepted as "Authorization: Bearer"; nil means none.
+	Tokens []Token
+	// SessionLifetime is how long a login lasts (absolute, not renewed by use).
+	SessionLifetime time.Duration
+}
+
+// Token is one API token: its name (shown in the audit log as "token:NAME") and the SHA-256 of the
+// token, as 64 lowercase hex digits. The token itself is never stored.
+type Token struct {
+	Name   string
+	SHA256 string
+}
+
+// tls reads web_ui.tls_cert and web_ui.tls_key (given as nodes, nil when absent) into w as absolute
+// paths, checking that both or neither are given and that they are a readable, matching pair.
+func (d *decoder) tls(c *Config, w *WebUI, cert, key *yaml.Node) {
+	if cert == nil && key == nil {
+		return
+	}
+	if cert == nil || key == nil {
+		given, missing, at := "tls_cert", "tls_key", cert
+		if cert == nil {
+			given, missing, at = "tls_key", "tls_cert", key
+		}
+		d.errorf(at, join("web_ui", given), "%s is set but %s is not; give both (or neither, for plain HTTP)", given, missing)
+		return
+	}
+	var paths [2]string
+	var data [2][]byte
+	for i, n := range []*yaml.Node{cert, key} {
+		field := join("web_ui", []string{"tls_cert", "tls_key"}[i])
+		s, ok := d.str(n, field)
+		if !ok {
+			return
+		}
+		if s == "" {
+			d.errorf(n, field, "must not be empty")
+			return
+		}
+		if d.path(c, n, field) == "" {
+			return // reported
+		}
+		paths[i] = c.resolve(c.Dir, s)
+		b, err := readSmallFile(paths[i])
+		if err != nil {
+			d.errorf(n, field, "read %s: %s", paths[i], pathErrorMsg(err))
+			return
+		}
+		data[i] = b
+	}
+	if _, err := tls.X509KeyPair(data[0], data[1]); err != nil {
+		d.errorf(key, "web_ui.tls_key", "%s and %s are not a usable certificate and key pair: %v", paths[0], paths[1], err)
+		return
+	}
+	w.TLSCert, w.TLSKey = paths[0], paths[1]
+}
+
+// auth reads web_ui.auth: false, true, or a mapping of credentials.
+func (d *decoder) auth(a *Auth, n *yaml.Node) {
+	const field = "web_ui.auth"
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode {
+		if on, ok := d.boolean(n, field); ok && on {
+			a.Mode = AuthGenerated
+		} else if ok {
+			a.Mode = AuthOff
+		}
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, field, "expected false, true or a mapping (username, password_hash, tokens, session_hours), got %s", describe(n))
+		return
+	}
+	a.Mode = AuthConfigured
+	var userNode, hashNode *yaml.Node
+	for _, p := range d.fields(n, field, []string{"username", "password_hash", "tokens", "session_hours"}) {
+		f := join(field, p.key)
+		switch p.key {
+		case "username":
+			if s, ok := d.str(p.value, f); ok {
+				userNode = p.value
+				if msg := usernameProblem(s); msg != "" {
+					d.errorf(p.value, f, "%s", msg)
+				}
+				a.Username = s
+			}
+		case "password_hash":
+			if s, ok := d.str(p.value, f); ok {
+				hashNode = p.value
+				if msg := PasswordHashProblem(s); msg != "" {
+					d.errorf(p.value, f, "%s", msg)
+				}
+				a.PasswordHash = s
+			}
+		case "tokens":
+			a.Tokens = d.tokens(p.value, f)
+		case "session_hours":
+			if v, ok := d.number(p.value, f); ok {
+				if v <= 0 || v > 24*maxSessionDays {
+					d.errorf(p.value, f, "must be greater than 0 and at most %d (a year), got %s", 24*maxSessionDays, p.value.Value)
+				} else {
+					a.SessionLifetime = time.Duration(v * float64(time.Hour))
+				}
+			}
+		}
+	}
+	switch {
+	case userNode != nil && hashNode == nil:
+		d.errorf(userNode, join(field, "password_hash"), "username is set but password_hash is not; make one with `pyvisor hash-password`")
+	case hashNode != nil && userNode == nil:
+		d.errorf(hashNode, join(field, "username"), "password_hash is set but username is not")
+	case userNode == nil && hashNode == nil && len(a.Tokens) == 0:
+		d.errorf(n, field, "needs a username and password_hash, or tokens; for a generated admin password write `auth: true`")
+	}
+}
+
+// tokens reads the list of {name, sha256} entries.
+func (d *decoder) tokens(n *yaml.Node, field string) []Token {
+	var out []Token
+	names := map[string]int{}
+	hashes := map[string]int{}
+	for i, item := range d.items(n, field) {
+		f := index(field, i)
+		var t Token
+		var nameNode, hashNode *yaml.Node
+		for _, p := range d.fields(item, f, []string{"name", "sha256"}) {
+			switch p.key {
+			case "name":
+				if s, ok := d.str(p.value, join(f, "name")); ok {
+					t.Name, nameNode = s, p.value
+				}
+			case "sha256":
+				if s, ok := d.str(p.value, join(f, "sha256")); ok {
+					t.SHA256, hashNode = strings.ToLower(s), p.value
+				}
+			}
+		}
+		if deref(item).Kind != yaml.MappingNode {
+			continue // reported by fields
+		}
+		ok := true
+		switch {
+		case nameNode == nil:
+			d.errorf(item, f, `missing required field "name"`)
+			ok = false
+		case !ValidTokenName(t.Name):
+			d.errorf(nameNode, join(f, "name"), "%q is not a token name: use 1-%d letters, digits, '.', '_' or '-'", t.Name, maxTokenName)
+			ok = false
+		case names[t.Name] != 0:
+			d.errorf(nameNode, join(f, "name"), "duplicate token name %q (first on line %d)", t.Name, names[t.Name])
+			ok = false
+		default:
+			names[t.Name] = nameNode.Line
+		}
+		switch {
+		case hashNode == nil:
+			d.errorf(item, f, `missing required field "sha256" (pyvisor new-token prints it)`)
+			ok = false
+		case !isSHA256Hex(t.SHA256):
+			d.errorf(hashNode, join(f, "sha256"), "expected the SHA-256 of the token as 64 hex digits, got %d characters; `pyvisor new-token NAME` prints a token and its entry", len(t.SHA256))
+			ok = false
+		case hashes[t.SHA256] != 0:
+			d.errorf(hashNode, join(f, "sha256"), "the same token as the entry on line %d", hashes[t.SHA256])
+			ok = false
+		default:
+			hashes[t.SHA256] = hashNode.Line
+		}
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func usernameProblem(s string) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case len(s) > maxUsernameLen:
+		return fmt.Sprintf("is %d bytes long; at most %d", len(s), maxUsernameLen)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "contains a control character"
+	}
+	return ""
+}
+
+// ValidTokenName reports whether s may name an API token: 1-64 letters, digits, '.', '_' or '-', so that
+// it shows plainly in the audit log as "token:NAME".
+func ValidTokenName(s string) bool {
+	if s == "" || len(s) > maxTokenName {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// PasswordHashProblem says what is wrong with a password hash, or returns "" for a well-formed bcrypt
+// ($2a$, $2b$, $2y$) or argon2id (PHC string) hash. It checks the format only; internal/auth, which
+// verifies passwords, parses the same formats (a test in cmd/pyvisor keeps the two in step).
+func PasswordHashProblem(s string) string {
+	const hint = "; make one with `pyvisor hash-password`"
+	switch {
+	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
+		if msg := bcryptProblem(s); msg != "" {
+			return "not a valid bcrypt hash: " + msg + hint
+		}
+	case strings.HasPrefix(s, "$argon2id$"):
+		if msg := argon2idProblem(s); msg != "" {
+			return "not a valid argon2id hash: " + msg + hint
+		}
+	default:
+		shown := s
+		if len(shown) > 8 {
+			shown = shown[:8] + "..."
+		}
+		return fmt.Sprintf("unknown hash format %q: expected bcrypt ($2b$...) or argon2id ($argon2id$v=19$...)%s", shown, hint)
+	}
+	return ""
+}
+
+// bcrypt's alphabet: base64 with "./" first and no padding.
+const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// bcryptProblem checks "$2b$CC$" + 53 characters of salt and hash, with a cost CC of 04-31.
+func bcryptProblem(s string) string {
+	if len(s) != 60 {
+		return fmt.Sprintf("%d characters long, want 60", len(s))
+	}
+	cost, err := strconv.Atoi(s[4:6])
+	if err != nil || !isDigit(s[4]) || !isDigit(s[5]) || s[6] != '$' || cost < 4 || cost > 31 {
+		return fmt.Sprintf("cost %q is not 04-31", s[4:6])
+	}
+	for _, r := range s[7:] {
+		if !strings.ContainsRune(bcryptAlphabet, r) {
+			return fmt.Sprintf("character %q is not in bcrypt's alphabet", r)
+		}
+	}
+	return ""
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// argon2idProblem checks "$argon2id$v=19$m=M,t=T,p=P$SALT$HASH" with base64 (unpadded) salt and hash.
+func argon2idProblem(s string) string {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" {
+		return "want $argon2id$v=19$m=...,t=...,p=...$salt$hash"
+	}
+	if parts[2] != "v=19" {
+		return fmt.Sprintf("version %q is not v=19", parts[2])
+	}
+	var m, t, p uint64
+	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || n != 3 ||
+		fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) != parts[3] {
+		return fmt.Sprintf("parameters %q are not m=...,t=...,p=...", parts[3])
+	}
+	switch {
+	case p < 1 || p > 255:
+		return fmt.Sprintf("p=%d is not 1-255", p)
+	case t < 1 || t > 1000:
+		return fmt.Sprintf("t=%d is not 1-1000", t)
+	case m < 8*p || m > 1<<21:
+		return fmt.Sprintf("m=%d is not %d-%d (KiB)", m, 8*p, 1<<21)
+	}
+	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return "the salt is not unpadded base64 of at least 8 bytes"
+	}
+	sum, err := base64.RawStdEncoding.Strict().DecodeString(parts[5])
+	if err != nil || len(sum) < 16 || len(sum) > 1024 {
+		return "the hash is not unpadded base64 of 16-1024 bytes"
+	}
+	return ""
+}
