@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
+	"os"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +24,9 @@ const defaultManagerURL = "http://127.0.0.1:10000"
 type managerAddress struct {
 	URL    string
 	Source string
+	// CertFile is the manager's web_ui.tls_cert when the address came from
+	// its configuration: the client then trusts exactly that certificate.
+	CertFile string
 }
 
 // resolveAddress decides where the manager is. Explicit flags win over the
@@ -42,7 +50,7 @@ func resolveAddress(flagURL, configPath string, getenv func(string) string) (man
 	if usedDefaults {
 		return managerAddress{URL: defaultManagerURL, Source: "the default address"}, nil
 	}
-	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path}, nil
+	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path, CertFile: cfg.WebUI.TLSCert}, nil
 }
 
 // configURL is the URL a client uses to reach a manager listening as w says:
@@ -56,7 +64,11 @@ func configURL(w config.WebUI) string {
 		host = "::1"
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(w.Port))
+	scheme := "http"
+	if w.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(w.Port))
 }
 
 // normalizeURL checks a URL given by the user. "host:port" alone means http.
@@ -77,4 +89,32 @@ func normalizeURL(raw, source string) (managerAddress, error) {
 		return managerAddress{}, fmt.Errorf("%s: %q: give the manager's address only, without query, fragment or user", source, raw)
 	}
 	return managerAddress{URL: strings.TrimSuffix(u.String(), "/"), Source: source}, nil
+}
+
+// pinnedTLS returns a TLS configuration that accepts exactly the certificate
+// in certFile (PEM, its first certificate), whatever name or address it was
+// issued for: the client reaches the manager on a loopback address, which a
+// certificate made for the machine's name does not list, and the file it read
+// the address from is the one the manager serves with.
+func pinnedTLS(certFile string) (*tls.Config, error) {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("read web_ui.tls_cert: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("web_ui.tls_cert %s: no PEM certificate", certFile)
+	}
+	want := block.Bytes
+	return &tls.Config{
+		// The chain and name checks are replaced by the comparison below, which
+		// is stricter: only this one certificate is accepted.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+			if len(rawCerts) == 0 || !bytes.Equal(rawCerts[0], want) {
+				return fmt.Errorf("the manager's certificate is not the one in %s", certFile)
+			}
+			return nil
+		},
+	}, nil
 }

@@ -391,4 +391,22 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	if status, _, _ := send(t, http.DefaultClient, "GET", fmt.Sprintf("http://127.0.0.1:%d/api/programs", port), nil); status != 400 {
 		t.Errorf("plain HTTP to the HTTPS port = %d, want 400", status)
 	}
+
+	// The client commands take the address and the certificate from the
+	// configuration: https, trusting exactly the certificate in tls_cert.
+	cfgPath := filepath.Join(dir, "process_manager.yaml")
+	t.Setenv("PYVISOR_URL", "")
+	t.Setenv("PYVISOR_TOKEN", token)
+	if r := cli("status", "-c", cfgPath); r.code != 0 || r.stdout != "No programs are configured.\n" {
+		t.Errorf("status -c %s over HTTPS with the token: %v; want exit 0 and the (empty) list", cfgPath, r)
+	}
+	t.Setenv("PYVISOR_TOKEN", "")
+	if r := cli("status", "-c", cfgPath); r.code != 1 || !strings.Contains(r.stderr, "PYVISOR_TOKEN") {
+		t.Errorf("status -c %s over HTTPS without a token: %v; want exit 1 and advice on PYVISOR_TOKEN", cfgPath, r)
+	}
+	writeCert(t, dir) // another certificate in the file than the manager serves
+	t.Setenv("PYVISOR_TOKEN", token)
+	if r := cli("status", "-c", cfgPath); r.code == 0 || !strings.Contains(r.stderr, "not the one in") {
+		t.Errorf("status -c %s when the manager's certificate is not the file's: %v; want a refusal naming the file", cfgPath, r)
+	}
 }

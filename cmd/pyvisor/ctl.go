@@ -87,7 +87,14 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	c, err := client.New(addr.URL, client.Options{Token: getenv("PYVISOR_TOKEN")})
+	opts := client.Options{Token: getenv("PYVISOR_TOKEN")}
+	if addr.CertFile != "" {
+		if opts.TLSConfig, err = pinnedTLS(addr.CertFile); err != nil {
+			fmt.Fprintf(stderr, "pyvisor %s: %v\n", cmd, err)
+			return exitUsage
+		}
+	}
+	c, err := client.New(addr.URL, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor %s: %v (from %s)\n", cmd, err, addr.Source)
 		return exitUsage

@@ -12,6 +12,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ type Options struct {
 	Token string
 	// HTTPClient makes the requests; nil means the default described above.
 	HTTPClient *http.Client
+	// TLSConfig is used by the default client for https; nil means the
+	// system's roots. It is ignored when HTTPClient is set.
+	TLSConfig *tls.Config
 }
 
 // Client talks to one manager. It is safe for concurrent use.
@@ -84,6 +88,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
 			TLSHandshakeTimeout: dialTimeout,
+			TLSClientConfig:     opts.TLSConfig,
 			ForceAttemptHTTP2:   true,
 		}}
 	}
