@@ -7,8 +7,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"os"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
