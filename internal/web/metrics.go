@@ -129,6 +129,17 @@ func writeProcessMetrics(e *exposition) {
 	}
 }
 
+// processStats are the manager's own figures for /metrics, read by
+// readProcessStats (per system); a zero or negative field is unknown and left
+// out.
+type processStats struct {
+	cpu        time.Duration
+	rss, vsize int64
+	start      time.Time
+	openFDs    int
+	maxFDs     uint64
+}
+
 // writeGoMetrics writes the manager's Go runtime figures, read through
 // runtime/metrics, which (unlike runtime.ReadMemStats) does not stop the
 // world.

@@ -8,16 +8,6 @@ import (
 	"time"
 )
 
-// processStats are the manager's own figures for /metrics; a zero or
-// negative field is unknown and left out.
-type processStats struct {
-	cpu        time.Duration
-	rss, vsize int64
-	start      time.Time
-	openFDs    int
-	maxFDs     uint64
-}
-
 // readProcessStats reads the manager's figures from /proc/self, as the
 // Prometheus client libraries do.
 func readProcessStats() processStats {

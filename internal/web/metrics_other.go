@@ -7,16 +7,6 @@ import (
 	"time"
 )
 
-// processStats are the manager's own figures for /metrics; a zero or
-// negative field is unknown and left out.
-type processStats struct {
-	cpu        time.Duration
-	rss, vsize int64
-	start      time.Time
-	openFDs    int
-	maxFDs     uint64
-}
-
 // readProcessStats reads what the system tells without /proc: CPU time and
 // the descriptor limit.
 func readProcessStats() processStats {
