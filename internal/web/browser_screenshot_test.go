@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -84,7 +86,8 @@ func TestDashboardScreenshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := newBrowserDashboard(t, `
+	chromiumPath(t)
+	f := newFixture(t, `
 web_ui:
   title: "Process Manager"
 sampling:
@@ -109,6 +112,24 @@ programs:
     args: ["--once"]
     enabled: false
 `)
+	// As a dashboard on a LAN is seen: logged in, with the reload button.
+	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.New(auth.Credentials{Username: "admin", PasswordHash: string(hash)}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = NewHandler(Options{Supervisor: f.sup, Title: "Process Manager", Auth: authn, Reload: f.reload})
+	d := &browserDashboard{fixture: f, url: serve(t, f.h).URL + "/", browser: startBrowser(t)}
+	login := newTab(t, d.browser) // the tabs share the browser's cookies
+	login.do("log in", chromedp.Navigate(d.url+"login"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field=username]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field=password]`), testPassword))
+	login.click("Log in", `document.querySelector('[data-action=login]')`)
+	login.waitNav("the dashboard", `location.pathname === '/'`, `location.href`)
+
 	// Give the sparklines 15 samples; the mailer is broken well before.
 	deadline := time.Now().Add(60 * time.Second)
 	for {

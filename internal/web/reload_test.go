@@ -27,15 +27,17 @@ programs:
 // withReload rebuilds the fixture's handler with the Reload function the
 // manager passes in: load the fixture's file, then apply it.
 func (f *fixture) withReload() *fixture {
-	path := filepath.Join(f.dir, "process_manager.yaml")
-	f.h = NewHandler(Options{Supervisor: f.sup, Title: "reload", Reload: func(ctx context.Context) (supervisor.ReloadResult, error) {
-		cfg, err := config.Load(path)
-		if err != nil {
-			return supervisor.ReloadResult{}, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
-		}
-		return f.sup.Reload(ctx, cfg)
-	}})
+	f.h = NewHandler(Options{Supervisor: f.sup, Title: "reload", Reload: f.reload})
 	return f
+}
+
+// reload loads the fixture's config file again and applies it, as cmd does.
+func (f *fixture) reload(ctx context.Context) (supervisor.ReloadResult, error) {
+	cfg, err := config.Load(filepath.Join(f.dir, "process_manager.yaml"))
+	if err != nil {
+		return supervisor.ReloadResult{}, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
+	}
+	return f.sup.Reload(ctx, cfg)
 }
 
 // writeConfig replaces the fixture's config file.
