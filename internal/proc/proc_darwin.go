@@ -78,6 +78,9 @@ type Sampler struct{}
 // Sample is SampleGroups.
 func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) { return SampleGroups(pgids) }
 
+// Close releases what the Sampler holds: nothing here.
+func (s *Sampler) Close() {}
+
 // SampleGroups returns the usage of each process group in pgids that has members; groups with none are absent
 // from the map. On macOS it runs ps(1), which may read other processes' task info where we may not.
 func SampleGroups(pgids []int) (map[int]Usage, error) {

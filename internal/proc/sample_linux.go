@@ -27,13 +27,28 @@ func SampleGroups(pgids []int) (map[int]Usage, error) {
 // Sampler is SampleGroups for repeated use: it remembers the members of each
 // group and walks a group's process tree again only every rediscoverEvery
 // calls, or as soon as a remembered member has gone or left the group; in
-// between it reads just the members' stat files. A process a program starts
-// shows up within rediscoverEvery calls. The zero value is ready; it is not
-// safe for concurrent use.
+// between it reads just the members' stat files, which it keeps open. A
+// process a program starts shows up within rediscoverEvery calls. The zero
+// value is ready; Close releases the open files. It is not safe for
+// concurrent use.
 type Sampler struct {
 	members map[int][]int // pgid -> live members at the last call
 	calls   int
 	walker  *treeWalker
+	// stats are the open /proc/<pid>/stat files of the remembered members.
+	// Reading one again (pread at offset 0) costs no path lookup, the most of
+	// what opening it costs; and a file stays bound to its process, so once
+	// that process is gone it reads an error, never a newer process that got
+	// the same PID.
+	stats map[int]int
+}
+
+// Close closes the files the Sampler keeps open; it may be used again after.
+func (s *Sampler) Close() {
+	for pid, fd := range s.stats {
+		unix.Close(fd)
+		delete(s.stats, pid)
+	}
 }
 
 // Sample is SampleGroups, remembering members for the next call.
@@ -62,7 +77,7 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 	var rest []int
 	for _, pgid := range pgids {
 		if known, ok := s.members[pgid]; ok && !discover {
-			if u, ok := w.known(pgid, known); ok {
+			if u, ok := s.known(pgid, known); ok {
 				usage[pgid], members[pgid] = u, known
 				continue
 			}
@@ -77,6 +92,7 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 		}
 	}
 	s.members = members
+	s.closeGone()
 	if len(rest) == 0 {
 		return usage, nil
 	}
@@ -90,13 +106,34 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 	return usage, nil
 }
 
-// known sums the remembered members of pgid; ok is false when one of them has
-// gone, died or left the group, and the group must be walked again.
-func (w *treeWalker) known(pgid int, pids []int) (u Usage, ok bool) {
+// known sums the remembered members of pgid from their open stat files; ok is
+// false when one of them has gone, died or left the group, and the group must
+// be walked again.
+func (s *Sampler) known(pgid int, pids []int) (u Usage, ok bool) {
+	w := s.walker
 	for _, pid := range pids {
-		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
-		st, live := w.read(w.num)
-		if !live || st.pgrp != pgid || st.state == 'Z' || st.state == 'X' {
+		fd, open := s.stats[pid]
+		if !open {
+			// Opened on the second sight of a member, not when it is found, so
+			// that a Sampler used once (SampleGroups) opens nothing it keeps.
+			w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/stat\x00"...)
+			r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
+				uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+			if errno != 0 {
+				return Usage{}, false
+			}
+			fd = int(r)
+			if s.stats == nil {
+				s.stats = map[int]int{}
+			}
+			s.stats[pid] = fd
+		}
+		n, err := unix.Pread(fd, w.buf, 0)
+		if err != nil || n <= 0 {
+			return Usage{}, false // gone: closeGone closes the file
+		}
+		st, parsed := parseStat(w.buf[:n])
+		if !parsed || st.pgrp != pgid || st.state == 'Z' || st.state == 'X' {
 			return Usage{}, false
 		}
 		u.CPU += ticksToDuration(st.utime + st.stime)
@@ -104,6 +141,25 @@ func (w *treeWalker) known(pgid int, pids []int) (u Usage, ok bool) {
 		u.Processes++
 	}
 	return u, true
+}
+
+// closeGone closes the stat files of processes no longer remembered.
+func (s *Sampler) closeGone() {
+	if len(s.stats) == 0 {
+		return
+	}
+	live := make(map[int]bool, len(s.stats))
+	for _, pids := range s.members {
+		for _, pid := range pids {
+			live[pid] = true
+		}
+	}
+	for pid, fd := range s.stats {
+		if !live[pid] {
+			unix.Close(fd)
+			delete(s.stats, pid)
+		}
+	}
 }
 
 // treeWalker sums a process group from its leader down, reusing its buffers.

@@ -283,7 +283,9 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	defer t.Stop()
 	sm := &sampler{history: max(cfg.Sampling.History, 1)}
 	var groups proc.Sampler
+	defer groups.Close()
 	var pgids []int
+	pids := map[string]int{} // refilled each round; round does not keep it
 	round := 0
 	for {
 		select {
@@ -293,7 +295,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		}
 		programs := s.list()
 		pgids = pgids[:0]
-		pids := make(map[string]int, len(programs))
+		clear(pids)
 		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			pids[p.name] = pid

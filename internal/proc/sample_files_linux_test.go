@@ -1,0 +1,83 @@
+package proc
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// statFilesOpen returns those of the PIDs in of whose /proc/<pid>/stat this
+// process has open (tests running in parallel may have others open).
+func statFilesOpen(t *testing.T, of []int) []int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		var pid int
+		if err == nil && filepath.Base(target) == "stat" {
+			if _, err := fmt.Sscanf(target, "/proc/%d/stat", &pid); err == nil && slices.Contains(of, pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+// TestSamplerStatFiles checks that a Sampler keeps the stat files of the
+// members it remembers open, closes those of processes that have gone, and
+// closes all on Close; and that SampleGroups, a Sampler used once, keeps none.
+func TestSamplerStatFiles(t *testing.T) {
+	t.Parallel()
+	var pgids []int
+	var procs []*Process
+	for range 3 {
+		p, err := Start(Spec{Path: "sleep", Args: []string{"300"}, Env: os.Environ()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { killGroup(t, p) })
+		procs = append(procs, p)
+		pgids = append(pgids, p.Identity().PID)
+	}
+	slices.Sort(pgids)
+	if _, err := SampleGroups(pgids); err != nil {
+		t.Fatal(err)
+	}
+	if open := statFilesOpen(t, pgids); len(open) != 0 {
+		t.Fatalf("after SampleGroups(%v) the stat files of %v are open, want none", pgids, open)
+	}
+
+	var s Sampler
+	sample := func(want int) {
+		t.Helper()
+		u, err := s.Sample(pgids)
+		if err != nil || len(u) != want {
+			t.Fatalf("Sample(%v) = %v, %v; want %d groups", pgids, u, err, want)
+		}
+	}
+	sample(3)
+	sample(3) // the members are remembered now, and read through open files
+	if open := statFilesOpen(t, pgids); !slices.Equal(open, pgids) {
+		t.Fatalf("after two Sample(%v) the stat files of %v are open, want those of %v", pgids, open, pgids)
+	}
+
+	killGroup(t, procs[0])
+	gone := procs[0].Identity().PID
+	sample(2)
+	rest := slices.DeleteFunc(slices.Clone(pgids), func(pid int) bool { return pid == gone })
+	if open := statFilesOpen(t, pgids); !slices.Equal(open, rest) {
+		t.Errorf("after %d has gone the stat files of %v are open, want those of %v", gone, open, rest)
+	}
+
+	s.Close()
+	if open := statFilesOpen(t, pgids); len(open) != 0 {
+		t.Errorf("after Close the stat files of %v are open, want none", open)
+	}
+}
