@@ -10,7 +10,6 @@ package web
 
 import (
 	"context"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,7 +75,6 @@ type handler struct {
 	reload  func(context.Context) (supervisor.ReloadResult, error)
 	auth    *auth.Authenticator
 	assets  map[string]*asset
-	login   *template.Template
 	mux     *http.ServeMux
 }
 
@@ -94,7 +92,6 @@ func NewHandler(opts Options) http.Handler {
 		reload:  opts.Reload,
 		auth:    opts.Auth,
 		assets:  loadAssets(),
-		login:   parseLoginTemplate(),
 		mux:     http.NewServeMux(),
 	}
 	if h.uploads.MaxZipBytes <= 0 {
