@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,9 @@ type managerAddress struct {
 	// CertFile is the manager's web_ui.tls_cert when the address came from
 	// its configuration: the client then trusts exactly that certificate.
 	CertFile string
+	// TokenFile is where the manager leaves a token for local clients, when
+	// the address came from its configuration; "" otherwise.
+	TokenFile string
 }
 
 // resolveAddress decides where the manager is. Explicit flags win over the
@@ -50,7 +54,8 @@ func resolveAddress(flagURL, configPath string, getenv func(string) string) (man
 	if usedDefaults {
 		return managerAddress{URL: defaultManagerURL, Source: "the default address"}, nil
 	}
-	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path, CertFile: cfg.WebUI.TLSCert}, nil
+	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path, CertFile: cfg.WebUI.TLSCert,
+		TokenFile: filepath.Join(cfg.Dir, config.LocalTokenFileName)}, nil
 }
 
 // configURL is the URL a client uses to reach a manager listening as w says:

@@ -116,6 +116,14 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 		}
 		fmt.Fprintf(stdout, "Login required (web_ui.auth): %s, %d API token(s)\n", who, len(a.Tokens))
 	}
+	// The client commands on this machine need no token of their own: they
+	// read this one, if they run as a user who may.
+	tokenPath := filepath.Join(cfg.Dir, config.LocalTokenFileName)
+	if local, err := auth.NewLocalToken(tokenPath); err != nil {
+		fmt.Fprintf(stderr, "pyvisor: %v; the client commands will need PYVISOR_TOKEN\n", err)
+	} else {
+		creds.Tokens = append(creds.Tokens, local)
+	}
 	authn, err := auth.New(creds, opts)
 	if err != nil {
 		return nil, fmt.Errorf("set up authentication: %w", err)

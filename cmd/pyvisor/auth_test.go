@@ -198,7 +198,27 @@ func TestGeneratedPassword(t *testing.T) {
 	if !strings.Contains(m.stderr.String(), `msg=audit client=127.0.0.1 user=admin method=POST route="POST /login" event=login status=303 outcome=ok`) {
 		t.Errorf("the manager's log lacks the audit record of the login:\n%s", m.stderr)
 	}
+
+	// The client commands on this machine read the token the manager left
+	// beside its config; given only the URL, they have none.
+	t.Setenv("PYVISOR_URL", "")
+	t.Setenv("PYVISOR_TOKEN", "")
+	cfgPath := filepath.Join(dir, "process_manager.yaml")
+	tokenPath := filepath.Join(dir, config.LocalTokenFileName)
+	localToken, err := os.ReadFile(tokenPath)
+	if info, statErr := os.Stat(tokenPath); err != nil || statErr != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the local token file %s: %v, %v; want one of mode 0600", tokenPath, err, statErr)
+	}
+	if r := cli("reload", "-c", cfgPath); r.code != 0 {
+		t.Errorf("reload -c %s without PYVISOR_TOKEN: %v; want exit 0 with the local token", cfgPath, r)
+	}
+	if r := cli("status", "--url", base); r.code != 1 || !strings.Contains(r.stderr, "401") {
+		t.Errorf("status --url %s without PYVISOR_TOKEN: %v; want exit 1 and 401", base, r)
+	}
 	m.stop(t)
+	if want := `user=token:(local) method=POST route="POST /api/reload"`; !strings.Contains(m.stderr.String(), want) {
+		t.Errorf("the manager's log lacks the audit record %q of the client's reload:\n%s", want, m.stderr)
+	}
 
 	m = startManager(t, dir)
 	m.waitOutput(t, regexp.MustCompile(`Web UI available at`))
@@ -213,6 +233,17 @@ func TestGeneratedPassword(t *testing.T) {
 	}
 	if cookie, status := loginCookie(t, c, base, "admin", password); cookie == "" {
 		t.Errorf("POST /login with the first password on the second start = %d and no cookie", status)
+	}
+	// A new start leaves a new local token; the old one no longer works.
+	if again, _ := os.ReadFile(tokenPath); bytes.Equal(again, localToken) {
+		t.Errorf("second start left the same local token in %s", tokenPath)
+	}
+	old := "Bearer " + strings.TrimSpace(string(localToken))
+	if status, _, _ := send(t, c, "GET", base+"/api/programs", nil, "Authorization", old); status != 401 {
+		t.Errorf("GET /api/programs with the previous start's local token = %d, want 401", status)
+	}
+	if r := cli("status", "-c", cfgPath); r.code != 0 {
+		t.Errorf("status -c %s on the second start: %v; want exit 0 with the new local token", cfgPath, r)
 	}
 }
 
@@ -235,8 +266,10 @@ func TestAuthFalse(t *testing.T) {
 		}
 		m.stop(t)
 	}
-	if _, err := os.Stat(filepath.Join(dir, config.AuthFileName)); err == nil {
-		t.Errorf("auth: false created %s", config.AuthFileName)
+	for _, name := range []string{config.AuthFileName, config.LocalTokenFileName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("auth: false created %s", name)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +89,13 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		return exitUsage
 	}
 	opts := client.Options{Token: getenv("PYVISOR_TOKEN")}
+	if opts.Token == "" && addr.TokenFile != "" {
+		// A manager that requires a login leaves a token beside its config
+		// for clients on the same machine; one without leaves none.
+		if data, err := os.ReadFile(addr.TokenFile); err == nil {
+			opts.Token = strings.TrimSpace(string(data))
+		}
+	}
 	if addr.CertFile != "" {
 		if opts.TLSConfig, err = pinnedTLS(addr.CertFile); err != nil {
 			fmt.Fprintf(stderr, "pyvisor %s: %v\n", cmd, err)

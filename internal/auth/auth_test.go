@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,5 +301,36 @@ func TestLoginWaitsForATurn(t *testing.T) {
 	cancel()
 	if _, err := a.Login(ctx, home, "admin", testPassword); !errors.Is(err, context.Canceled) {
 		t.Errorf("Login with every turn taken and a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestNewLocalToken: the token is written for the owner only, is accepted
+// under its reserved name, and a new one replaces (and so revokes) the last.
+func TestNewLocalToken(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "process_manager.token")
+	var tokens []string
+	var entries []Token
+	for range 2 {
+		entry, err := NewLocalToken(path)
+		if err != nil {
+			t.Fatalf("NewLocalToken(%s): %v", path, err)
+		}
+		data, err := os.ReadFile(path)
+		info, statErr := os.Stat(path)
+		if err != nil || statErr != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s after NewLocalToken: %v, %v; want a file of mode 0600", path, err, statErr)
+		}
+		tokens = append(tokens, strings.TrimSpace(string(data)))
+		entries = append(entries, entry)
+	}
+	a, err := New(Credentials{Tokens: entries[1:]}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, ok := a.Token(tokens[1]); !ok || name != LocalTokenName {
+		t.Errorf("Token(the file's token) = %q, %v; want %q, true", name, ok, LocalTokenName)
+	}
+	if _, ok := a.Token(tokens[0]); ok || tokens[0] == tokens[1] {
+		t.Errorf("the token of the first NewLocalToken is accepted after the second (tokens %q)", tokens)
 	}
 }

@@ -21,6 +21,24 @@ type Stored struct {
 	PasswordHash string `json:"password_hash"`
 }
 
+// LocalTokenName names the token of NewLocalToken in the audit log
+// ("token:(local)"); no configured token can have it, as names of tokens in
+// the configuration allow no parentheses.
+const LocalTokenName = "(local)"
+
+// NewLocalToken makes a new API token for the command-line client on this
+// machine and writes it to path (mode 0600, atomically), replacing the token
+// an earlier start left there, which so stops working. Whoever may read the
+// file (the manager's user, and root) may use the API, much as with the
+// permissions of supervisorctl's socket.
+func NewLocalToken(path string) (Token, error) {
+	token, hash := NewToken()
+	if err := statefile.WriteAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		return Token{}, fmt.Errorf("write the local client's token: %w", err)
+	}
+	return Token{Name: LocalTokenName, SHA256: hash}, nil
+}
+
 // LoadStored reads the credentials stored at path. A missing file is an error
 // that errors.Is(err, fs.ErrNotExist) recognises.
 func LoadStored(path string) (Stored, error) {

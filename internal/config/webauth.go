@@ -31,6 +31,10 @@ const (
 // AuthFileName is the file, beside the config, that holds the hash of the generated admin password.
 const AuthFileName = "process_manager.auth.json"
 
+// LocalTokenFileName is the file, beside the config, in which a manager that requires a login leaves an API
+// token for the command-line client on the same machine (mode 0600, a new one at each start).
+const LocalTokenFileName = "process_manager.token"
+
 // DefaultSessionLifetime is how long a browser stays logged in when session_hours is not set.
 const DefaultSessionLifetime = 12 * time.Hour
 
