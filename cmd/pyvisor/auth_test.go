@@ -434,8 +434,12 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 		t.Errorf("status -c %s over HTTPS with the token: %v; want exit 0 and the (empty) list", cfgPath, r)
 	}
 	t.Setenv("PYVISOR_TOKEN", "")
+	if r := cli("status", "-c", cfgPath); r.code != 0 {
+		t.Errorf("status -c %s over HTTPS with the manager's local token: %v; want exit 0", cfgPath, r)
+	}
+	t.Setenv("PYVISOR_TOKEN", token+"x") // the variable wins over the local token
 	if r := cli("status", "-c", cfgPath); r.code != 1 || !strings.Contains(r.stderr, "PYVISOR_TOKEN") {
-		t.Errorf("status -c %s over HTTPS without a token: %v; want exit 1 and advice on PYVISOR_TOKEN", cfgPath, r)
+		t.Errorf("status -c %s over HTTPS with a wrong PYVISOR_TOKEN: %v; want exit 1 and advice on PYVISOR_TOKEN", cfgPath, r)
 	}
 	writeCert(t, dir) // another certificate in the file than the manager serves
 	t.Setenv("PYVISOR_TOKEN", token)
