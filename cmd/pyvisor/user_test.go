@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -59,12 +60,13 @@ func uploadZip(t *testing.T, port int, name, script string, files map[string]str
 			}
 			continue // not listening yet
 		}
+		answer, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
 			continue // the supervisor is not running yet
 		}
 		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("POST %s (upload %q) = %s, want 201 Created", url, name, resp.Status)
+			t.Fatalf("POST %s (upload %q) = %s %s, want 201 Created", url, name, resp.Status, answer)
 		}
 		return
 	}

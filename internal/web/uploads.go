@@ -27,6 +27,18 @@ import (
 // background, moves the files into place and builds the venv, writing to the
 // program's log. No path leaves a temporary file or staging directory behind.
 
+// waitReady waits until the supervisor has started, which is quick: as it
+// starts it sweeps the uploads directory of what interrupted uploads left
+// there, so an upload that wrote its files there earlier could lose them.
+func (h *handler) waitReady(r *http.Request) error {
+	select {
+	case <-h.sup.Ready():
+		return nil
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+}
+
 func (h *handler) addProgram(w http.ResponseWriter, r *http.Request) {
 	st, err := h.add(w, r)
 	if err != nil {
@@ -37,6 +49,12 @@ func (h *handler) addProgram(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status, error) {
+	if err := h.waitReady(r); err != nil {
+		return supervisor.Status{}, err
+	}
+	if err := h.waitReady(r); err != nil {
+		return supervisor.Status{}, err
+	}
 	dir := h.sup.UploadsDir()
 	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, []string{"name", "script", "args", "autostart"})
 	if err != nil {
