@@ -125,7 +125,9 @@ const clientHelp = `
 The client commands (status, start, stop, restart, logs, reload) talk to a
 running manager. Its address: --url URL, else the one in the file given with
 -c FILE, else $PYVISOR_URL, else the one in ./process_manager.yaml, else
-http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set.
+http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set;
+else, with the address from a config file, the token the manager left in
+process_manager.token beside it, if this user may read it.
 
 Exit status: 0 success; 1 a request failed (unknown program, failed action,
 rejected reload) or the manager failed; 2 usage error or invalid configuration;
