@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"unsafe"
 
@@ -21,7 +20,9 @@ import (
 // cheap. A member that is not the leader's descendant (orphaned when its parent exited) is missed; groups
 // whose leader is gone, and kernels without the children files, are sampled by a scan of all of /proc.
 func SampleGroups(pgids []int) (map[int]Usage, error) {
-	return new(Sampler).Sample(pgids)
+	var s Sampler
+	defer s.Close()
+	return s.Sample(pgids)
 }
 
 // Sampler is SampleGroups for repeated use: it remembers the members of each
@@ -31,10 +32,19 @@ func SampleGroups(pgids []int) (map[int]Usage, error) {
 // process a program starts shows up within rediscoverEvery calls. The zero
 // value is ready; Close releases the open files. It is not safe for
 // concurrent use.
+//
+// A sampling round runs every few seconds for as long as the manager runs, so
+// the Sampler keeps what it can between calls (its maps, /proc open) rather
+// than allocate and open it again each time.
 type Sampler struct {
-	members map[int][]int // pgid -> live members at the last call
-	calls   int
-	walker  *treeWalker
+	members  map[int][]int // pgid -> live members at the last call
+	spare    map[int][]int // the members map before last, reused for the next
+	live     map[int]bool  // closeGone's set, reused
+	usage    map[int]Usage // what Sample returns, reused
+	proc     int           // /proc, open while procOpen
+	procOpen bool
+	calls    int
+	walker   *treeWalker
 	// stats are the open /proc/<pid>/stat files of the remembered members.
 	// Reading one again (pread at offset 0) costs no path lookup, the most of
 	// what opening it costs; and a file stays bound to its process, so once
@@ -49,19 +59,30 @@ func (s *Sampler) Close() {
 		unix.Close(fd)
 		delete(s.stats, pid)
 	}
+	if s.procOpen {
+		unix.Close(s.proc)
+		s.procOpen = false
+	}
 }
 
-// Sample is SampleGroups, remembering members for the next call.
+// Sample is SampleGroups, remembering members for the next call. The map it
+// returns is the Sampler's own, valid until the next call.
 func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
-	usage := make(map[int]Usage, len(pgids))
+	if s.usage == nil {
+		s.usage = make(map[int]Usage, len(pgids))
+	}
+	clear(s.usage)
+	usage := s.usage
 	if len(pgids) == 0 {
 		return usage, nil
 	}
-	dir, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("sample process groups: open /proc: %w", err)
+	if !s.procOpen {
+		dir, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("sample process groups: open /proc: %w", err)
+		}
+		s.proc, s.procOpen = dir, true
 	}
-	defer unix.Close(dir)
 	if s.walker == nil {
 		s.walker = &treeWalker{
 			statReader: statReader{path: make([]byte, 0, 64), buf: make([]byte, 1024)},
@@ -70,10 +91,14 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 		}
 	}
 	w := s.walker
-	w.dir = dir
+	w.dir = s.proc
 	discover := s.calls%rediscoverEvery == 0
 	s.calls++
-	members := make(map[int][]int, len(pgids))
+	members := s.spare
+	if members == nil {
+		members = make(map[int][]int, len(pgids))
+	}
+	clear(members)
 	var rest []int
 	for _, pgid := range pgids {
 		if known, ok := s.members[pgid]; ok && !discover {
@@ -88,10 +113,12 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 			rest = append(rest, pgid)
 		case u.Processes > 0:
 			usage[pgid] = u
-			members[pgid] = slices.Clone(w.found)
+			// The group's old list is not used again (the old map becomes the
+			// spare, cleared next call), so its array can take the new one.
+			members[pgid] = append(s.members[pgid][:0], w.found...)
 		}
 	}
-	s.members = members
+	s.spare, s.members = s.members, members
 	s.closeGone()
 	if len(rest) == 0 {
 		return usage, nil
@@ -148,7 +175,11 @@ func (s *Sampler) closeGone() {
 	if len(s.stats) == 0 {
 		return
 	}
-	live := make(map[int]bool, len(s.stats))
+	if s.live == nil {
+		s.live = make(map[int]bool, len(s.stats))
+	}
+	clear(s.live)
+	live := s.live
 	for _, pids := range s.members {
 		for _, pid := range pids {
 			live[pid] = true

@@ -303,7 +303,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 				pgids = append(pgids, pid)
 			}
 		}
-		measured, err := groups.Sample(pgids)
+		measured, err := groups.Sample(pgids) // the Sampler's map: read by round, not kept
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
