@@ -9,7 +9,9 @@ import (
 )
 
 // statFilesOpen returns those of the PIDs in of whose /proc/<pid>/stat this
-// process has open (tests running in parallel may have others open).
+// process has open, once for that file and once more if it has their
+// /proc/<pid>/task/<pid>/children open too (tests running in parallel may
+// have others open).
 func statFilesOpen(t *testing.T, of []int) []int {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
@@ -19,9 +21,15 @@ func statFilesOpen(t *testing.T, of []int) []int {
 	var pids []int
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		var pid int
-		if err == nil && filepath.Base(target) == "stat" {
+		var pid, tid int
+		switch {
+		case err != nil:
+		case filepath.Base(target) == "stat":
 			if _, err := fmt.Sscanf(target, "/proc/%d/stat", &pid); err == nil && slices.Contains(of, pid) {
+				pids = append(pids, pid)
+			}
+		case filepath.Base(target) == "children":
+			if _, err := fmt.Sscanf(target, "/proc/%d/task/%d/children", &pid, &tid); err == nil && slices.Contains(of, pid) {
 				pids = append(pids, pid)
 			}
 		}
@@ -62,18 +70,19 @@ func TestSamplerStatFiles(t *testing.T) {
 			t.Fatalf("Sample(%v) = %v, %v; want %d groups", pgids, u, err, want)
 		}
 	}
-	sample(3)
+	sample(3) // a walk of each group: its stat and children files stay open
 	sample(3) // the members are remembered now, and read through open files
-	if open := statFilesOpen(t, pgids); !slices.Equal(open, pgids) {
-		t.Fatalf("after two Sample(%v) the stat files of %v are open, want those of %v", pgids, open, pgids)
+	twice := func(pids []int) []int { return slices.Sorted(slices.Values(append(slices.Clone(pids), pids...))) }
+	if open := statFilesOpen(t, pgids); !slices.Equal(open, twice(pgids)) {
+		t.Fatalf("after two Sample(%v) the stat and children files of %v are open, want both of each of %v", pgids, open, pgids)
 	}
 
 	killGroup(t, procs[0])
 	gone := procs[0].Identity().PID
 	sample(2)
 	rest := slices.DeleteFunc(slices.Clone(pgids), func(pid int) bool { return pid == gone })
-	if open := statFilesOpen(t, pgids); !slices.Equal(open, rest) {
-		t.Errorf("after %d has gone the stat files of %v are open, want those of %v", gone, open, rest)
+	if open := statFilesOpen(t, pgids); !slices.Equal(open, twice(rest)) {
+		t.Errorf("after %d has gone the files of %v are open, want both of each of %v", gone, open, rest)
 	}
 
 	s.Close()

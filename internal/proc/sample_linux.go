@@ -45,19 +45,70 @@ type Sampler struct {
 	procOpen bool
 	calls    int
 	walker   *treeWalker
-	// stats are the open /proc/<pid>/stat files of the remembered members.
-	// Reading one again (pread at offset 0) costs no path lookup, the most of
-	// what opening it costs; and a file stays bound to its process, so once
-	// that process is gone it reads an error, never a newer process that got
-	// the same PID.
-	stats map[int]int
+	// stats and kids are the open /proc/<pid>/stat and children files of
+	// the processes walked, kept for the members remembered.
+	stats, kids fileCache
+}
+
+// fileCache keeps files of processes in /proc open, by PID, to read them
+// again with pread: that costs no path lookup, the most of what opening them
+// costs. A file stays bound to its process: once that process is gone it
+// reads an error, never a newer process that got the same PID.
+type fileCache map[int]int
+
+// open returns the descriptor of pid's file, opening path (NUL-terminated,
+// relative to dir) unless it is open already; ok is false if it cannot be
+// opened (the process is gone).
+func (c fileCache) open(dir, pid int, path []byte) (fd int, ok bool) {
+	if fd, ok := c[pid]; ok {
+		return fd, true
+	}
+	// A raw openat because unix.Openat copies its string argument into a new
+	// NUL-terminated slice; path is one already.
+	r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dir), uintptr(unsafe.Pointer(&path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return 0, false
+	}
+	c[pid] = int(r)
+	return int(r), true
+}
+
+// drop closes and forgets pid's file.
+func (c fileCache) drop(pid int) {
+	if fd, ok := c[pid]; ok {
+		unix.Close(fd)
+		delete(c, pid)
+	}
+}
+
+// readAt reads pid's file from offset off into buf. A file opened earlier
+// that reads an error was its process's, now gone: when fresh, the path is
+// opened anew, as the PID may now be another process's (one found just now
+// in a children list); otherwise the error stands.
+func (c fileCache) readAt(dir, pid int, path, buf []byte, off int64, fresh bool) (n int, ok bool) {
+	_, cached := c[pid]
+	fd, ok := c.open(dir, pid, path)
+	if !ok {
+		return 0, false
+	}
+	n, err := unix.Pread(fd, buf, off)
+	if err == nil && n >= 0 {
+		return n, true
+	}
+	c.drop(pid)
+	if !cached || !fresh {
+		return 0, false
+	}
+	return c.readAt(dir, pid, path, buf, off, false)
 }
 
 // Close closes the files the Sampler keeps open; it may be used again after.
 func (s *Sampler) Close() {
-	for pid, fd := range s.stats {
-		unix.Close(fd)
-		delete(s.stats, pid)
+	for _, c := range []fileCache{s.stats, s.kids} {
+		for pid := range c {
+			c.drop(pid)
+		}
 	}
 	if s.procOpen {
 		unix.Close(s.proc)
@@ -84,10 +135,13 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 		s.proc, s.procOpen = dir, true
 	}
 	if s.walker == nil {
+		s.stats, s.kids = fileCache{}, fileCache{}
 		s.walker = &treeWalker{
 			statReader: statReader{path: make([]byte, 0, 64), buf: make([]byte, 1024)},
 			pageSize:   uint64(os.Getpagesize()),
 			list:       make([]byte, 0, 1024),
+			stats:      s.stats,
+			kids:       s.kids,
 		}
 	}
 	w := s.walker
@@ -133,30 +187,15 @@ func (s *Sampler) Sample(pgids []int) (map[int]Usage, error) {
 	return usage, nil
 }
 
-// known sums the remembered members of pgid from their open stat files; ok is
+// known sums the remembered members of pgid from their stat files; ok is
 // false when one of them has gone, died or left the group, and the group must
 // be walked again.
 func (s *Sampler) known(pgid int, pids []int) (u Usage, ok bool) {
 	w := s.walker
 	for _, pid := range pids {
-		fd, open := s.stats[pid]
-		if !open {
-			// Opened on the second sight of a member, not when it is found, so
-			// that a Sampler used once (SampleGroups) opens nothing it keeps.
-			w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/stat\x00"...)
-			r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
-				uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
-			if errno != 0 {
-				return Usage{}, false
-			}
-			fd = int(r)
-			if s.stats == nil {
-				s.stats = map[int]int{}
-			}
-			s.stats[pid] = fd
-		}
-		n, err := unix.Pread(fd, w.buf, 0)
-		if err != nil || n <= 0 {
+		w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/stat\x00"...)
+		n, ok := s.stats.readAt(w.dir, pid, w.path, w.buf, 0, false)
+		if !ok || n == 0 {
 			return Usage{}, false // gone: closeGone closes the file
 		}
 		st, parsed := parseStat(w.buf[:n])
@@ -170,9 +209,9 @@ func (s *Sampler) known(pgid int, pids []int) (u Usage, ok bool) {
 	return u, true
 }
 
-// closeGone closes the stat files of processes no longer remembered.
+// closeGone closes the files of processes no longer remembered.
 func (s *Sampler) closeGone() {
-	if len(s.stats) == 0 {
+	if len(s.stats) == 0 && len(s.kids) == 0 {
 		return
 	}
 	if s.live == nil {
@@ -185,10 +224,11 @@ func (s *Sampler) closeGone() {
 			live[pid] = true
 		}
 	}
-	for pid, fd := range s.stats {
-		if !live[pid] {
-			unix.Close(fd)
-			delete(s.stats, pid)
+	for _, c := range []fileCache{s.stats, s.kids} {
+		for pid := range c {
+			if !live[pid] {
+				c.drop(pid)
+			}
 		}
 	}
 }
@@ -202,6 +242,23 @@ type treeWalker struct {
 	dents    []byte
 	list     []byte
 	found    []int // the live members counted by the last group call
+	// stats and kids, unless nil, keep the stat and children files of the
+	// processes walked open for the next walk (see Sampler).
+	stats, kids fileCache
+}
+
+// stat reads and parses pid's stat file; ok is false if the process has gone.
+func (w *treeWalker) stat(pid int) (statFields, bool) {
+	if w.stats == nil {
+		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
+		return w.read(w.num)
+	}
+	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/stat\x00"...)
+	n, ok := w.stats.readAt(w.dir, pid, w.path, w.buf, 0, true)
+	if !ok || n == 0 {
+		return statFields{}, false
+	}
+	return parseStat(w.buf[:n])
 }
 
 // group sums the live members of pgid reachable from its leader. ok is false when the tree cannot be
@@ -211,8 +268,7 @@ func (w *treeWalker) group(pgid int) (u Usage, ok bool) {
 	w.found = w.found[:0]
 	for i := 0; i < len(w.queue); i++ {
 		pid := w.queue[i]
-		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
-		st, live := w.read(w.num)
+		st, live := w.stat(pid)
 		if pid == pgid && (!live || st.state == 'Z' || st.state == 'X') {
 			return Usage{}, false
 		}
@@ -276,23 +332,42 @@ func (w *treeWalker) readChildren(pid, tid int) bool {
 	w.path = strconv.AppendInt(w.path[:0], int64(pid), 10)
 	w.path = strconv.AppendInt(append(w.path, "/task/"...), int64(tid), 10)
 	w.path = append(w.path, "/children\x00"...)
-	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
-		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
-	if errno != 0 {
-		return false
-	}
-	defer unix.Close(int(fd))
 	// Read the whole list before parsing, so a number is never split between two reads.
 	w.list = w.list[:0]
-	for {
-		if len(w.list) == cap(w.list) {
-			w.list = append(w.list, 0)[:len(w.list)]
+	if w.kids != nil && tid == pid {
+		// The main thread's list, which is all there is for a process of one
+		// thread, is kept open between walks.
+		for {
+			if len(w.list) == cap(w.list) {
+				w.list = append(w.list, 0)[:len(w.list)]
+			}
+			off := len(w.list)
+			n, ok := w.kids.readAt(w.dir, pid, w.path, w.list[off:cap(w.list)], int64(off), off == 0)
+			if !ok && off == 0 {
+				return false
+			}
+			if !ok || n == 0 {
+				break
+			}
+			w.list = w.list[:off+n]
 		}
-		n, err := unix.Read(int(fd), w.list[len(w.list):cap(w.list)])
-		if err != nil || n <= 0 {
-			break
+	} else {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(w.dir), uintptr(unsafe.Pointer(&w.path[0])),
+			uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+		if errno != 0 {
+			return false
 		}
-		w.list = w.list[:len(w.list)+n]
+		defer unix.Close(int(fd))
+		for {
+			if len(w.list) == cap(w.list) {
+				w.list = append(w.list, 0)[:len(w.list)]
+			}
+			n, err := unix.Read(int(fd), w.list[len(w.list):cap(w.list)])
+			if err != nil || n <= 0 {
+				break
+			}
+			w.list = w.list[:len(w.list)+n]
+		}
 	}
 	for rest := w.list; len(rest) > 0; {
 		rest = bytes.TrimLeft(rest, " \n")
