@@ -52,9 +52,6 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status
 	if err := h.waitReady(r); err != nil {
 		return supervisor.Status{}, err
 	}
-	if err := h.waitReady(r); err != nil {
-		return supervisor.Status{}, err
-	}
 	dir := h.sup.UploadsDir()
 	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, []string{"name", "script", "args", "autostart"})
 	if err != nil {
@@ -121,6 +118,9 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Sta
 	}
 	spec, err := h.sup.Spec(name)
 	if err != nil {
+		return supervisor.Status{}, err
+	}
+	if err := h.waitReady(r); err != nil {
 		return supervisor.Status{}, err
 	}
 	dir := h.sup.UploadsDir()
