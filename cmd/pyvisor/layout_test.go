@@ -13,7 +13,7 @@ func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
 		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify"},
-		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth"},
+		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc"},
 		"internal/auth":       {"internal/statefile"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
 		"internal/install":    {},

@@ -51,6 +51,7 @@ type statFields struct {
 	stime      uint64 // field 15, clock ticks
 	numThreads int    // field 20
 	startTime  uint64 // field 22, clock ticks since boot
+	vsize      uint64 // field 23, bytes
 	rssPages   uint64 // field 24
 }
 
@@ -97,6 +98,8 @@ func parseStat(b []byte) (statFields, bool) {
 			st.numThreads = int(v)
 		case 22:
 			st.startTime, ok = parseUint(tok)
+		case 23:
+			st.vsize, ok = parseUint(tok)
 		case 24:
 			st.rssPages, ok = parseUint(tok)
 		default:

@@ -35,7 +35,7 @@ func TestFindTagged(t *testing.T) {
 
 func TestParseStat(t *testing.T) {
 	t.Parallel()
-	// Fields 3..24 after the comm field; 5 pgrp, 6 session, 14 utime, 15 stime, 22 starttime, 24 rss.
+	// Fields 3..24 after the comm field; 5 pgrp, 6 session, 14 utime, 15 stime, 22 starttime, 23 vsize, 24 rss.
 	tail := " S 1 4242 4242 0 -1 4194560 120 0 0 0 7 3 0 0 20 0 1 0 98765 123456 321 18446744073709551615 1 1 0 0 0\n"
 	tests := []struct {
 		name   string
@@ -43,9 +43,9 @@ func TestParseStat(t *testing.T) {
 		want   statFields
 		wantOK bool
 	}{
-		{"plain", "4242 (python3)" + tail, statFields{'S', 4242, 4242, 7, 3, 1, 98765, 321}, true},
-		{"comm with spaces and parens", "4242 (a) (b c) d)" + tail, statFields{'S', 4242, 4242, 7, 3, 1, 98765, 321}, true},
-		{"zombie", "9 (x) Z" + tail[2:], statFields{'Z', 4242, 4242, 7, 3, 1, 98765, 321}, true},
+		{"plain", "4242 (python3)" + tail, statFields{'S', 4242, 4242, 7, 3, 1, 98765, 123456, 321}, true},
+		{"comm with spaces and parens", "4242 (a) (b c) d)" + tail, statFields{'S', 4242, 4242, 7, 3, 1, 98765, 123456, 321}, true},
+		{"zombie", "9 (x) Z" + tail[2:], statFields{'Z', 4242, 4242, 7, 3, 1, 98765, 123456, 321}, true},
 		{"no closing paren", "4242 (python3" + strings.ReplaceAll(tail, ")", ""), statFields{}, false},
 		{"truncated", "4242 (python3) S 1 4242 4242", statFields{}, false},
 		{"not a number", "4242 (python3) S 1 x 4242" + tail[14:], statFields{}, false},
@@ -67,7 +67,7 @@ func FuzzParseStat(f *testing.F) {
 	f.Add("a b) S 1 2", uint32(7), uint64(1), uint64(2))
 	f.Fuzz(func(t *testing.T, comm string, pgrp uint32, utime, start uint64) {
 		line := fmt.Sprintf("1 (%s) S 1 %d %d 0 -1 0 0 0 0 0 %d 3 0 0 20 0 1 0 %d 0 5 0\n", comm, pgrp, pgrp, utime, start)
-		want := statFields{'S', int(pgrp), int(pgrp), utime, 3, 1, start, 5}
+		want := statFields{'S', int(pgrp), int(pgrp), utime, 3, 1, start, 0, 5}
 		if got, ok := parseStat([]byte(line)); !ok || got != want {
 			t.Errorf("parseStat(%q) = %+v, %v; want %+v, true", line, got, ok, want)
 		}

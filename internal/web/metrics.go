@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -104,40 +105,29 @@ func writeProgramMetrics(e *exposition, statuses []supervisor.Status) {
 // names every Prometheus client library uses (process_*), so existing
 // dashboards and alerts apply.
 func writeProcessMetrics(e *exposition) {
-	p := readProcessStats()
+	p := proc.Self()
 	e.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
-	e.sample("process_cpu_seconds_total", p.cpu.Seconds())
-	if p.rss > 0 {
+	e.sample("process_cpu_seconds_total", p.CPU.Seconds())
+	if p.RSSBytes > 0 {
 		e.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
-		e.sample("process_resident_memory_bytes", float64(p.rss))
+		e.sample("process_resident_memory_bytes", float64(p.RSSBytes))
 	}
-	if p.vsize > 0 {
+	if p.VirtualBytes > 0 {
 		e.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
-		e.sample("process_virtual_memory_bytes", float64(p.vsize))
+		e.sample("process_virtual_memory_bytes", float64(p.VirtualBytes))
 	}
-	if !p.start.IsZero() {
+	if !p.Start.IsZero() {
 		e.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
-		e.sample("process_start_time_seconds", unixSeconds(p.start))
+		e.sample("process_start_time_seconds", unixSeconds(p.Start))
 	}
-	if p.openFDs >= 0 {
+	if p.OpenFDs >= 0 {
 		e.family("process_open_fds", "gauge", "Number of open file descriptors.")
-		e.sample("process_open_fds", float64(p.openFDs))
+		e.sample("process_open_fds", float64(p.OpenFDs))
 	}
-	if p.maxFDs > 0 {
+	if p.MaxFDs > 0 {
 		e.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
-		e.sample("process_max_fds", float64(p.maxFDs))
+		e.sample("process_max_fds", float64(p.MaxFDs))
 	}
-}
-
-// processStats are the manager's own figures for /metrics, read by
-// readProcessStats (per system); a zero or negative field is unknown and left
-// out.
-type processStats struct {
-	cpu        time.Duration
-	rss, vsize int64
-	start      time.Time
-	openFDs    int
-	maxFDs     uint64
 }
 
 // writeGoMetrics writes the manager's Go runtime figures, read through
