@@ -20,8 +20,7 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 		line int
 	}
 	names := map[string]int{}
-	// Keyed by the lowercased log file name: on a case-insensitive file system (macOS by default)
-	// "Worker.log" and "worker.log" are the same file.
+	// Keyed by LogKey: names whose log files would be one file clash.
 	logs := map[string]seen{}
 	var out []Program
 	for i, item := range d.items(n, "programs") {
@@ -32,12 +31,12 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 			log := LogFileName(p.Name)
 			if first, dup := names[p.Name]; dup {
 				d.errorf(nameNode, nf, "duplicate name %q (first defined on line %d)", p.Name, first)
-			} else if other, clash := logs[strings.ToLower(log)]; clash {
+			} else if other, clash := logs[LogKey(p.Name)]; clash {
 				d.errorf(nameNode, nf, "name %q has the same log file name %q as %q (line %d); rename one of them",
 					p.Name, log, other.name, other.line)
 			} else {
 				names[p.Name] = nameNode.Line
-				logs[strings.ToLower(log)] = seen{p.Name, nameNode.Line}
+				logs[LogKey(p.Name)] = seen{p.Name, nameNode.Line}
 			}
 		}
 		out = append(out, p)
@@ -269,8 +268,12 @@ func parseSignal(s string) (syscall.Signal, bool) {
 	return 0, false
 }
 
+// LogKey is what two programs must not share: the name of their log file, in lower case, since on a
+// case-insensitive file system (macOS by default) "Worker.log" and "worker.log" are the same file.
+func LogKey(program string) string { return strings.ToLower(LogFileName(program)) }
+
 // LogFileName is the file name of a program's log: every byte of the name outside [A-Za-z0-9._-]
-// replaced by '_', plus ".log". Load rejects names whose log file names collide.
+// replaced by '_', plus ".log". Load rejects names whose log files collide (see LogKey).
 func LogFileName(program string) string {
 	b := make([]byte, 0, len(program)+4)
 	for i := 0; i < len(program); i++ {

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -113,7 +112,7 @@ func loadUploaded(c *Config) error {
 		logs := map[string]string{}
 		for _, p := range c.Programs {
 			taken[p.Name] = p.Line
-			logs[strings.ToLower(LogFileName(p.Name))] = p.Name
+			logs[LogKey(p.Name)] = p.Name
 		}
 		for _, p := range d.programs(c, root) {
 			if p.Name == "" {
@@ -125,7 +124,7 @@ func loadUploaded(c *Config) error {
 					p.Name, c.Path, line)}, p.Line)
 				continue
 			}
-			if other, clash := logs[strings.ToLower(LogFileName(p.Name))]; clash {
+			if other, clash := logs[LogKey(p.Name)]; clash {
 				d.add(&Error{File: path, Line: p.Line, Field: "programs", Msg: fmt.Sprintf(
 					"uploaded program %q has the same log file name as %q; rename one of them", p.Name, other)}, p.Line)
 				continue

@@ -155,6 +155,11 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 		if q.published.Load().Cwd == spec.Cwd {
 			return Status{}, fmt.Errorf("add %q: directory %s is used by %q: %w", spec.Name, spec.Cwd, q.name, ErrExists)
 		}
+		// Load would refuse the two in one configuration, and so the next start.
+		if config.LogKey(q.name) == config.LogKey(spec.Name) {
+			return Status{}, fmt.Errorf("add %q: %q has the same log file name %s: %w",
+				spec.Name, q.name, config.LogFileName(q.name), ErrExists)
+		}
 	}
 	p := s.newProgram(spec, s.config())
 	p.persist = s.persist

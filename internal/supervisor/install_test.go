@@ -93,6 +93,14 @@ func TestAddInstallsThenStarts(t *testing.T) {
 	if _, err := m.sup.AddUpload(f.upload("conf", "show.py", true), installWriting(up, "", nil)); !errors.Is(err, ErrExists) {
 		t.Errorf("Add of a configured name = %v, want ErrExists", err)
 	}
+	// Another name, but the same log file (on a case-insensitive file system): the
+	// configuration would no longer load.
+	if _, err := m.sup.AddUpload(f.upload("Conf", "show.py", true), installWriting(up, "", nil)); !errors.Is(err, ErrExists) {
+		t.Errorf("Add of %q beside the configured %q = %v, want ErrExists (same log file)", "Conf", "conf", err)
+	}
+	if _, err := config.Load(f.cfg.Path); err != nil {
+		t.Errorf("config.Load after the refused Add: %v", err)
+	}
 	names := []string{}
 	for _, s := range m.sup.Statuses() {
 		names = append(names, s.Name)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/pyvisor/pyvisor/internal/config"
@@ -250,14 +249,14 @@ func (s *Supervisor) checkClashes(added []*program) error {
 	logs := map[string]string{}
 	for _, p := range s.programs {
 		if p.published.Load().Uploaded {
-			logs[strings.ToLower(config.LogFileName(p.name))] = p.name
+			logs[config.LogKey(p.name)] = p.name
 		}
 	}
 	for _, p := range added {
 		if q, ok := s.byName[p.name]; ok {
 			return fmt.Errorf("program %q: %w (uploaded)", q.name, ErrExists)
 		}
-		if other, ok := logs[strings.ToLower(config.LogFileName(p.name))]; ok {
+		if other, ok := logs[config.LogKey(p.name)]; ok {
 			return fmt.Errorf("program %q has the log file name of the uploaded %q: %w", p.name, other, ErrExists)
 		}
 	}
