@@ -56,7 +56,7 @@ func (r ReloadResult) MarshalJSON() ([]byte, error) {
 //     is now enabled. Its old process is stopped as its old definition said.
 //   - Other programs are not disturbed.
 //
-// Settings that are read once at start (web_ui with its credentials, logging, sampling, uploads,
+// Settings that are read once at start (the global user, web_ui with its credentials, logging, sampling, uploads,
 // pip_args) are not applied: the configuration in effect keeps their values
 // from the start, and the result lists those that changed in NeedsRestart.
 //
@@ -172,6 +172,10 @@ func needsRestart(old, next *config.Config) []string {
 	check("uploads.python", o.Uploads.Python == n.Uploads.Python)
 	check("uploads.install_timeout_seconds", o.Uploads.InstallTimeout == n.Uploads.InstallTimeout)
 	check("pip_args", slices.Equal(o.Uploads.PipArgs, n.Uploads.PipArgs))
+	// The global user is also the user installs of uploads run as, which is
+	// fixed at start; applied to programs only, an upload installed as one
+	// user would run as another.
+	check("user", reflect.DeepEqual(o.User, n.User))
 	return out
 }
 
@@ -179,7 +183,7 @@ func needsRestart(old, next *config.Config) []string {
 // the configuration in effect after a reload.
 func effectiveConfig(old, next *config.Config) *config.Config {
 	eff := *next
-	eff.WebUI, eff.Logging, eff.Sampling, eff.Uploads = old.WebUI, old.Logging, old.Sampling, old.Uploads
+	eff.WebUI, eff.Logging, eff.Sampling, eff.Uploads, eff.User = old.WebUI, old.Logging, old.Sampling, old.Uploads, old.User
 	return &eff
 }
 

@@ -136,8 +136,9 @@ func TestNeedsRestartCoversEverySetting(t *testing.T) {
 		next.WebUI.Port = 10001
 		next.Sampling.Interval = time.Second
 		next.Uploads.PipArgs = []string{"--no-index"}
+		next.User = &config.User{Name: "someone", UID: 4242, GID: 4242}
 		next.Venv, next.Restart.Delay = "/venv", time.Minute // applied, not listed
-		want := []string{"web_ui.port", "sampling.interval_seconds", "pip_args"}
+		want := []string{"web_ui.port", "sampling.interval_seconds", "pip_args", "user"}
 		if got := needsRestart(base, &next); !slices.Equal(got, want) {
 			t.Errorf("needsRestart = %q, want %q", got, want)
 		}
@@ -149,8 +150,10 @@ func TestEffectiveConfigKeepsStartSettings(t *testing.T) {
 	next := *old
 	next.WebUI.Port, next.Logging.Backups, next.Sampling.History, next.Uploads.MaxFiles = 1, 9, 9, 9
 	next.Cwd, next.Restart.Delay = "/srv", time.Minute
+	next.User = &config.User{Name: "someone", UID: 4242, GID: 4242}
 	eff := effectiveConfig(old, &next)
-	if eff.WebUI.Port != old.WebUI.Port || eff.Logging != old.Logging || eff.Sampling != old.Sampling || eff.Uploads.MaxFiles != old.Uploads.MaxFiles {
+	if eff.WebUI.Port != old.WebUI.Port || eff.Logging != old.Logging || eff.Sampling != old.Sampling ||
+		eff.Uploads.MaxFiles != old.Uploads.MaxFiles || eff.User != old.User {
 		t.Errorf("effectiveConfig took settings read once at start from the new file: %+v", eff)
 	}
 	if eff.Cwd != "/srv" || eff.Restart.Delay != time.Minute {
