@@ -16,10 +16,6 @@ import (
 	"github.com/pyvisor/pyvisor/internal/config"
 )
 
-// defaultManagerURL is where the client commands look when nothing says otherwise:
-// the address of the built-in default configuration.
-const defaultManagerURL = "http://127.0.0.1:10000"
-
 // managerAddress is where a client command finds the manager, and what said
 // so, for messages ("from PYVISOR_URL").
 type managerAddress struct {
@@ -36,8 +32,8 @@ type managerAddress struct {
 // resolveAddress decides where the manager is. Explicit flags win over the
 // environment, and the environment over files found by default: --url, then
 // the file named by -c, then $PYVISOR_URL, then ./process_manager.yaml, then
-// http://127.0.0.1:10000. It is the one place that turns a configuration into
-// a URL, so https (web_ui.tls_cert) is decided here too.
+// the built-in defaults' http://127.0.0.1:10000. A configuration becomes a URL
+// through configURL and webURL, which the manager uses too.
 func resolveAddress(flagURL, configPath string, getenv func(string) string) (managerAddress, error) {
 	if flagURL != "" {
 		return normalizeURL(flagURL, "--url")
@@ -52,7 +48,7 @@ func resolveAddress(flagURL, configPath string, getenv func(string) string) (man
 		return managerAddress{}, fmt.Errorf("read the manager's address from the configuration (or give --url): %w", err)
 	}
 	if usedDefaults {
-		return managerAddress{URL: defaultManagerURL, Source: "the default address"}, nil
+		return managerAddress{URL: configURL(cfg.WebUI), Source: "the default address"}, nil
 	}
 	return managerAddress{URL: configURL(cfg.WebUI), Source: cfg.Path, CertFile: cfg.WebUI.TLSCert,
 		TokenFile: filepath.Join(cfg.Dir, config.LocalTokenFileName)}, nil
@@ -68,6 +64,12 @@ func configURL(w config.WebUI) string {
 	case "::", "[::]":
 		host = "::1"
 	}
+	return webURL(w, host)
+}
+
+// webURL is the URL of the web UI that w configures, on host: https with a
+// TLS certificate, else http.
+func webURL(w config.WebUI, host string) string {
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	scheme := "http"
 	if w.TLSCert != "" {

@@ -11,20 +11,22 @@ import (
 
 func TestConfigURL(t *testing.T) {
 	for _, tc := range []struct {
-		host string
-		want string
+		host, cert string
+		want       string
 	}{
-		{"127.0.0.1", "http://127.0.0.1:8080"},
-		{"0.0.0.0", "http://127.0.0.1:8080"},
-		{"", "http://127.0.0.1:8080"},
-		{"::", "http://[::1]:8080"},
-		{"[::]", "http://[::1]:8080"},
-		{"::1", "http://[::1]:8080"},
-		{"fe80::1", "http://[fe80::1]:8080"},
-		{"pm.lan", "http://pm.lan:8080"},
+		{"127.0.0.1", "", "http://127.0.0.1:8080"},
+		{"0.0.0.0", "cert.pem", "https://127.0.0.1:8080"},
+		{"pm.lan", "cert.pem", "https://pm.lan:8080"},
+		{"0.0.0.0", "", "http://127.0.0.1:8080"},
+		{"", "", "http://127.0.0.1:8080"},
+		{"::", "", "http://[::1]:8080"},
+		{"[::]", "", "http://[::1]:8080"},
+		{"::1", "", "http://[::1]:8080"},
+		{"fe80::1", "", "http://[fe80::1]:8080"},
+		{"pm.lan", "", "http://pm.lan:8080"},
 	} {
-		if got := configURL(config.WebUI{Host: tc.host, Port: 8080}); got != tc.want {
-			t.Errorf("configURL(host %q, port 8080) = %q, want %q", tc.host, got, tc.want)
+		if got := configURL(config.WebUI{Host: tc.host, Port: 8080, TLSCert: tc.cert}); got != tc.want {
+			t.Errorf("configURL(host %q, port 8080, tls_cert %q) = %q, want %q", tc.host, tc.cert, got, tc.want)
 		}
 	}
 }

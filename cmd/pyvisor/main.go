@@ -196,10 +196,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
 	tls := cfg.WebUI.TLSCert != ""
-	url := "http://" + addr
-	if tls {
-		url = "https://" + addr
-	}
+	url := webURL(cfg.WebUI, cfg.WebUI.Host)
 	authn, err := setupAuth(cfg, url, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor: %v\n", err)
@@ -246,8 +243,8 @@ wait:
 			// The listener is bound (connections queue until Serve takes them)
 			// and the programs are adopted or starting: systemd may go on.
 			ready = nil
-			notify(logger, systemd, fmt.Sprintf("%s\nMAINPID=%d\nSTATUS=%d program(s); web UI on http://%s",
-				sdnotify.Ready, os.Getpid(), len(sup.Statuses()), addr))
+			notify(logger, systemd, fmt.Sprintf("%s\nMAINPID=%d\nSTATUS=%d program(s); web UI on %s",
+				sdnotify.Ready, os.Getpid(), len(sup.Statuses()), url))
 		case <-ctx.Done():
 			break wait
 		case err := <-serveErr:
@@ -303,11 +300,7 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "%s is valid: %d program(s)\n", cfg.Path, len(cfg.Programs))
 	}
-	scheme := "http"
-	if cfg.WebUI.TLSCert != "" {
-		scheme = "https"
-	}
-	fmt.Fprintf(stdout, "web UI: %s://%s (%q)\n", scheme, net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port)), cfg.WebUI.Title)
+	fmt.Fprintf(stdout, "web UI: %s (%q)\n", webURL(cfg.WebUI, cfg.WebUI.Host), cfg.WebUI.Title)
 	fmt.Fprintf(stdout, "access: %s\n", accessText(cfg))
 	if cfg.User != nil {
 		fmt.Fprintf(stdout, "user: %v (programs without a user of their own, and installs of uploads)\n", cfg.User)

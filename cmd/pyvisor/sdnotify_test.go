@@ -105,6 +105,9 @@ programs:
 	if want := fmt.Sprintf("MAINPID=%d", m.cmd.Process.Pid); !strings.Contains(msg, want+"\n") {
 		t.Errorf("first notification %q lacks %s", msg, want)
 	}
+	if want := fmt.Sprintf("web UI on http://127.0.0.1:%d", port); !strings.Contains(msg, want) {
+		t.Errorf("first notification %q: its STATUS lacks %q", msg, want)
+	}
 
 	pids := waitPrograms(t, dir, "one")
 	if runtime.GOOS == "linux" {
