@@ -93,8 +93,16 @@ func TestLimiterBounded(t *testing.T) {
 	if n := l.tracked(); n != maxTracked {
 		t.Errorf("after %d addresses the limiter tracks %d, want %d", maxTracked+100, n, maxTracked)
 	}
-	// The first address, idle longest, was forgotten to make room.
-	if _, ok := l.attempt(first, now.Add(time.Hour-forgetAfter)); !ok {
-		t.Errorf("the address idle longest is still locked; want it forgotten")
+	// Each address is locked out for a second after its failures. Within that
+	// second, the first address, idle longest, was forgotten to make room, and
+	// the last one is still locked.
+	n := maxTracked + 99
+	last := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+	soon := now.Add(time.Millisecond)
+	if _, ok := l.attempt(last, soon); ok {
+		t.Errorf("the address that failed last may try again at once; want it locked")
+	}
+	if _, ok := l.attempt(first, soon); !ok {
+		t.Errorf("the address idle longest is still locked; want it forgotten to make room")
 	}
 }
