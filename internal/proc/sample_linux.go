@@ -238,21 +238,16 @@ type treeWalker struct {
 	statReader
 	pageSize uint64
 	queue    []int
-	num      []byte
 	dents    []byte
 	list     []byte
 	found    []int // the live members counted by the last group call
-	// stats and kids, unless nil, keep the stat and children files of the
-	// processes walked open for the next walk (see Sampler).
+	// stats and kids keep the stat and children files of the processes
+	// walked open for the next walk (the Sampler's).
 	stats, kids fileCache
 }
 
 // stat reads and parses pid's stat file; ok is false if the process has gone.
 func (w *treeWalker) stat(pid int) (statFields, bool) {
-	if w.stats == nil {
-		w.num = strconv.AppendInt(w.num[:0], int64(pid), 10)
-		return w.read(w.num)
-	}
 	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/stat\x00"...)
 	n, ok := w.stats.readAt(w.dir, pid, w.path, w.buf, 0, true)
 	if !ok || n == 0 {
@@ -334,7 +329,7 @@ func (w *treeWalker) readChildren(pid, tid int) bool {
 	w.path = append(w.path, "/children\x00"...)
 	// Read the whole list before parsing, so a number is never split between two reads.
 	w.list = w.list[:0]
-	if w.kids != nil && tid == pid {
+	if tid == pid {
 		// The main thread's list, which is all there is for a process of one
 		// thread, is kept open between walks.
 		for {
