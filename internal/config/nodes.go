@@ -22,6 +22,9 @@ type decoder struct {
 	problems []problem
 	// users caches the user lookups of `user` settings by the text given.
 	users map[string]*User
+	// programKeys are the keys a program entry may have; nil means those of
+	// process_manager.yaml (uploaded_programs.yaml allows fewer).
+	programKeys []string
 }
 
 // problem is a found *Error and the config file line it is reported in order of.

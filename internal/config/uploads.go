@@ -105,7 +105,9 @@ func loadUploaded(c *Config) error {
 	if err != nil {
 		return errors.Join(&Error{File: path, Msg: pathErrorMsg(err), Err: err})
 	}
-	d := &decoder{file: path}
+	// Only the keys pyvisor writes there: it rewrites the file at every upload,
+	// update and removal, so any other setting would be lost without a word.
+	d := &decoder{file: path, programKeys: []string{"name", "script", "args", "enabled", "cwd", "venv"}}
 	root := d.uploadedRoot(data)
 	if root != nil {
 		taken := map[string]int{}

@@ -41,6 +41,8 @@ func TestLoadUploaded(t *testing.T) {
 			errs: []string{UploadedFileName + ":2", "same log file name"}},
 		{name: "unknown key", uploaded: "programs:\n  - {name: up, scirpt: main.py}\n",
 			errs: []string{UploadedFileName + ":2", `did you mean "script"`}},
+		{name: "a key pyvisor would not write back", uploaded: "programs:\n  - {name: up, script: main.py, environment: [A=1]}\n",
+			errs: []string{UploadedFileName + ":2", `unknown key "environment"`}},
 		{name: "bad yaml", uploaded: "programs: [\n", errs: []string{UploadedFileName}},
 	}
 	for _, tt := range tests {
