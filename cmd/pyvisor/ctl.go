@@ -89,11 +89,14 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		return exitUsage
 	}
 	opts := client.Options{Token: getenv("PYVISOR_TOKEN")}
-	if opts.Token == "" && addr.TokenFile != "" {
+	tokenFrom := ""
+	if opts.Token != "" {
+		tokenFrom = "PYVISOR_TOKEN"
+	} else if addr.TokenFile != "" {
 		// A manager that requires a login leaves a token beside its config
 		// for clients on the same machine; one without leaves none.
 		if data, err := os.ReadFile(addr.TokenFile); err == nil {
-			opts.Token = strings.TrimSpace(string(data))
+			opts.Token, tokenFrom = strings.TrimSpace(string(data)), addr.TokenFile
 		}
 	}
 	if addr.CertFile != "" {
@@ -107,7 +110,7 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %v (from %s)\n", cmd, err, addr.Source)
 		return exitUsage
 	}
-	x := &ctl{cmd: cmd, c: c, addr: addr, stdout: stdout, stderr: stderr}
+	x := &ctl{cmd: cmd, c: c, addr: addr, tokenFrom: tokenFrom, stdout: stdout, stderr: stderr}
 	switch cmd {
 	case "status":
 		return x.status(ctx, asJSON)
@@ -181,6 +184,7 @@ type ctl struct {
 	cmd            string
 	c              *client.Client
 	addr           managerAddress
+	tokenFrom      string // "PYVISOR_TOKEN", the local token file, or "" for no token
 	stdout, stderr io.Writer
 }
 
@@ -192,10 +196,33 @@ func (x *ctl) fail(err error) int {
 		return exitUnreachable
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(x.stderr, "pyvisor %s: interrupted\n", x.cmd)
+	case isStatus(err, http.StatusUnauthorized):
+		// (A 403 explains itself: a refused Host or Origin.)
+		fmt.Fprintf(x.stderr, "pyvisor %s: %v; %s\n", x.cmd, err, x.tokenAdvice())
 	default:
 		fmt.Fprintf(x.stderr, "pyvisor %s: %v\n", x.cmd, err)
 	}
 	return exitFailed
+}
+
+// tokenAdvice says what to do about a token the manager refused, or the
+// lack of one, by where the token came from.
+func (x *ctl) tokenAdvice() string {
+	switch {
+	case x.tokenFrom == "PYVISOR_TOKEN":
+		return "check that PYVISOR_TOKEN holds a token the manager accepts"
+	case x.tokenFrom != "":
+		return fmt.Sprintf("the manager refused the token in %s; if it restarted meanwhile, try again, or set PYVISOR_TOKEN", x.tokenFrom)
+	case x.addr.TokenFile != "":
+		return fmt.Sprintf("set PYVISOR_TOKEN, or run as the manager's user, who may read %s", x.addr.TokenFile)
+	}
+	return "if the manager requires a token, set PYVISOR_TOKEN"
+}
+
+// isStatus reports whether err is the manager's answer with status.
+func isStatus(err error, status int) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Status == status
 }
 
 // failName is fail for a request about the named program: an unknown name

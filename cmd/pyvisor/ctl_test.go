@@ -427,3 +427,21 @@ func TestClientSendsToken(t *testing.T) {
 		t.Errorf("status without PYVISOR_TOKEN: %v; want exit 1, the server's message and advice to set PYVISOR_TOKEN", r)
 	}
 }
+
+// TestTokenAdvice: a refused request is explained by where its token came from.
+func TestTokenAdvice(t *testing.T) {
+	const file = "/srv/pm/process_manager.token"
+	for _, tc := range []struct {
+		name, tokenFrom, tokenFile, want string
+	}{
+		{"from PYVISOR_TOKEN", "PYVISOR_TOKEN", file, "check that PYVISOR_TOKEN holds a token the manager accepts"},
+		{"from the local file", file, file, "the manager refused the token in " + file},
+		{"none, the file unreadable", "", file, "run as the manager's user, who may read " + file},
+		{"none, address from --url", "", "", "if the manager requires a token, set PYVISOR_TOKEN"},
+	} {
+		x := &ctl{tokenFrom: tc.tokenFrom, addr: managerAddress{TokenFile: tc.tokenFile}}
+		if got := x.tokenAdvice(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: tokenAdvice() = %q, want it to contain %q", tc.name, got, tc.want)
+		}
+	}
+}

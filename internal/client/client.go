@@ -95,9 +95,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// URL returns the manager's base URL as the client uses it.
-func (c *Client) URL() string { return c.base }
-
 // UnreachableError reports that no answer came from the manager at URL.
 type UnreachableError struct {
 	URL string
@@ -122,26 +119,10 @@ type APIError struct {
 	// Message is the manager's {"error": ...}, or the start of a body that is
 	// not that shape (a proxy's error page).
 	Message string
-	// TokenSent says whether the request carried a token, for the advice on 401.
-	TokenSent bool
 }
 
 func (e *APIError) Error() string {
-	msg := fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
-	// A 403 of the manager explains itself (a refused Host or Origin); a 401
-	// is about the token.
-	if e.Status == http.StatusUnauthorized {
-		msg += "; " + e.TokenAdvice()
-	}
-	return msg
-}
-
-// TokenAdvice says what to do about a refused request's token.
-func (e *APIError) TokenAdvice() string {
-	if e.TokenSent {
-		return "check that PYVISOR_TOKEN holds a token the manager accepts"
-	}
-	return "if the manager requires a token, set PYVISOR_TOKEN"
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
 }
 
 // Is makes errors.Is match ErrUnauthorized for 401 and 403 and ErrNotFound for 404.
@@ -183,7 +164,7 @@ func (c *Client) send(ctx context.Context, method, path string, accept string) (
 	}
 	defer resp.Body.Close()
 	return nil, &APIError{Method: method, Path: path, Status: resp.StatusCode,
-		Message: errorMessage(resp.Body), TokenSent: c.token != ""}
+		Message: errorMessage(resp.Body)}
 }
 
 // errorMessage reads the manager's {"error": "..."} from an error answer, or

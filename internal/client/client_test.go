@@ -84,8 +84,8 @@ func TestToken(t *testing.T) {
 		wantErr     string // "" for success
 	}{
 		{"right token", token, ""},
-		{"no token", "", "set PYVISOR_TOKEN"},
-		{"wrong token", "nope", "check that PYVISOR_TOKEN"},
+		{"no token", "", "401 Unauthorized"},
+		{"wrong token", "nope", "401 Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := New(srv.URL, Options{Token: tc.token})

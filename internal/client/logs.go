@@ -135,14 +135,3 @@ func dispatch(event string, data []byte, w io.Writer) error {
 	}
 	return nil // events of later versions, or a "retry:"-only block
 }
-
-// FollowLogs writes the lines written to the named program's log from now on
-// to w, each with a '\n', until ctx ends (returning nil) or the stream fails.
-func (c *Client) FollowLogs(ctx context.Context, name string, w io.Writer) error {
-	s, err := c.OpenLogStream(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Copy(ctx, w)
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,6 +58,16 @@ func sseServer(t *testing.T, chunks []string, hold bool) *Client {
 	})
 }
 
+// follow opens the stream of name's log and copies it to w, as pyvisor logs -f does.
+func follow(ctx context.Context, c *Client, name string, w io.Writer) error {
+	s, err := c.OpenLogStream(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Copy(ctx, w)
+}
+
 func TestFollowLogs(t *testing.T) {
 	c := sseServer(t, []string{
 		": ping\n\n",
@@ -67,22 +78,22 @@ func TestFollowLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	out := make(chanWriter, 10)
 	done := make(chan error, 1)
-	go func() { done <- c.FollowLogs(ctx, "p", out) }()
+	go func() { done <- follow(ctx, c, "p", out) }()
 	var got strings.Builder
 	for !strings.Contains(got.String(), "three\n") {
 		select {
 		case s := <-out:
 			got.WriteString(s)
 		case err := <-done:
-			t.Fatalf("FollowLogs ended early: %v; wrote %q", err, got.String())
+			t.Fatalf("follow ended early: %v; wrote %q", err, got.String())
 		}
 	}
 	if want := "one\ntwo \x1b[31mred\x1b[0m\nthree\n"; got.String() != want {
-		t.Errorf("FollowLogs wrote %q, want %q", got.String(), want)
+		t.Errorf("follow wrote %q, want %q", got.String(), want)
 	}
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("FollowLogs after its context was cancelled: %v, want nil", err)
+		t.Errorf("follow after its context was cancelled: %v, want nil", err)
 	}
 }
 
@@ -101,9 +112,9 @@ func TestFollowLogsEnds(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang fails, not blocks the suite
 			defer cancel()
 			var out strings.Builder
-			err := c.FollowLogs(ctx, "p", &out)
+			err := follow(ctx, c, "p", &out)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("FollowLogs over %q: %v, want an error mentioning %q", tc.chunks, err, tc.want)
+				t.Errorf("follow over %q: %v, want an error mentioning %q", tc.chunks, err, tc.want)
 			}
 		})
 	}
@@ -111,8 +122,8 @@ func TestFollowLogsEnds(t *testing.T) {
 
 func TestFollowLogsUnknownProgram(t *testing.T) {
 	c := sseServer(t, nil, false)
-	err := c.FollowLogs(t.Context(), "nope", &strings.Builder{})
+	err := follow(t.Context(), c, "nope", &strings.Builder{})
 	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("FollowLogs(nope): %v, want ErrNotFound", err)
+		t.Errorf("follow(nope): %v, want ErrNotFound", err)
 	}
 }

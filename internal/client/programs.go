@@ -68,15 +68,6 @@ func (c *Client) Programs(ctx context.Context) (*ProgramList, error) {
 	return &l, nil
 }
 
-// Program returns the named program.
-func (c *Client) Program(ctx context.Context, name string) (*Program, error) {
-	var p Program
-	if _, err := c.decode(ctx, http.MethodGet, programPath(name), &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
 // Start starts the named program and returns it once it runs (a no-op on a
 // running program). A start that fails is an *APIError with status 409
 // carrying the reason.
