@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
 
-	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
@@ -33,16 +33,13 @@ type reloader struct {
 func (r *reloader) reload(ctx context.Context) (supervisor.ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	path := r.path
-	if path == "" {
-		if _, err := os.Stat(defaultConfigName); err != nil {
-			return supervisor.ReloadResult{}, fmt.Errorf("%w: %w; still running on the built-in defaults", web.ErrInvalidConfig, err)
-		}
-		path = defaultConfigName
-	}
-	cfg, err := config.Load(path)
+	cfg, usedDefaults, err := loadConfig(r.path)
 	if err != nil {
 		return supervisor.ReloadResult{}, fmt.Errorf("%w:\n%w", web.ErrInvalidConfig, err)
+	}
+	if usedDefaults {
+		return supervisor.ReloadResult{}, fmt.Errorf("%w: no %s in %s (%w); still running on the built-in defaults",
+			web.ErrInvalidConfig, defaultConfigName, cfg.Dir, fs.ErrNotExist)
 	}
 	res, err := r.sup.Reload(ctx, cfg)
 	if err != nil {
