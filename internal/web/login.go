@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 )
@@ -112,9 +113,14 @@ func (h *handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	info.refused = true
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := r.ParseForm(); err != nil {
+		// The deadline stays: net/http reads what is left of the body before
+		// it answers.
 		h.writeError(w, r, badRequest("read the login form: "+err.Error()))
 		return
 	}
+	// Read: lift serve's deadline, as discardBody does, so that a password
+	// check waiting for its turn is not cut off.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	next := r.URL.Query().Get("next")
 	s, err := h.auth.Login(r.Context(), clientAddr(r), r.PostForm.Get("username"), r.PostForm.Get("password"))
 	var limited *auth.RateLimitedError

@@ -147,12 +147,13 @@ func (h *handler) getProgram(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newProgramJSON(&st, time.Now()))
 }
 
-// Limits of an action request: its body is ignored, so anything beyond a
-// small JSON object is refused, and a client gets little time to send it.
-const (
-	maxActionBody     = 4 << 10
-	actionBodyTimeout = 10 * time.Second
-)
+// maxActionBody bounds an action request's body, which is ignored: anything
+// beyond a small JSON object is refused.
+const maxActionBody = 4 << 10
+
+// bodyTimeout is how long a client gets to send a request's body (uploads get
+// uploadBodyTimeout).
+const bodyTimeout = 10 * time.Second
 
 // action returns the handler of POST /api/programs/{name}/<action> for the
 // supervisor's method do: it answers with the program once the action has
@@ -180,21 +181,20 @@ func discardBody(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > maxActionBody {
 		return tooLarge(&http.MaxBytesError{Limit: maxActionBody})
 	}
-	// The server has no ReadTimeout (uploads will need more time), so a client
-	// gets a deadline here. Its error only says the writer cannot have one.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(actionBodyTimeout))
+	// Read under the deadline serve set, which is lifted once read: the
+	// server keeps reading in the background to notice a client that goes away,
+	// and a deadline expiring there would cancel the request's context in the
+	// middle of a long stop.
 	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxActionBody))
-	// Lifted again at once: the server keeps reading in the background to notice
-	// a client that goes away, and a deadline expiring there would cancel the
-	// request's context in the middle of a long stop.
-	_ = rc.SetReadDeadline(time.Time{})
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(err)
 	case err != nil:
+		// The deadline stays: net/http reads what is left of the body before
+		// it answers.
 		return fmt.Errorf("read request body: %w", err)
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"time"
 )
 
 // routes registers every route of the server. Paths under /api/ are the JSON
@@ -60,6 +61,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve checks Host, Origin and credentials, then routes.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, info *requestInfo) {
+	if r.ContentLength != 0 {
+		// The server has no ReadTimeout (it would cut the event streams), so a
+		// request with a body gets a deadline to send it here: a client that
+		// stalls must not hold a connection, also when it is refused before any
+		// handler (net/http reads the rest of an unread body before it
+		// answers). Handlers that read a body lift it once read (discardBody,
+		// the login); uploads extend it.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	}
 	_, info.pattern = h.mux.Handler(r)
 	if err := h.hosts.check(r); err != nil {
 		info.refused = true

@@ -63,11 +63,16 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, dir string, maxZip i
 		return nil, badRequest(fmt.Sprintf("the request must be multipart/form-data with the fields file, %s (%v)",
 			strings.Join(fields, ", "), err))
 	}
-	// The server has no ReadTimeout (it would cut the event streams), so an
-	// upload gets its own deadline. Lifted once read, as in discardBody.
+	// An upload gets longer than serve's deadline. Lifted once read, as in
+	// discardBody; after a failure it stays, as net/http may read what is left
+	// of the body before it answers.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(uploadBodyTimeout))
-	defer rc.SetReadDeadline(time.Time{})
+	defer func() {
+		if err == nil {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+	}()
 
 	form := &uploadForm{fields: map[string]string{}}
 	defer func() {
