@@ -280,3 +280,40 @@ func TestSessionEndsStream(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestLogoutEndsStreams: a logout ends the event and log streams opened with
+// that session, in every tab, by the next ping at the latest.
+func TestLogoutEndsStreams(t *testing.T) {
+	t.Parallel()
+	af := newAuthFixture(t, baseConfig)
+	c := client(t, "")
+	ck := af.login(t, c, testPassword)
+	ended := make(chan string, 2)
+	for _, path := range []string{"/api/events", "/api/programs/sleeper/logs/stream"} {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", af.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(cookieHeader(ck)[0], cookieHeader(ck)[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s with the session: %v %v", path, resp, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		go func() {
+			io.Copy(io.Discard, resp.Body)
+			ended <- path
+		}()
+	}
+	body, hdr := form()
+	if r := call(t, c, "POST", af.url+"/logout", body, append(hdr, cookieHeader(ck)...)...); r.status != 303 {
+		t.Fatalf("POST /logout = %d %s, want 303", r.status, r.body)
+	}
+	for range 2 {
+		select {
+		case <-ended:
+		case <-time.After(pingEvery + waitTimeout):
+			t.Fatalf("a stream of the session still runs %v after the logout", pingEvery+waitTimeout)
+		}
+	}
+}

@@ -75,6 +75,20 @@ func (s *sseWriter) send(text string) error {
 
 // events streams GET /api/events: the programs at once, then after every
 // change, until the client goes away or the server shuts down.
+// sessionEnded reports whether the request came with a session that has
+// ended since (logged out, or dropped to make room). Streams check it before
+// each event and ping, so that a logout ends the streams of every tab of that
+// session before they send anything more; an expiry ends them through the
+// context (see serve).
+func (h *handler) sessionEnded(r *http.Request) bool {
+	id := infoOf(r).session
+	if id == "" || h.auth == nil {
+		return false
+	}
+	_, ok := h.auth.Session(id)
+	return !ok
+}
+
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	changed, cancel := h.sup.Subscribe()
@@ -103,8 +117,14 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			pending = true
 			continue
 		case <-ping.C:
+			if h.sessionEnded(r) {
+				return
+			}
 			err = s.ping()
 		case <-gapC:
+			if h.sessionEnded(r) {
+				return
+			}
 			pending = false
 			err = s.event("programs", h.programs())
 			gap.Reset(minEventGap)
@@ -170,9 +190,15 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		case lines := <-batches:
+			if h.sessionEnded(r) {
+				return
+			}
 			err = s.event("lines", lines)
 			ping.Reset(pingEvery)
 		case <-ping.C:
+			if h.sessionEnded(r) {
+				return
+			}
 			err = s.ping()
 		}
 		if err != nil {
