@@ -7,10 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
@@ -85,7 +82,7 @@ func newProgramJSON(st *supervisor.Status, now time.Time) programJSON {
 		switch {
 		case !e.Known:
 		case e.Signal != 0:
-			name := signalName(e.Signal)
+			name := e.SignalName()
 			p.ExitSignal = &name
 		default:
 			code := e.Code
@@ -110,14 +107,6 @@ func newProgramJSON(st *supervisor.Status, now time.Time) programJSON {
 
 // One decimal is all a person reads, and it keeps the events small.
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-// signalName is "SIGKILL" for SIGKILL, "signal 42" for a signal without a name.
-func signalName(sig syscall.Signal) string {
-	if n := unix.SignalName(sig); n != "" {
-		return n
-	}
-	return fmt.Sprintf("signal %d", int(sig))
-}
 
 // programs is the current list, as served and streamed.
 func (h *handler) programs() programsJSON {
