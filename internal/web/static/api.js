@@ -104,13 +104,13 @@ export function watchPrograms(onPrograms, onStatus) {
 }
 
 // followLog calls onLines with each batch of new lines of a program's log
-// until the returned function is called. onOpen is called once, when the
-// server follows the log: lines read after it cannot fall between the two.
-// onError gets a message when the stream breaks; EventSource keeps retrying
-// meanwhile.
+// until the returned function is called. onOpen is called whenever the
+// server (again) follows the log, after a reconnection too: lines read after
+// it cannot fall between the two. onError gets a message when the stream
+// breaks; EventSource keeps retrying meanwhile.
 export function followLog(name, onOpen, onLines, onError) {
   const es = new EventSource(programURL(name) + '/logs/stream');
-  es.addEventListener('open', onOpen, { once: true });
+  es.addEventListener('open', onOpen);
   es.addEventListener('lines', (e) => onLines(JSON.parse(e.data)));
   es.addEventListener('error', (e) => {
     if (e.data) onError(JSON.parse(e.data).error);

@@ -211,13 +211,16 @@ function appendLines(lines) {
 
 function startFollow() {
   stopFollow();
-  lv.live = 0;
-  lv.queue = []; // lines arriving before page 1 is shown wait for it
   const name = lv.name;
-  const seq = lv.seq;
-  // Page 1 is read once the stream follows the log, so no line falls between them.
-  lv.stopFollow = followLog(name, () => { if (lv.seq === seq) loadPage(1); },
-    (lines) => { if (lv.name === name) appendLines(lines); }, showError);
+  // Page 1 is read each time the stream (again) follows the log, so that no
+  // line falls between them, also across a reconnection.
+  const stop = followLog(name, () => {
+    if (lv.stopFollow !== stop) return; // followed no more, or by another stream
+    lv.live = 0;
+    lv.queue = []; // lines arriving before page 1 is shown wait for it
+    loadPage(1);
+  }, (lines) => { if (lv.name === name) appendLines(lines); }, showError);
+  lv.stopFollow = stop;
 }
 
 function stopFollow() {
