@@ -16,7 +16,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pyvisor/pyvisor/internal/auth"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 )
 
 // testPassword is the admin's password in the tests with authentication.
@@ -92,7 +91,7 @@ func (af *authFixture) handler(t *testing.T, creds auth.Credentials) http.Handle
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
 	}
-	return NewHandler(Options{Supervisor: af.sup, Logs: logfile.NewReader(), Title: "Test <b>board</b>",
+	return NewHandler(Options{Supervisor: af.sup, Title: "Test <b>board</b>",
 		Logger: slog.New(af.audit), Auth: a})
 }
 

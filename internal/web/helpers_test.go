@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -129,7 +128,7 @@ func newFixture(t testing.TB, yaml string) *fixture {
 			}
 		}
 	})
-	h := NewHandler(Options{Supervisor: sup, Logs: logfile.NewReader(), Title: cfg.WebUI.Title,
+	h := NewHandler(Options{Supervisor: sup, Title: cfg.WebUI.Title,
 		AllowedHosts: []string{"dash.example.com", "*.lan.example", "other.example:8080"}, Logger: logger})
 	return &fixture{dir: dir, sup: sup, h: h, stopRun: stopRun}
 }

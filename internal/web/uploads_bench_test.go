@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -23,7 +22,7 @@ import (
 func BenchmarkUploadToRunning(b *testing.B) {
 	f := newUploadFixture(b, uploadConfig, UploadOptions{})
 	rec := &recorder{msg: "upload installed"}
-	f.h = NewHandler(Options{Supervisor: f.sup, Logs: logfile.NewReader(), Logger: slog.New(rec)})
+	f.h = NewHandler(Options{Supervisor: f.sup, Logger: slog.New(rec)})
 	zip := appZip(b, "", "v1")
 	var request, unpack, venv, install, total time.Duration
 	i := 0

@@ -14,7 +14,6 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -256,7 +255,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 		}
 	})
 	<-sup.Ready()
-	g := &fixture{dir: f.dir, sup: sup, h: NewHandler(Options{Supervisor: sup, Logs: logfile.NewReader(), Logger: slog.New(slog.DiscardHandler)})}
+	g := &fixture{dir: f.dir, sup: sup, h: NewHandler(Options{Supervisor: sup, Logger: slog.New(slog.DiscardHandler)})}
 	g.waitFor(t, "durable", "running", inState(supervisor.Running))
 	r := g.do(t, "GET", "/api/programs/durable", nil)
 	p := decode[uploadedProgram](t, "GET /api/programs/durable", r)

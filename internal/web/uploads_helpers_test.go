@@ -21,7 +21,6 @@ import (
 	"testing"
 
 	"github.com/pyvisor/pyvisor/internal/config"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -136,7 +135,7 @@ func newUploadFixture(t testing.TB, yaml string, opts UploadOptions) *fixture {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	f.h = NewHandler(Options{Supervisor: f.sup, Logs: logfile.NewReader(), Logger: logger, Uploads: opts})
+	f.h = NewHandler(Options{Supervisor: f.sup, Logger: logger, Uploads: opts})
 	<-f.sup.Ready()
 	return f
 }

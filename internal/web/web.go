@@ -25,8 +25,6 @@ import (
 type Options struct {
 	// Supervisor runs the programs the API shows and controls; it must not be nil.
 	Supervisor *supervisor.Supervisor
-	// Logs reads pages of log files; nil means a new logfile.Reader.
-	Logs *logfile.Reader
 	// Title is shown in the dashboard's header and returned by GET /api/programs.
 	Title string
 	// AllowedHosts are Host names accepted besides loopback names, IP literals and
@@ -84,7 +82,7 @@ type handler struct {
 func NewHandler(opts Options) http.Handler {
 	h := &handler{
 		sup:     opts.Supervisor,
-		logs:    opts.Logs,
+		logs:    logfile.NewReader(),
 		title:   opts.Title,
 		hosts:   newHostPolicy(opts.AllowedHosts),
 		log:     opts.Logger,
@@ -97,27 +95,11 @@ func NewHandler(opts Options) http.Handler {
 	if h.uploads.MaxZipBytes <= 0 {
 		h.uploads.MaxZipBytes = DefaultMaxZipBytes
 	}
-	if h.logs == nil {
-		h.logs = logfile.NewReader()
-	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	h.routes()
-	go h.warmLogIndexes()
 	return h
-}
-
-// warmLogIndexes builds the line index of every program's log once, in the
-// background, so that the first page asked for is as fast as the next ones:
-// a page needs the file's line count, and counting a large cold file means
-// reading it once. Afterwards the index only reads what was appended.
-func (h *handler) warmLogIndexes() {
-	for _, st := range h.sup.Statuses() {
-		if path, err := h.sup.LogPath(st.Name); err == nil {
-			h.logs.Page(path, 1, 1) // errors show when the page is really asked for
-		}
-	}
 }
 
 // Server limits. There is no WriteTimeout: it would cut the event streams,
