@@ -277,3 +277,26 @@ func TestLeftoversOfInterruptedUploadsAreSwept(t *testing.T) {
 		t.Errorf("a program directory was swept: %v", err)
 	}
 }
+
+// TestUploadBusyWhileRestarting: an uploaded program waiting out its restart
+// delay is neither updated nor removed (only a stopped, failed or broken one
+// is), as the API promises.
+func TestUploadBusyWhileRestarting(t *testing.T) {
+	f := newFixture(t, "restart: {delay_seconds: 300}\n")
+	m := f.start()
+	m.ready(t)
+	up := f.upload("crashing", "crash.py", true)
+	if _, err := m.sup.AddUpload(up, installWriting(up, "", nil)); err != nil {
+		t.Fatalf("AddUpload: %v", err)
+	}
+	m.waitFor(t, "crashing", "restarting", inState(Restarting))
+	if err := m.sup.RemoveUpload(t.Context(), "crashing"); !errors.Is(err, ErrBusy) {
+		t.Errorf("RemoveUpload of a restarting program = %v, want ErrBusy", err)
+	}
+	if _, err := m.sup.UpdateUpload(t.Context(), up, installWriting(up, "", nil)); !errors.Is(err, ErrBusy) {
+		t.Errorf("UpdateUpload of a restarting program = %v, want ErrBusy", err)
+	}
+	if st, _ := m.sup.Status("crashing"); st.State != Restarting {
+		t.Errorf("after the refused changes the program is %s, want still restarting", st.State)
+	}
+}

@@ -259,7 +259,7 @@ func (r *runner) handle(req request) {
 	case opDrop:
 		r.drop(req)
 	case opUpdate:
-		if r.proc != nil {
+		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
 			return
 		}
@@ -269,7 +269,7 @@ func (r *runner) handle(req request) {
 		r.beginInstall(req.install)
 		r.respond(req, nil)
 	case opRemove:
-		if r.proc != nil {
+		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
 			return
 		}
@@ -487,6 +487,17 @@ func (r *runner) setError(msg string) {
 }
 
 // save sends the program's entry to the state file.
+// idle reports whether the program may be updated or removed: stopped, in
+// error or broken, as UpdateUpload and RemoveUpload promise; not while it waits
+// to restart.
+func (r *runner) idle() bool {
+	switch r.st.State {
+	case Stopped, Error, Broken:
+		return r.proc == nil
+	}
+	return false
+}
+
 func (r *runner) save(wait bool) {
 	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
 	if r.proc != nil {
