@@ -87,10 +87,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body, _ = json.Marshal(errorBody{Error: "encode response: " + err.Error()})
 	}
-	writeJSONBytes(w, status, body)
-}
-
-func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")

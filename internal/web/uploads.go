@@ -27,6 +27,9 @@ import (
 // background, moves the files into place and builds the venv, writing to the
 // program's log. No path leaves a temporary file or staging directory behind.
 
+// uploadFields returns the text fields of an upload form, besides its file.
+func uploadFields() []string { return []string{"name", "script", "args", "autostart"} }
+
 // waitReady waits until the supervisor has started, which is quick: as it
 // starts it sweeps the uploads directory of what interrupted uploads left
 // there, so an upload that wrote its files there earlier could lose them.
@@ -53,7 +56,7 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status
 		return supervisor.Status{}, err
 	}
 	dir := h.sup.UploadsDir()
-	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, []string{"name", "script", "args", "autostart"})
+	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, uploadFields())
 	if err != nil {
 		return supervisor.Status{}, err
 	}
@@ -124,7 +127,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Sta
 		return supervisor.Status{}, err
 	}
 	dir := h.sup.UploadsDir()
-	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, []string{"name", "script", "args", "autostart"})
+	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, uploadFields())
 	if err != nil {
 		return supervisor.Status{}, err
 	}
