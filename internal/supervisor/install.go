@@ -173,7 +173,7 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 		return Status{}, fmt.Errorf("add %q: %w", spec.Name, err)
 	}
 	ctx := s.runCtx
-	s.wg.Go(func() { p.run(ctx, boot{desired: statefile.DesiredRunning, install: install}) })
+	s.wg.Go(func() { p.run(ctx, &boot{desired: statefile.DesiredRunning, install: install}) })
 	s.notify()
 	return st, nil
 }

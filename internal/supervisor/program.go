@@ -149,8 +149,24 @@ func (r *runner) respond(req request, err error) {
 	r.replies = append(r.replies, func(st Status) { req.reply <- result{st, err} })
 }
 
-func (p *program) run(ctx context.Context, b boot) {
+func (p *program) run(ctx context.Context, b *boot) {
 	defer close(p.done)
+	r := p.boot(ctx, b)
+	// The goroutine spends its life parked in wait, so wait's frame and this
+	// one are all its stack holds then: the garbage collector shrinks the stack
+	// of each of the hundreds of idle runners to 4 KiB, where the frames of the
+	// handling code (kept out of the loop in on) would hold it at 8.
+	for {
+		w := r.wait(ctx)
+		if w.kind == wokeByShutdown || !r.on(&w) {
+			return
+		}
+	}
+}
+
+// boot puts the program where the manager's start leaves it and makes that
+// visible.
+func (p *program) boot(ctx context.Context, b *boot) *runner {
 	r := &runner{program: p, ctx: ctx, st: *p.snapshot.Load(), desired: b.desired}
 	switch {
 	case b.install != nil:
@@ -170,59 +186,103 @@ func (p *program) run(ctx context.Context, b boot) {
 		r.save(false)
 	}
 	r.publish()
-	for {
-		var timerC <-chan time.Time
-		if r.timer != nil {
-			timerC = r.timer.C
+	return r
+}
+
+// wakeKind says what woke a runner.
+type wakeKind int
+
+const (
+	wokeByShutdown wakeKind = iota // the manager is going away
+	wokeByRequest
+	wokeByExit        // the process ended unasked
+	wokeByStopDone    // a background stop ended
+	wokeByInstallDone // an install ended
+	wokeByTimer       // the restart delay or broken cool-down ran out
+)
+
+// wake is one thing that woke a runner, with what came with it.
+type wake struct {
+	kind wakeKind
+	req  request
+	err  error
+}
+
+// wait blocks until something needs the runner's attention.
+func (r *runner) wait(ctx context.Context) wake {
+	var timerC <-chan time.Time
+	if r.timer != nil {
+		timerC = r.timer.C
+	}
+	select {
+	case <-ctx.Done():
+		return wake{kind: wokeByShutdown}
+	case req := <-r.requests:
+		return wake{kind: wokeByRequest, req: req}
+	case <-r.exited:
+		return wake{kind: wokeByExit}
+	case err := <-r.stopDone:
+		return wake{kind: wokeByStopDone, err: err}
+	case err := <-r.installDone:
+		return wake{kind: wokeByInstallDone, err: err}
+	case <-timerC:
+		return wake{kind: wokeByTimer}
+	}
+}
+
+// on handles what woke the runner, publishes the state it led to and answers
+// the requests that waited for it. It returns false once the program is
+// removed and the goroutine must end.
+//
+// On shutdown (not handled here) the runner stops no timer and signals
+// nothing: programs keep running, and the next manager picks everything up
+// from the state file.
+func (r *runner) on(w *wake) bool {
+	switch w.kind {
+	case wokeByRequest:
+		req := w.req
+		switch {
+		case r.installDone != nil && req.op == opStop:
+			r.cancelInstall() // a stop during an install abandons it; reply once it ended
+			r.queue = append(r.queue, req)
+		case r.installDone != nil:
+			r.respond(req, fmt.Errorf("%w: it is installing", ErrBusy))
+		case r.stopDone != nil:
+			r.queue = append(r.queue, req)
+		default:
+			r.handle(req)
 		}
-		select {
-		case <-ctx.Done():
-			// The manager is going away; programs keep running. Stop no timer, signal
-			// nothing: the next manager picks everything up from the state file.
-			return
-		case req := <-p.requests:
-			switch {
-			case r.installDone != nil && req.op == opStop:
-				r.cancelInstall() // a stop during an install abandons it; reply once it ended
-				r.queue = append(r.queue, req)
-			case r.installDone != nil:
-				r.respond(req, fmt.Errorf("%w: it is installing", ErrBusy))
-			case r.stopDone != nil:
-				r.queue = append(r.queue, req)
-			default:
-				r.handle(req)
-			}
-		case <-r.exited:
-			r.onExit()
-		case err := <-r.stopDone:
-			r.stopDone = nil
-			after := r.afterStop
-			r.afterStop = nil
-			after(err)
-			r.drainQueue()
-		case err := <-r.installDone:
-			r.finishInstall(err)
-			r.drainQueue()
-		case <-timerC:
-			r.timer = nil
-			r.st.NextStart = time.Time{}
-			r.start()
-			if r.st.State == Running {
-				r.st.RestartCount++
-			}
-		}
-		r.publish()
-		st := p.status()
-		for _, reply := range r.replies {
-			reply(st)
-		}
-		r.replies = r.replies[:0]
-		if r.removed {
-			// Last, so that no save made on the way (a stop's) brings the entry back.
-			r.persist.remove(r.ctx, r.name)
-			return
+	case wokeByExit:
+		r.onExit()
+	case wokeByStopDone:
+		r.stopDone = nil
+		after := r.afterStop
+		r.afterStop = nil
+		after(w.err)
+		r.drainQueue()
+	case wokeByInstallDone:
+		r.finishInstall(w.err)
+		r.drainQueue()
+	case wokeByTimer:
+		r.timer = nil
+		r.st.NextStart = time.Time{}
+		r.start()
+		if r.st.State == Running {
+			r.st.RestartCount++
 		}
 	}
+	r.publish()
+	st := r.status()
+	for _, reply := range r.replies {
+		reply(st)
+	}
+	r.replies = r.replies[:0]
+	if r.removed {
+		// Last, so that no save made on the way (a stop's) brings the entry back.
+		r.persist.remove(r.ctx, r.name)
+		return false
+	}
+	return true
 }
 
 // drainQueue handles the requests that waited for a stop or an install.
@@ -486,7 +546,6 @@ func (r *runner) setError(msg string) {
 	r.save(false)
 }
 
-// save sends the program's entry to the state file.
 // idle reports whether the program may be updated or removed: stopped, in
 // error or broken, as UpdateUpload and RemoveUpload promise; not while it waits
 // to restart.
@@ -498,6 +557,7 @@ func (r *runner) idle() bool {
 	return false
 }
 
+// save sends the program's entry to the state file.
 func (r *runner) save(wait bool) {
 	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
 	if r.proc != nil {

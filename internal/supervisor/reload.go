@@ -241,7 +241,7 @@ func (s *Supervisor) register(eff *config.Config, next []definition, res ReloadR
 	s.cfg.Store(eff)
 	for _, p := range added {
 		b := boots[p.name]
-		s.wg.Go(func() { p.run(runCtx, b) })
+		s.wg.Go(func() { p.run(runCtx, &b) })
 	}
 	s.notify()
 	return dropped, nil

@@ -186,7 +186,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	for _, p := range s.programs {
 		p.persist = s.persist
-		s.wg.Go(func() { p.run(ctx, boots[p.name]) })
+		b := boots[p.name]
+		s.wg.Go(func() { p.run(ctx, &b) })
 	}
 	s.mu.Unlock()
 	close(s.ready)
