@@ -59,7 +59,8 @@ type program struct {
 	statePath string
 	log       *slog.Logger
 	persist   *persister
-	notify    func()
+	notify    func() // records a change and tells the subscribers
+	changed   func() // records a change without telling them
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -571,7 +572,11 @@ func (r *runner) save(wait bool) {
 func (r *runner) publish() {
 	s := r.st
 	old := r.snapshot.Swap(&s)
-	if !sameForEvents(old, &s) {
+	if sameForEvents(old, &s) {
+		// Still a change for Generation: a definition may have changed (an
+		// update, a reload), which readers of Statuses must not miss.
+		r.changed()
+	} else {
 		r.notify()
 	}
 }

@@ -98,6 +98,9 @@ type Supervisor struct {
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
+	// gen counts the changes to what Statuses returns (see Generation). It is
+	// bumped after each change is visible to readers, never before.
+	gen atomic.Uint64
 }
 
 // New prepares a supervisor for cfg. Nothing starts until Run.
@@ -148,6 +151,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		statePath: s.statePath,
 		log:       s.log.With("program", spec.Name),
 		notify:    s.notify,
+		changed:   s.changed,
 		requests:  make(chan request),
 		done:      make(chan struct{}),
 	}
@@ -357,7 +361,21 @@ func (s *Supervisor) Subscribe() (changed <-chan struct{}, cancel func()) {
 	}
 }
 
+// Generation returns a number that grows after every change to what Statuses
+// and Status return, except those that come with the passing of time alone
+// (uptime, the time to a restart): states, measurements, definitions, programs
+// added or removed. A caller that reads it before Statuses, and later reads
+// the same number again, knows the statuses it read are still current. It
+// may grow with nothing visible changed (a request that changed nothing), and
+// it grows also for changes that Subscribe does not report.
+func (s *Supervisor) Generation() uint64 { return s.gen.Load() }
+
+// changed records a change that needs no event of its own (see sameForEvents).
+func (s *Supervisor) changed() { s.gen.Add(1) }
+
+// notify records a change and tells the subscribers.
 func (s *Supervisor) notify() {
+	s.changed()
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for ch := range s.subs {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -71,11 +72,10 @@ func benchHandler(b *testing.B, n int) http.Handler {
 	return NewHandler(Options{Supervisor: sup, Title: cfg.WebUI.Title, Logger: slog.New(slog.DiscardHandler)})
 }
 
-// BenchmarkEncodeBusyPrograms measures what BenchmarkListPrograms cannot set
-// up: 1000 running programs each with a full CPU history of 60 samples.
-func BenchmarkEncodeBusyPrograms(b *testing.B) {
-	sts := make([]supervisor.Status, 1000)
-	now := time.Now()
+// busyStatuses are n running programs each with a full CPU history of 60
+// samples: what BenchmarkListPrograms cannot set up.
+func busyStatuses(n int, now time.Time) []supervisor.Status {
+	sts := make([]supervisor.Status, n)
 	for i := range sts {
 		hist := make([]float64, 60)
 		for j := range hist {
@@ -85,13 +85,73 @@ func BenchmarkEncodeBusyPrograms(b *testing.B) {
 			StartedAt: now.Add(-time.Hour), CPUPercent: hist[59], CPUHistory: hist, MemoryRSS: 50 << 20,
 			Enabled: true, Script: "/srv/app/worker.py", Cwd: "/srv/app", Args: []string{"--id", fmt.Sprint(i)}}
 	}
+	return sts
+}
+
+// BenchmarkEncodeBusyPrograms measures one encoding of 1000 busy programs
+// (busyStatuses) as GET /api/programs answers them; a "programs" event's data
+// is the same encoding.
+func BenchmarkEncodeBusyPrograms(b *testing.B) {
+	sts := busyStatuses(1000, time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
-		out := programsJSON{Title: "bench", Programs: make([]programJSON, len(sts))}
-		for i := range sts {
-			out.Programs[i] = newProgramJSON(&sts[i], now)
-		}
 		rec := httptest.NewRecorder()
-		writeJSON(rec, http.StatusOK, out)
+		writeJSON(rec, http.StatusOK, newProgramsJSON("bench", false, sts, time.Now()))
 	}
 }
+
+// BenchmarkProgramsEvent measures what one change costs the event streams of
+// 10 open dashboards with 1000 busy programs: every stream encoding the list
+// itself ("per-stream", as before the streams shared it) or one encoding
+// shared by all ("shared"). The writing is to a client that discards it.
+func BenchmarkProgramsEvent(b *testing.B) {
+	const clients = 10
+	sts := busyStatuses(1000, time.Now())
+	streams := make([]*sseWriter, clients)
+	for i := range streams {
+		w := discardWriter{}
+		streams[i] = &sseWriter{w: w, rc: http.NewResponseController(w)}
+	}
+	encode := func(now time.Time) ([]byte, error) { return json.Marshal(newProgramsJSON("bench", false, sts, now)) }
+	b.Run(fmt.Sprintf("per-stream/clients=%d", clients), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			now := time.Now()
+			for _, s := range streams {
+				data, err := encode(now)
+				if err == nil {
+					err = s.eventData("programs", data)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("shared/clients=%d", clients), func(b *testing.B) {
+		var gen uint64
+		c := &sharedPayload{generation: func() uint64 { return gen }, encode: encode, maxAge: payloadMaxAge}
+		b.ReportAllocs()
+		for b.Loop() {
+			gen++ // a change
+			now := time.Now()
+			for _, s := range streams {
+				data, err := c.get(now)
+				if err == nil {
+					err = s.eventData("programs", data)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
+// discardWriter is a client that reads and drops everything.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}
+func (discardWriter) Flush()                      {}

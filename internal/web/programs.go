@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,15 +109,31 @@ func newProgramJSON(st *supervisor.Status, now time.Time) programJSON {
 // One decimal is all a person reads, and it keeps the events small.
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-// programs is the current list, as served and streamed.
-func (h *handler) programs() programsJSON {
-	sts := h.sup.Statuses()
-	now := time.Now()
-	out := programsJSON{Title: h.title, Programs: make([]programJSON, len(sts)), Reload: h.reload != nil}
+// newProgramsJSON converts the statuses of every program at time now. It is
+// pure, like newProgramJSON.
+func newProgramsJSON(title string, reload bool, sts []supervisor.Status, now time.Time) programsJSON {
+	out := programsJSON{Title: title, Programs: make([]programJSON, len(sts)), Reload: reload}
 	for i := range sts {
 		out.Programs[i] = newProgramJSON(&sts[i], now)
 	}
 	return out
+}
+
+// programs is the current list at time now, as served and streamed. GET
+// /api/programs and the "programs" event (see encodePrograms) both encode it
+// with json.Marshal, so they are the same bytes for the same state and time.
+func (h *handler) programs(now time.Time) programsJSON {
+	return newProgramsJSON(h.title, h.reload != nil, h.sup.Statuses(), now)
+}
+
+// encodePrograms is the data of a "programs" event, made once for every
+// stream (see sharedPayload).
+func (h *handler) encodePrograms(now time.Time) ([]byte, error) {
+	data, err := json.Marshal(h.programs(now))
+	if err != nil {
+		return nil, fmt.Errorf("encode programs event: %w", err)
+	}
+	return data, nil
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +141,7 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listPrograms(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.programs())
+	writeJSON(w, http.StatusOK, h.programs(time.Now()))
 }
 
 func (h *handler) getProgram(w http.ResponseWriter, r *http.Request) {

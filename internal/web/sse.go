@@ -45,7 +45,7 @@ func startSSE(w http.ResponseWriter, r *http.Request) (*sseWriter, error) {
 		return nil, errHeadOnly
 	}
 	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	return s, s.send(fmt.Sprintf("retry: %d\n\n", retryMillis))
+	return s, s.send(fmt.Appendf(nil, "retry: %d\n\n", retryMillis))
 }
 
 // event sends one event whose data is v as JSON (one line: JSON escapes newlines).
@@ -54,27 +54,34 @@ func (s *sseWriter) event(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", name, err)
 	}
-	return s.send("event: " + name + "\ndata: " + string(data) + "\n\n")
+	return s.eventData(name, data)
 }
 
-func (s *sseWriter) ping() error { return s.send(": ping\n\n") }
+// eventData sends one event whose data is JSON already encoded, which may be
+// shared with other streams: it is written as it is, not copied.
+func (s *sseWriter) eventData(name string, data []byte) error {
+	return s.send([]byte("event: "+name+"\ndata: "), data, []byte("\n\n"))
+}
+
+func (s *sseWriter) ping() error { return s.send([]byte(": ping\n\n")) }
 
 // end lifts the write deadline, which would otherwise outlive the stream on a
 // connection that serves further requests.
 func (s *sseWriter) end() { _ = s.rc.SetWriteDeadline(time.Time{}) }
 
-func (s *sseWriter) send(text string) error {
-	// Without a server WriteTimeout, each write gets its own deadline. Writers
-	// that cannot have one (test recorders) just go without.
+// send writes the parts of one message and flushes them to the client.
+func (s *sseWriter) send(parts ...[]byte) error {
+	// Without a server WriteTimeout, each message gets its own deadline.
+	// Writers that cannot have one (test recorders) just go without.
 	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := io.WriteString(s.w, text); err != nil {
-		return err
+	for _, p := range parts {
+		if _, err := s.w.Write(p); err != nil {
+			return err
+		}
 	}
 	return s.rc.Flush()
 }
 
-// events streams GET /api/events: the programs at once, then after every
-// change, until the client goes away or the server shuts down.
 // sessionEnded reports whether the request came with a session that has
 // ended since (logged out, or dropped to make room). Streams check it before
 // each event and ping, so that a logout ends the streams of every tab of that
@@ -89,6 +96,9 @@ func (h *handler) sessionEnded(r *http.Request) bool {
 	return !ok
 }
 
+// events streams GET /api/events: the programs at once, then after every
+// change, until the client goes away or the server shuts down. The data of a
+// "programs" event is encoded once per state for all streams (programsEvent).
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	changed, cancel := h.sup.Subscribe()
@@ -126,7 +136,10 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			pending = false
-			err = s.event("programs", h.programs())
+			var data []byte
+			if data, err = h.programsEvent.get(time.Now()); err == nil {
+				err = s.eventData("programs", data)
+			}
 			gap.Reset(minEventGap)
 			ping.Reset(pingEvery)
 		}

@@ -291,3 +291,91 @@ func TestStreamHead(t *testing.T) {
 		})
 	}
 }
+
+// quietConfig samples once an hour, so that only the test's own changes make
+// events: a stale "programs" event would not be followed by a fresh one.
+const quietConfig = `
+web_ui: {title: quiet}
+sampling: {interval_seconds: 3600}
+programs:
+  - {name: sleeper, script: sleeper.py, enabled: false}
+  - {name: idle, script: sleeper.py, enabled: false}
+`
+
+// TestEventsShared checks that concurrent event streams, which share the
+// encoding of each state, all get the current state after every change, and
+// the same bytes as GET /api/programs.
+func TestEventsShared(t *testing.T) {
+	f := newFixture(t, quietConfig)
+	srv := serve(t, f.h)
+	streams := make([]*stream, 4)
+	for i := range streams {
+		streams[i] = openStream(t, srv.URL+"/api/events")
+		waitPrograms(t, streams[i], fmt.Sprintf("stream %d: the first event", i), func(p program) bool { return p.State == "stopped" })
+	}
+
+	for _, step := range []struct{ action, state string }{
+		{"start", "running"},
+		{"stop", "stopped"},
+		{"start", "running"},
+		{"restart", "running"},
+		{"stop", "stopped"},
+	} {
+		call := "POST " + programPath("sleeper", "/"+step.action)
+		r := f.do(t, "POST", programPath("sleeper", "/"+step.action), nil)
+		if r.status != 200 {
+			t.Fatalf("%s = %d %s, want 200", call, r.status, r.body)
+		}
+		st := decode[program](t, call, r)
+		if st.State != step.state {
+			t.Fatalf("%s: state %q, want %q", call, st.State, step.state)
+		}
+		for i, s := range streams {
+			data := waitPrograms(t, s, fmt.Sprintf("stream %d after %s", i, call), func(p program) bool {
+				return p.State == st.State && equalPID(p.PID, st.PID)
+			})
+			if st.State != "stopped" {
+				continue
+			}
+			// Stopped, nothing in the list depends on the time: the event and
+			// a listing made now are the same bytes.
+			list := f.do(t, "GET", "/api/programs", nil)
+			if want := strings.TrimSuffix(list.body, "\n"); data != want {
+				t.Errorf("stream %d after %s: programs event\n%s\nwant the body of GET /api/programs\n%s", i, call, data, want)
+			}
+		}
+	}
+}
+
+func equalPID(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// waitPrograms waits for a "programs" event in which the program "sleeper"
+// satisfies cond, and returns its data.
+func waitPrograms(t *testing.T, s *stream, what string, cond func(program) bool) string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	last := "none"
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				t.Fatalf("%s: stream ended; last programs event: %s", what, last)
+			}
+			if ev.name != "programs" {
+				continue
+			}
+			last = ev.data
+			var list programList
+			if err := json.Unmarshal([]byte(ev.data), &list); err != nil {
+				t.Fatalf("%s: programs event is not the JSON wanted (%v): %s", what, err, ev.data)
+			}
+			for _, p := range list.Programs {
+				if p.Name == "sleeper" && cond(p) {
+					return ev.data
+				}
+			}
+		case <-timeout:
+			t.Fatalf("%s: no programs event with the wanted sleeper within 20 s; last one: %s", what, last)
+		}
+	}
+}

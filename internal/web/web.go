@@ -61,8 +61,9 @@ type UploadOptions struct {
 	Installer install.Installer
 }
 
-// handler serves every route. It holds no mutable state of its own: program
-// state is read from the supervisor, assets are built once in NewHandler.
+// handler serves every route. It holds no mutable state of its own but the
+// encoded "programs" event all streams share: program state is read from the
+// supervisor, assets are built once in NewHandler.
 type handler struct {
 	sup     *supervisor.Supervisor
 	logs    *logfile.Reader
@@ -74,6 +75,8 @@ type handler struct {
 	auth    *auth.Authenticator
 	assets  map[string]*asset
 	mux     *http.ServeMux
+	// programsEvent is the data of the latest "programs" event, for every stream.
+	programsEvent *sharedPayload
 }
 
 // NewHandler returns the handler of the API, the event streams and the
@@ -98,6 +101,7 @@ func NewHandler(opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.programsEvent = &sharedPayload{generation: h.sup.Generation, encode: h.encodePrograms, maxAge: payloadMaxAge}
 	h.routes()
 	return h
 }
