@@ -19,8 +19,10 @@ func TestPublishCountsEveryChange(t *testing.T) {
 		{"state", func(st *Status) { st.State, st.PID = Running, 42 }, true},
 		{"error", func(st *Status) { st.State, st.Error = Error, "start: no such file" }, true},
 		{"next start", func(st *Status) { st.NextStart = time.Unix(100, 0) }, true},
-		{"args only (an update or a reload)", func(st *Status) { st.Args = []string{"b"} }, false},
-		{"enabled only", func(st *Status) { st.Enabled = true }, false},
+		{"args only (an update or a reload)", func(st *Status) { st.Args = []string{"b"} }, true},
+		{"enabled only", func(st *Status) { st.Enabled = true }, true},
+		{"script only", func(st *Status) { st.Script = "/srv/q.py" }, true},
+		{"started at only", func(st *Status) { st.StartedAt = time.Unix(100, 0) }, false},
 		{"nothing", func(*Status) {}, false},
 	}
 	for _, tt := range tests {

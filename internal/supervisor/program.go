@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -582,9 +583,11 @@ func (r *runner) publish() {
 }
 
 // sameForEvents reports whether two snapshots differ only in ways that need no
-// event of their own.
+// event of their own. A changed definition (a reload, an upload's update) is an
+// event even when the state stays, so open dashboards show it at once.
 func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
-		a.NextStart.Equal(b.NextStart)
+		a.NextStart.Equal(b.NextStart) &&
+		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
 }
