@@ -267,11 +267,7 @@ func (r *runner) on(w *wake) bool {
 		r.drainQueue()
 	case wokeByTimer:
 		r.timer = nil
-		r.st.NextStart = time.Time{}
-		r.start()
-		if r.st.State == Running {
-			r.st.RestartCount++
-		}
+		r.startAgain()
 	}
 	r.publish()
 	st := r.status()
@@ -475,6 +471,12 @@ func (r *runner) onExit() {
 		r.st.Error = ""
 		switch d.State {
 		case Restarting:
+			if d.Delay <= 0 {
+				// At once, rather than through a timer that fires at once: the
+				// trip through the loop would add to the restart gap.
+				r.startAgain()
+				return
+			}
 			r.arm(d.Delay)
 		case Broken:
 			r.st.Error = d.Reason
@@ -492,6 +494,16 @@ func (r *runner) onExit() {
 		return
 	}
 	apply(nil)
+}
+
+// startAgain starts the next run of a program that waited to restart or
+// cooled down after broken.
+func (r *runner) startAgain() {
+	r.st.NextStart = time.Time{}
+	r.start()
+	if r.st.State == Running {
+		r.st.RestartCount++
+	}
 }
 
 // beginStop stops the running process in the background and calls after once its
