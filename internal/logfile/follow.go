@@ -18,10 +18,14 @@ type followOptions struct {
 	pollEvery  time.Duration // polling interval when inotify is unavailable
 	forcePoll  bool
 	ready      func() // called once the starting offset is fixed
+	from       int64  // the byte offset following starts at, or fromEnd
 }
 
+// fromEnd starts following at the end of the file, wherever it is then.
+const fromEnd = -1
+
 func defaultFollowOptions() followOptions {
-	return followOptions{flushAfter: time.Second, pollEvery: 250 * time.Millisecond}
+	return followOptions{flushAfter: time.Second, pollEvery: 250 * time.Millisecond, from: fromEnd}
 }
 
 // followChunkBytes bounds one read, and so one batch handed to fn.
@@ -43,13 +47,31 @@ const followChunkBytes = 256 << 10
 // started, unless nil, is called once the starting offset is fixed: every
 // line appended after that is delivered. A caller that shows the existing
 // lines too reads them after started, so that none falls in a gap between
-// the two (a line written in between may then show twice, never not at all).
+// the two (a line written in between may then show twice, never not at all;
+// FollowFrom the end of a page shows it once).
 //
 // On Linux, changes are waited for with inotify; elsewhere, or if inotify
 // cannot be used, the file is polled every 250 ms.
 func Follow(ctx context.Context, path string, started func(), fn func(lines []string) error) error {
 	o := defaultFollowOptions()
 	o.ready = started
+	return follow(ctx, path, fn, o)
+}
+
+// FollowFrom is Follow from byte offset of path instead of its end: it
+// delivers the lines after the first offset bytes, at once those already
+// there. Following from the SizeBytes of a Page meets that page exactly, with
+// no line missing or repeated in between (if the page ended in a line without
+// its '\n', the rest of that line comes as a line of its own). A file
+// shorter than offset was rotated meanwhile: following starts at its
+// beginning.
+func FollowFrom(ctx context.Context, path string, offset int64, started func(), fn func(lines []string) error) error {
+	if offset < 0 {
+		return fmt.Errorf("follow %q from byte %d: the offset must not be negative", path, offset)
+	}
+	o := defaultFollowOptions()
+	o.ready = started
+	o.from = offset
 	return follow(ctx, path, fn, o)
 }
 
@@ -69,7 +91,7 @@ func follow(ctx context.Context, path string, fn func([]string) error, o followO
 	}
 	fl := &follower{path: path, buf: make([]byte, followChunkBytes)}
 	defer fl.close()
-	if err := fl.openAtEnd(); err != nil {
+	if err := fl.openAt(o.from); err != nil {
 		return fmt.Errorf("follow %q: %w", path, err)
 	}
 	if o.ready != nil {
@@ -120,16 +142,24 @@ type follower struct {
 	split lineSplitter
 }
 
-// openAtEnd opens path (if it exists) positioned at its current end.
-func (fl *follower) openAtEnd() error {
+// openAt opens path (if it exists) positioned at from, or at its current end
+// for fromEnd; at its start if it is shorter than from.
+func (fl *follower) openAt(from int64) error {
 	if err := fl.open(); err != nil || fl.f == nil {
 		return err
 	}
-	fl.off = fl.fi.Size()
+	switch size := fl.fi.Size(); {
+	case from == fromEnd:
+		fl.off = size
+	case from > size:
+		fl.off = 0 // rotated since from was taken: all of it is new
+	default:
+		fl.off = from
+	}
 	n := min(int64(fingerprintBytes), fl.off)
 	fl.tail = make([]byte, n)
 	if _, err := fl.f.ReadAt(fl.tail, fl.off-n); err != nil {
-		return fmt.Errorf("read end of %s: %w", fl.path, err)
+		return fmt.Errorf("read %s before byte %d: %w", fl.path, fl.off, err)
 	}
 	return nil
 }

@@ -270,6 +270,79 @@ func TestFollowStops(t *testing.T) {
 	})
 }
 
+func TestFollowFrom(t *testing.T) {
+	tests := []struct {
+		name     string
+		content  string // the file when following starts
+		from     int64
+		appended string // after following started
+		want     []string
+	}{
+		{"from a line's end, lines there already", "line 1\nline 2\nline 3\n", 7, "line 4\n", []string{"line 2", "line 3", "line 4"}},
+		{"from the start", "a\nb\n", 0, "c\n", []string{"a", "b", "c"}},
+		{"from the end", "a\nb\n", 4, "c\n", []string{"c"}},
+		{"past the end: rotated", "a\n", 10, "b\n", []string{"a", "b"}},
+		{"inside a line: its rest is a line", "one\ntw", 6, "o\nthree\n", []string{"o", "three"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			followModes(t, func(t *testing.T, o followOptions) {
+				path := filepath.Join(t.TempDir(), "app.log")
+				writeFile(t, path, tt.content)
+				o.from = tt.from
+				fw, _ := startFollow(t, path, o)
+				appendFile(t, path, tt.appended)
+				if got := fw.next(t, len(tt.want)); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("follow of %q from byte %d, then %q appended = %q; want %q", tt.content, tt.from, tt.appended, got, tt.want)
+				}
+				fw.quiet(t, 50*time.Millisecond)
+			})
+		})
+	}
+}
+
+// TestFollowFromPage follows a log from the end of its page 1 as the web
+// stream does, with lines written between the two: each shows once.
+func TestFollowFromPage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, numbered("line", 1, 10))
+	p, err := NewReader().Page(path, 1, 3)
+	if err != nil {
+		t.Fatalf("Page(%s, 1, 3): %v", path, err)
+	}
+	if last := p.Lines[len(p.Lines)-1]; last != "line 10" {
+		t.Fatalf("Page(%s, 1, 3) ends with %q; want line 10", path, last)
+	}
+	appendFile(t, path, "line 11\n")
+	got := make(chan string, 100)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		done <- FollowFrom(ctx, path, p.SizeBytes, nil, func(lines []string) error {
+			for _, l := range lines {
+				got <- l
+			}
+			return nil
+		})
+	}()
+	fw := &followed{lines: got, done: done}
+	t.Cleanup(func() { cancel(); <-done })
+	if l := fw.next(t, 1); l[0] != "line 11" {
+		t.Errorf("FollowFrom(the page's SizeBytes %d) first delivered %q; want line 11, written after the page", p.SizeBytes, l[0])
+	}
+	appendFile(t, path, "line 12\n")
+	if l := fw.next(t, 1); l[0] != "line 12" {
+		t.Errorf("FollowFrom(the page's SizeBytes %d) then delivered %q; want line 12", p.SizeBytes, l[0])
+	}
+}
+
+func TestFollowFromNegative(t *testing.T) {
+	err := FollowFrom(t.Context(), filepath.Join(t.TempDir(), "app.log"), -1, nil, func([]string) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("FollowFrom(offset -1) = %v; want an error saying the offset must not be negative", err)
+	}
+}
+
 func TestFollowPublic(t *testing.T) {
 	// Follow itself, with its real defaults; its start is not observable, so
 	// keep writing until the lines show up.

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/pyvisor/pyvisor/internal/logfile"
 )
 
 // Log page sizes of GET /api/programs/{name}/logs.
@@ -75,11 +77,17 @@ func (h *handler) logPage(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, fmt.Errorf("logs of %q: %w", r.PathValue("name"), err))
 		return
 	}
+	writeJSON(w, http.StatusOK, pageBody(p))
+}
+
+// pageBody is the JSON of a page, as GET /api/programs/{name}/logs answers it
+// and the log stream's "page" event carries it.
+func pageBody(p logfile.Page) logPageJSON {
 	if p.Lines == nil {
 		p.Lines = []string{}
 	}
-	writeJSON(w, http.StatusOK, logPageJSON{
+	return logPageJSON{
 		Lines: p.Lines, Page: p.Page, Pages: p.Pages, FirstLine: p.FirstLine,
 		LastLine: p.LastLine, TotalLines: p.TotalLines, SizeBytes: p.SizeBytes,
-	})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -149,11 +150,38 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// streamPage reads the page a log stream starts with when it is asked for
+// (lines=L), and returns it with the byte offset where following starts: the
+// end of the page, or -1 without one (the end of the log once followed).
+func (h *handler) streamPage(q url.Values, name, path string) (*logPageJSON, int64, error) {
+	if !q.Has("lines") {
+		return nil, -1, nil
+	}
+	n, err := intParam(q, "lines", defaultLogLines, 1, maxLogLines)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := h.logs.Page(path, 1, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("logs of %q: %w", name, err)
+	}
+	body := pageBody(p)
+	return &body, p.SizeBytes, nil
+}
+
 // logStream streams GET /api/programs/{name}/logs/stream: "lines" events with
 // the lines written to the program's log after the request, as a JSON array.
+// With lines=L, a "page" event with page 1 of L lines comes first, and the
+// lines events carry the lines after that page: a client that shows both,
+// such as the dashboard after each (re)connection, shows every line once.
 func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	path, err := h.sup.LogPath(name)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	page, from, err := h.streamPage(r.URL.Query(), name, path)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -163,18 +191,24 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 	followed := make(chan error, 1)
 	started := make(chan struct{})
 	go func() {
-		followed <- logfile.Follow(ctx, path, func() { close(started) }, func(lines []string) error {
+		send := func(lines []string) error {
 			select {
 			case batches <- lines:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-		})
+		}
+		if from < 0 {
+			followed <- logfile.Follow(ctx, path, func() { close(started) }, send)
+		} else {
+			followed <- logfile.FollowFrom(ctx, path, from, func() { close(started) }, send)
+		}
 	}()
 	defer func() { cancel(); <-followed }()
 	// The response starts only once following has: a client that reads the
-	// log's last page after the stream opened misses no line in between.
+	// log's last page after the stream opened misses no line in between
+	// (one that asked for the page in the stream gets each line once).
 	select {
 	case <-started:
 	case err := <-followed:
@@ -188,6 +222,11 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.end()
+	if page != nil {
+		if err := s.event("page", page); err != nil {
+			return
+		}
+	}
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
 	for {

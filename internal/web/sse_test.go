@@ -208,6 +208,61 @@ func TestLogStream(t *testing.T) {
 	})
 }
 
+// TestLogStreamWithPage checks that with lines=L the stream starts with page
+// 1 and goes on with the lines after it.
+func TestLogStreamWithPage(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	srv := serve(t, f.h)
+	path, _ := f.sup.LogPath("My App")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("line 1\nline 2\nline 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := programPath("My App", "/logs/stream?lines=2")
+	s := openStream(t, srv.URL+target)
+	if ct := s.resp.Header.Get("Content-Type"); s.resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("GET %s = %d %s, want 200 text/event-stream", target, s.resp.StatusCode, ct)
+	}
+	<-s.events // retry
+	ev := <-s.events
+	var page logPageJSON
+	if err := json.Unmarshal([]byte(ev.data), &page); ev.name != "page" || err != nil {
+		t.Fatalf("GET %s: first event %+v (%v); want a page", target, ev, err)
+	}
+	want := logPageJSON{Lines: []string{"line 2", "line 3"}, Page: 1, Pages: 2, FirstLine: 2, LastLine: 3, TotalLines: 3, SizeBytes: 21}
+	if fmt.Sprint(page) != fmt.Sprint(want) {
+		t.Errorf("GET %s: page event %+v; want %+v", target, page, want)
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(out, "line 4")
+	out.Close()
+	var lines []string
+	if err := json.Unmarshal([]byte(s.next(t, "lines").data), &lines); err != nil {
+		t.Fatalf("lines event: %v", err)
+	}
+	if !slices.Equal(lines, []string{"line 4"}) {
+		t.Errorf("GET %s: first lines event %q after line 4 was written; want [line 4]", target, lines)
+	}
+
+	for _, tt := range []struct{ name, query string }{
+		{"no lines", "lines=0"},
+		{"too many lines", "lines=5001"},
+		{"not a number", "lines=all"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			target := programPath("My App", "/logs/stream?"+tt.query)
+			if r := f.do(t, "GET", target, nil); r.status != 400 || !strings.Contains(r.body, "lines=") {
+				t.Errorf("GET %s = %d %s; want 400 naming the parameter", target, r.status, r.body)
+			}
+		})
+	}
+}
+
 // TestStreamsEnd checks that both streams' handlers return when the client
 // goes away and when the server shuts down.
 func TestStreamsEnd(t *testing.T) {

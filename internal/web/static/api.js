@@ -103,14 +103,15 @@ export function watchPrograms(onPrograms, onStatus) {
   };
 }
 
-// followLog calls onLines with each batch of new lines of a program's log
-// until the returned function is called. onOpen is called whenever the
-// server (again) follows the log, after a reconnection too: lines read after
-// it cannot fall between the two. onError gets a message when the stream
-// breaks; EventSource keeps retrying meanwhile.
-export function followLog(name, onOpen, onLines, onError) {
-  const es = new EventSource(programURL(name) + '/logs/stream');
-  es.addEventListener('open', onOpen);
+// followLog follows a program's log until the returned function is called.
+// Whenever the server (again) follows the log, after a reconnection too,
+// onPage gets page 1 of perPage lines; then onLines gets each batch of the
+// lines written after that page: none falls between them, none is in both.
+// onError gets a message when the stream breaks; EventSource keeps retrying
+// meanwhile.
+export function followLog(name, perPage, onPage, onLines, onError) {
+  const es = new EventSource(`${programURL(name)}/logs/stream?lines=${perPage}`);
+  es.addEventListener('page', (e) => onPage(JSON.parse(e.data)));
   es.addEventListener('lines', (e) => onLines(JSON.parse(e.data)));
   es.addEventListener('error', (e) => {
     if (e.data) onError(JSON.parse(e.data).error);

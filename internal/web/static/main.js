@@ -112,7 +112,7 @@ const perPage = 200;
 const maxLiveLines = 5000; // lines kept in the viewer while following
 
 // lv is the viewer's state; only the functions below change it.
-const lv = { name: null, opener: null, seq: 0, page: null, stopFollow: null, live: 0, nextLine: 0, queue: null };
+const lv = { name: null, opener: null, seq: 0, page: null, stopFollow: null, live: 0, nextLine: 0 };
 
 function openLogs(name, opener) {
   Object.assign(lv, { name, opener, page: null, live: 0 });
@@ -131,32 +131,26 @@ async function loadPage(n) {
   try {
     const page = await logPage(lv.name, n, perPage);
     if (seq !== lv.seq) return; // another page was asked for meanwhile
-    lv.page = page;
-    lv.nextLine = page.last_line + 1;
-    showError('');
-    linesEl.replaceChildren(...(page.lines.length
-      ? page.lines.map((l, i) => lineNode(l, page.first_line + i))
-      : [Object.assign(document.createElement('div'), { className: 'empty-log', textContent: 'No lines on this page.' })]));
-    applyFilter();
-    updatePager();
-    // The newest page is read from the bottom, older ones from the top.
-    linesEl.scrollTop = n === 1 ? linesEl.scrollHeight : 0;
-    if (lv.queue) {
-      const queued = lv.queue;
-      lv.queue = null;
-      appendLines(queued);
-    }
+    showPage(page);
   } catch (err) {
     if (seq === lv.seq) {
       showError(`Could not load the log: ${err.message}`);
       infoEl.textContent = '';
-      if (lv.queue) { // show the live lines anyway
-        const queued = lv.queue;
-        lv.queue = null;
-        appendLines(queued);
-      }
     }
   }
+}
+
+function showPage(page) {
+  lv.page = page;
+  lv.nextLine = page.last_line + 1;
+  showError('');
+  linesEl.replaceChildren(...(page.lines.length
+    ? page.lines.map((l, i) => lineNode(l, page.first_line + i))
+    : [Object.assign(document.createElement('div'), { className: 'empty-log', textContent: 'No lines on this page.' })]));
+  applyFilter();
+  updatePager();
+  // The newest page is read from the bottom, older ones from the top.
+  linesEl.scrollTop = page.page === 1 ? linesEl.scrollHeight : 0;
 }
 
 function showError(msg) {
@@ -190,10 +184,6 @@ function updateInfo() {
 }
 
 function appendLines(lines) {
-  if (lv.queue) { // page 1 is still loading: append after it
-    lv.queue.push(...lines);
-    return;
-  }
   const atBottom = linesEl.scrollHeight - linesEl.scrollTop - linesEl.clientHeight < 40;
   linesEl.querySelector('.empty-log')?.remove();
   const q = filterBox.value.trim().toLowerCase();
@@ -211,22 +201,21 @@ function appendLines(lines) {
 
 function startFollow() {
   stopFollow();
-  const name = lv.name;
-  // Page 1 is read each time the stream (again) follows the log, so that no
-  // line falls between them, also across a reconnection.
-  const stop = followLog(name, () => {
+  // The stream starts with page 1 each time it (again) follows the log, and
+  // its lines continue that page: none falls between them or shows twice,
+  // also across a reconnection.
+  const stop = followLog(lv.name, perPage, (page) => {
     if (lv.stopFollow !== stop) return; // followed no more, or by another stream
+    lv.seq++; // drop pages still on their way: this one is newer
     lv.live = 0;
-    lv.queue = []; // lines arriving before page 1 is shown wait for it
-    loadPage(1);
-  }, (lines) => { if (lv.name === name) appendLines(lines); }, showError);
+    showPage(page);
+  }, (lines) => { if (lv.stopFollow === stop) appendLines(lines); }, showError);
   lv.stopFollow = stop;
 }
 
 function stopFollow() {
   if (lv.stopFollow) lv.stopFollow();
   lv.stopFollow = null;
-  lv.queue = null;
 }
 
 function applyFilter() {
