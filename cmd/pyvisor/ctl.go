@@ -325,41 +325,36 @@ func (x *ctl) act(ctx context.Context, names []string) int {
 // logs prints the last n lines of name's log and, with follow, the lines
 // written afterwards until ctx ends.
 func (x *ctl) logs(ctx context.Context, name string, n int, follow bool) int {
-	var stream *client.LogStream
 	if follow {
-		// Opened before the page is read, so that no line falls between the
-		// two (but for the instant OpenLogStream describes).
-		s, err := x.c.OpenLogStream(ctx, name)
+		// The stream itself starts with the last n lines, so that no line falls
+		// between them and the ones that follow, nor shows twice.
+		s, err := x.c.OpenLogStream(ctx, name, n)
 		if err != nil {
 			return x.failName(ctx, name, err)
 		}
 		defer s.Close()
-		stream = s
-	}
-	if n > 0 || !follow {
-		// Without -f, -n 0 still checks that the program exists.
-		page, err := x.c.LogPage(ctx, name, 1, max(n, 1))
-		if err != nil {
-			return x.failName(ctx, name, err)
+		if err := s.Copy(ctx, x.stdout); err != nil {
+			return x.fail(err)
 		}
-		if n > 0 {
-			w := bufio.NewWriter(x.stdout)
-			for _, line := range page.Lines {
-				w.WriteString(line)
-				w.WriteByte('\n')
-			}
-			if err := w.Flush(); err != nil {
-				return x.fail(fmt.Errorf("write log lines: %w", err))
-			}
-		}
+		return exitOK // Ctrl+C is how following ends
 	}
-	if stream == nil {
+	// -n 0 still checks that the program exists.
+	page, err := x.c.LogPage(ctx, name, 1, max(n, 1))
+	if err != nil {
+		return x.failName(ctx, name, err)
+	}
+	if n == 0 {
 		return exitOK
 	}
-	if err := stream.Copy(ctx, x.stdout); err != nil {
-		return x.fail(err)
+	w := bufio.NewWriter(x.stdout)
+	for _, line := range page.Lines {
+		w.WriteString(line)
+		w.WriteByte('\n')
 	}
-	return exitOK // Ctrl+C is how following ends
+	if err := w.Flush(); err != nil {
+		return x.fail(fmt.Errorf("write log lines: %w", err))
+	}
+	return exitOK
 }
 
 func (x *ctl) reload(ctx context.Context) int {

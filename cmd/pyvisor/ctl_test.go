@@ -354,29 +354,19 @@ func testLogsFollow(t *testing.T, url, logPath string) {
 	if got[0] != "line 49" || got[1] != "line 50" {
 		t.Fatalf("logs -f -n 2 began with %q, want line 49, line 50", got)
 	}
-	// The stream may be set up a moment after the page was read, so a line is
-	// appended again and again until one arrives.
-	seen := false
-	for i := 0; !seen; i++ {
-		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(f, "appended %d\n", i)
-		f.Close()
-		tick := time.After(200 * time.Millisecond)
-		for {
-			l, ok := next(tick)
-			if !ok {
-				break
-			}
-			seen = seen || strings.HasPrefix(l, "appended ")
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("logs -f: no appended line arrived; printed %q, stderr %s", got, stderr.String())
-		default:
-		}
+	// The stream follows from the end of the lines it began with: a line
+	// appended now is the very next one printed, once.
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "appended\n")
+	f.Close()
+	if l, ok := next(deadline); !ok || l != "appended" {
+		t.Fatalf("logs -f -n 2: printed %q after the last 2 lines, want the appended line; stderr %s", got, stderr.String())
+	}
+	if l, ok := next(time.After(300 * time.Millisecond)); ok {
+		t.Errorf("logs -f -n 2: printed %q after the appended line, want nothing more (all printed: %q)", l, got)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {

@@ -50,14 +50,17 @@ type LogStream struct {
 	path string
 }
 
-// OpenLogStream opens the stream of the lines written to the named program's
-// log from now on. The manager fixes where the stream starts at about the
-// moment it answers, so a page read after this returns meets the stream
-// without a gap, except that a line written in that very instant may show
-// twice or, rarely, not at all. The stream ends when ctx does; Close it when
-// done.
-func (c *Client) OpenLogStream(ctx context.Context, name string) (*LogStream, error) {
+// OpenLogStream opens the stream of the named program's log. With lines > 0
+// (at most MaxLogLines) it starts with the last lines lines, then goes on
+// with every line written after them: none is missed or shown twice in
+// between, as the manager follows the log from the very end of the lines it
+// sent. With lines 0 it starts with the lines written from about now. The
+// stream ends when ctx does; Close it when done.
+func (c *Client) OpenLogStream(ctx context.Context, name string, lines int) (*LogStream, error) {
 	path := programPath(name) + "/logs/stream"
+	if lines > 0 {
+		path += "?" + url.Values{"lines": {strconv.Itoa(lines)}}.Encode()
+	}
 	resp, err := c.send(ctx, http.MethodGet, path, "text/event-stream")
 	if err != nil {
 		return nil, err
@@ -109,12 +112,19 @@ func (s *LogStream) Copy(ctx context.Context, w io.Writer) error {
 	return fmt.Errorf("GET %s: the manager ended the stream (it may be shutting down)", s.path)
 }
 
-// dispatch acts on one event: "lines" are written to w, "error" ends the stream.
+// dispatch acts on one event: the lines of "page" and "lines" are written to
+// w, "error" ends the stream.
 func dispatch(event string, data []byte, w io.Writer) error {
 	switch event {
-	case "lines":
+	case "page", "lines":
 		var lines []string
-		if err := json.Unmarshal(data, &lines); err != nil {
+		if event == "page" {
+			var p LogPage
+			if err := json.Unmarshal(data, &p); err != nil {
+				return fmt.Errorf("decode page event: %w", err)
+			}
+			lines = p.Lines
+		} else if err := json.Unmarshal(data, &lines); err != nil {
 			return fmt.Errorf("decode lines event: %w", err)
 		}
 		var buf bytes.Buffer

@@ -58,9 +58,9 @@ func sseServer(t *testing.T, chunks []string, hold bool) *Client {
 	})
 }
 
-// follow opens the stream of name's log and copies it to w, as pyvisor logs -f does.
+// follow opens the stream of name's log and copies it to w, as pyvisor logs -f -n 0 does.
 func follow(ctx context.Context, c *Client, name string, w io.Writer) error {
-	s, err := c.OpenLogStream(ctx, name)
+	s, err := c.OpenLogStream(ctx, name, 0)
 	if err != nil {
 		return err
 	}
@@ -94,6 +94,35 @@ func TestFollowLogs(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("follow after its context was cancelled: %v, want nil", err)
+	}
+}
+
+// TestFollowLogsWithPage checks that a stream opened with lines asks for them
+// and writes the page it starts with before the lines that follow.
+func TestFollowLogsWithPage(t *testing.T) {
+	var query string
+	c := server(t, func(w http.ResponseWriter, r *http.Request) {
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 2000\n\n")
+		fmt.Fprint(w, "event: page\ndata: {\"lines\":[\"old 1\",\"old 2\"],\"page\":1,\"pages\":4,\"first_line\":7,\"last_line\":8,\"total_lines\":8,\"size_bytes\":40}\n\n")
+		fmt.Fprint(w, "event: lines\ndata: [\"new\"]\n\n")
+	})
+	s, err := c.OpenLogStream(t.Context(), "p", 2)
+	if err != nil {
+		t.Fatalf("OpenLogStream(p, 2): %v", err)
+	}
+	defer s.Close()
+	var out strings.Builder
+	err = s.Copy(t.Context(), &out)
+	if err == nil || !strings.Contains(err.Error(), "ended the stream") {
+		t.Errorf("Copy of a stream the server ended: %v, want an error saying so", err)
+	}
+	if want := "old 1\nold 2\nnew\n"; out.String() != want {
+		t.Errorf("Copy wrote %q, want %q (the page's lines, then the new ones)", out.String(), want)
+	}
+	if query != "lines=2" {
+		t.Errorf("OpenLogStream(p, 2) sent the query %q, want lines=2", query)
 	}
 }
 
