@@ -2,8 +2,6 @@ package proc
 
 import (
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -56,10 +54,12 @@ Anonymous:          3840 kB
 	}
 }
 
-// dataCheck lives in the writable data segment, which must not be released.
-var dataCheck = []string{"pyvisor", "keeps", "these"}
+// dataCheck lives in the writable data segment, which must not be released:
+// the test changes it, and a release would bring back the value in the file.
+var dataCheck = 7
 
 func TestReleaseExecutablePages(t *testing.T) {
+	dataCheck = 42
 	before := statusKiB(t, "RssFile")
 	released, err := ReleaseExecutablePages()
 	if err != nil {
@@ -73,51 +73,14 @@ func TestReleaseExecutablePages(t *testing.T) {
 	if after >= before {
 		t.Errorf("RssFile after ReleaseExecutablePages() = %d KiB, want less than the %d KiB before", after, before)
 	}
-	if got := strings.Join(dataCheck, " "); got != "pyvisor keeps these" {
-		t.Errorf("a variable of the data segment reads %q after the release, want %q", got, "pyvisor keeps these")
+	if dataCheck != 42 {
+		t.Errorf("a variable of the data segment set to 42 reads %d after the release", dataCheck)
 	}
 	// The released text runs again: this very test goes on, and so does a
 	// function that needs the read-only data of the binary.
 	if got := unix.SignalName(unix.SIGTERM); got != "SIGTERM" {
 		t.Errorf("unix.SignalName(SIGTERM) after the release = %q, want SIGTERM", got)
 	}
-	// The executable's read-only areas are now marked random-access (rr).
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &st); err != nil {
-		t.Fatal(err)
-	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	marked := 0
-	for _, m := range releasable(smaps, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino) {
-		if flags := vmFlags(string(smaps), m.start); !slices.Contains(flags, "rr") {
-			t.Errorf("area %#x-%#x has VmFlags %q after the release, want rr (random read) among them", m.start, m.end, flags)
-		}
-		marked++
-	}
-	if marked == 0 {
-		t.Error("no read-only area of the executable found in /proc/self/smaps after the release")
-	}
-}
-
-// vmFlags returns the VmFlags of the area of smaps that begins at start.
-func vmFlags(smaps string, start uintptr) []string {
-	in := false
-	for _, line := range strings.Split(smaps, "\n") {
-		if f, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			if in {
-				return strings.Fields(f)
-			}
-			continue
-		}
-		if lo, _, ok := strings.Cut(line, "-"); ok && !strings.ContainsAny(lo, " :") {
-			n, err := strconv.ParseUint(lo, 16, 64)
-			in = err == nil && uintptr(n) == start
-		}
-	}
-	return nil
 }
 
 // statusKiB reads a "kB" field of /proc/self/status.
