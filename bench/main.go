@@ -253,6 +253,16 @@ func benchIdle(bin, work string, n int, window time.Duration) error {
 	cpu1, _ := cpuTime(pid)
 	elapsed := time.Since(t1)
 	rss, _ := rssBytes(pid)
+	defer func() {
+		p.close() // the manager and its programs first: none may take CPU from the floor
+		floor, err := spawnFloor(filepath.Join(p.dir, "idle.py"), n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: spawn floor:", err)
+			return
+		}
+		fmt.Printf("idle: spawn floor: a bare loop starts %d of the same interpreter in %s (pyvisor: %s)\n",
+			n, floor.Round(time.Millisecond), startAll.Round(time.Millisecond))
+	}()
 	// Anonymous memory is the manager's own; file pages are the binary's, shared
 	// with the page cache.
 	anon, _ := statusBytes(pid, "RssAnon")
@@ -261,6 +271,30 @@ func benchIdle(bin, work string, n int, window time.Duration) error {
 		float64(rss)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20), float64(maxRSS)/(1<<20), elapsed.Round(time.Second),
 		float64(cpu1-cpu0)/float64(elapsed)*100)
 	return nil
+}
+
+// spawnFloor is the time a loop that does nothing else takes to start n
+// interpreters running script, each in a session of its own as pyvisor
+// starts them: on 2 cores the interpreters' own start-up, competing for the
+// CPU with the next spawn, bounds how fast any manager can start them.
+func spawnFloor(script string, n int) (time.Duration, error) {
+	cmds := make([]*exec.Cmd, 0, n)
+	defer func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	t := time.Now()
+	for range n {
+		c := exec.Command("python3", script)
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			return 0, err
+		}
+		cmds = append(cmds, c)
+	}
+	return time.Since(t), nil
 }
 
 // The gap program prints CLOCK_MONOTONIC (shared by all processes) as its first
