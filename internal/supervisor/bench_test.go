@@ -16,26 +16,32 @@ import (
 	"github.com/pyvisor/pyvisor/internal/config"
 )
 
+// writeConfig writes yaml as dir's process_manager.yaml and loads it.
+func writeConfig(b *testing.B, dir, yaml string) *config.Config {
+	b.Helper()
+	path := filepath.Join(dir, "process_manager.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
+}
+
 // BenchmarkReload100Programs reloads a configuration of 100 programs (disabled,
 // so no process runs): unchanged, the cost of comparing; and with every
 // program's arguments changed, which adds a request to each program.
 func BenchmarkReload100Programs(b *testing.B) {
 	dir := b.TempDir()
-	path := filepath.Join(dir, "process_manager.yaml")
 	load := func(arg string) *config.Config {
 		var y strings.Builder
 		y.WriteString("programs:\n")
 		for i := range 100 {
 			fmt.Fprintf(&y, "  - {name: p%d, script: sleeper.py, enabled: false, args: [%s], environment: [A=1]}\n", i, arg)
 		}
-		if err := os.WriteFile(path, []byte(y.String()), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return cfg
+		return writeConfig(b, dir, y.String())
 	}
 	cfgs := []*config.Config{load("x"), load("y")}
 	sup := New(cfgs[0], Options{Logger: slog.New(slog.DiscardHandler)})
@@ -87,14 +93,7 @@ func BenchmarkIdleRunners(b *testing.B) {
 	for i := range n {
 		fmt.Fprintf(&y, "  - {name: p%d, script: idle.py}\n", i)
 	}
-	path := filepath.Join(dir, "process_manager.yaml")
-	if err := os.WriteFile(path, []byte(y.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := writeConfig(b, dir, y.String())
 	stacks := func() uint64 {
 		for range 4 { // each collection halves a stack at most once
 			runtime.GC()
