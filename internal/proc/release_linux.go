@@ -58,12 +58,14 @@ type mapping struct {
 func releasable(smaps []byte, major, minor uint32, ino uint64) []mapping {
 	var out []mapping
 	var cur mapping
-	var candidate, private bool
+	// An area counts only once its Anonymous field said 0: a kernel that
+	// printed none would leave it unknown whether a page was copied.
+	var candidate, clean bool
 	flush := func() {
-		if candidate && !private {
+		if candidate && clean {
 			out = append(out, cur)
 		}
-		candidate, private = false, false
+		candidate, clean = false, false
 	}
 	sc := bufio.NewScanner(bytes.NewReader(smaps))
 	for sc.Scan() {
@@ -78,7 +80,7 @@ func releasable(smaps []byte, major, minor uint32, ino uint64) []mapping {
 			case "Rss":
 				cur.rss = kib(value)
 			case "Anonymous":
-				private = kib(value) != 0
+				clean = strings.TrimSpace(value) == "0 kB"
 			}
 			continue
 		}

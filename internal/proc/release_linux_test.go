@@ -29,6 +29,8 @@ Anonymous:             8 kB
 00e00000-00e10000 r--p 00000000 fe:01 777                                /other/disk/same/inode
 Rss:                  16 kB
 Anonymous:             0 kB
+00f00000-00f10000 r--p 00000000 fe:00 777                                /usr/bin/pyvisor
+Rss:                  16 kB
 7f4951000000-7f4951010000 r-xp 00000000 fe:00 778                        /usr/lib/libother.so
 Rss:                  64 kB
 Anonymous:             0 kB
