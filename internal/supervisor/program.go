@@ -586,8 +586,9 @@ func (r *runner) publish() {
 	s := r.st
 	old := r.snapshot.Swap(&s)
 	if sameForEvents(old, &s) {
-		// Still a change for Generation: a definition may have changed (an
-		// update, a reload), which readers of Statuses must not miss.
+		// Still a change for Generation: fields that need no event (when the
+		// process started, how the last run ended) may differ, and readers of
+		// Statuses must not miss them.
 		r.changed()
 	} else {
 		r.notify()
