@@ -186,6 +186,7 @@ func TestWatcherClose(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWatcher() = %v", err)
 	}
+	t.Cleanup(func() { _ = w.Close() }) // for a test that fails before its own Close; a second Close does nothing
 	var procs []*Process
 	for range 4 {
 		spec := Spec{Path: "sleep", Args: []string{"300"}, Env: os.Environ(), Watcher: w}
