@@ -48,14 +48,16 @@ func (id Identity) Started() time.Time {
 
 // watchChild starts the goroutine that reaps the child osp and finishes p. macOS has no pidfd, so the
 // goroutine blocks an OS thread in wait4 for as long as the child runs.
-func watchChild(p *Process, osp *os.Process) {
+func watchChild(_ *Watcher, p *Process, osp *os.Process) {
 	go waitChild(p, osp)
 }
 
 // Adopt watches a process that a previous manager started, which is not our child. It returns an error
 // wrapping ErrNotRunning if no process with id's PID and start time exists. Its Exit is never Known. On macOS
 // the exit is noticed by polling once a second.
-func Adopt(id Identity) (*Process, error) {
+func Adopt(id Identity) (*Process, error) { return adopt(nil, id) }
+
+func adopt(_ *Watcher, id Identity) (*Process, error) {
 	if !id.Alive() {
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
 	}

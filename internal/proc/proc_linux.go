@@ -156,14 +156,18 @@ func (id Identity) Started() time.Time {
 }
 
 // openPidfd opens a pidfd for pid (close-on-exec, as pidfd_open always makes it) in nonblocking mode, so that
-// the Go netpoller can wait for it.
-func openPidfd(pid int) (*os.File, error) {
+// the Go netpoller can wait for it. It returns the bare descriptor: a Watcher keeps it in its epoll set and
+// never wraps it, and the pidfd of a process watched alone is wrapped by watchAlone.
+func openPidfd(pid int) (int, error) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
-		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
-	return os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)), nil
+	return fd, nil
 }
+
+// pidfdName is the name of the *os.File wrapping a pidfd of pid.
+func pidfdName(pid int) string { return "pidfd:" + strconv.Itoa(pid) }
 
 // waitReadable waits until the pidfd is readable, which happens when its process exits. The goroutine parks
 // in the netpoller meanwhile, using no OS thread.
@@ -195,23 +199,46 @@ func waitReadable(pidfd *os.File) error {
 	return pollErr
 }
 
-// watchChild starts the goroutine that finishes p when the child osp exits. pidfd_open on our own unreaped
-// child is race-free: the PID cannot be reused before we reap it.
-func watchChild(p *Process, osp *os.Process) {
+// watchChild arranges for p to be finished when the child osp exits: through w if it takes the child, or else
+// with a goroutine of its own. pidfd_open on our own unreaped child is race-free: the PID cannot be reused
+// before we reap it.
+func watchChild(w *Watcher, p *Process, osp *os.Process) {
 	pidfd, err := openPidfd(p.id.PID)
+	if err != nil {
+		// Wait still works; it just holds a thread while it blocks.
+		go waitChild(p, osp)
+		return
+	}
+	if w != nil && w.register(pidfd, p, osp) == nil {
+		return
+	}
+	watchAlone(p, osp, os.NewFile(uintptr(pidfd), pidfdName(p.id.PID)))
+}
+
+// watchAlone starts a goroutine that waits for pidfd to become readable and then finishes p: after reaping it
+// if it is our child osp, and if osp is nil (adopted) as soon as the pidfd says so, or, should waiting on the
+// pidfd fail, once polling sees the process gone.
+func watchAlone(p *Process, osp *os.Process, pidfd *os.File) {
 	go func() {
-		if err == nil {
-			// On error Wait below still works; it just holds a thread while it blocks.
-			_ = waitReadable(pidfd)
-			pidfd.Close()
+		err := waitReadable(pidfd)
+		pidfd.Close()
+		switch {
+		case osp != nil:
+			waitChild(p, osp)
+		case err != nil:
+			pollAdopted(p)
+		default:
+			p.finish(ExitStatus{})
 		}
-		waitChild(p, osp)
 	}()
 }
 
-// Adopt watches a process that a previous manager started, which is not our child. It returns an error
-// wrapping ErrNotRunning if no process with id's PID and start time exists. Its Exit is never Known.
-func Adopt(id Identity) (*Process, error) {
+// Adopt watches a process that a previous manager started, which is not our child, with a goroutine of its
+// own. It returns an error wrapping ErrNotRunning if no process with id's PID and start time exists. Its Exit
+// is never Known. (*Watcher).Adopt is the same through a Watcher.
+func Adopt(id Identity) (*Process, error) { return adopt(nil, id) }
+
+func adopt(w *Watcher, id Identity) (*Process, error) {
 	pidfd, err := openPidfd(id.PID)
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("adopt pid %d: %w", id.PID, ErrNotRunning)
@@ -219,25 +246,19 @@ func Adopt(id Identity) (*Process, error) {
 	// Check the start time after opening the pidfd, so that the check is about the very process the pidfd
 	// refers to: if the PID was reused in between, the start times differ.
 	if !id.Alive() {
-		if pidfd != nil {
-			pidfd.Close()
+		if err == nil {
+			unix.Close(pidfd)
 		}
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
 	}
 	p := newProcess(id, true)
-	if err != nil {
+	switch {
+	case err != nil:
 		// No usable pidfd (kernel before 5.10, or a seccomp filter): poll instead.
 		go pollAdopted(p)
-		return p, nil
+	case w != nil && w.register(pidfd, p, nil) == nil:
+	default:
+		watchAlone(p, nil, os.NewFile(uintptr(pidfd), pidfdName(id.PID)))
 	}
-	go func() {
-		err := waitReadable(pidfd)
-		pidfd.Close()
-		if err != nil {
-			pollAdopted(p)
-			return
-		}
-		p.finish(ExitStatus{})
-	}()
 	return p, nil
 }

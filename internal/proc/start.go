@@ -31,6 +31,9 @@ type Spec struct {
 	// both must be reachable by it; Output is opened by the caller and handed over, so the user needs no
 	// right to the log file.
 	Credential *syscall.Credential
+	// Watcher notices the program's exit together with those of other programs; nil means a goroutine of
+	// its own waits, as it does when the Watcher cannot take the program.
+	Watcher *Watcher
 }
 
 // Start starts spec's program as the leader of a new session and process group, so that signals meant for
@@ -80,7 +83,7 @@ func Start(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("start %q: %w", spec.Path, err)
 	}
 	p := newProcess(id, false)
-	watchChild(p, osp)
+	watchChild(spec.Watcher, p, osp)
 	return p, nil
 }
 

@@ -163,6 +163,7 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 	}
 	p := s.newProgram(spec, s.config())
 	p.persist = s.persist
+	p.watcher = s.watcher
 	p.snapshot.Load().State = Installing
 	st := p.status()
 	s.programs = append(s.programs, p)

@@ -60,8 +60,9 @@ type program struct {
 	statePath string
 	log       *slog.Logger
 	persist   *persister
-	notify    func() // records a change and tells the subscribers
-	changed   func() // records a change without telling them
+	watcher   *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
+	notify    func()        // records a change and tells the subscribers
+	changed   func()        // records a change without telling them
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -419,6 +420,7 @@ func (r *runner) start() {
 		Output: out,
 		// nil without a user setting: the program runs as pyvisor does.
 		Credential: cmd.User.Credential(),
+		Watcher:    r.watcher,
 	})
 	out.Close()
 	if err != nil {

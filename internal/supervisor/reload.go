@@ -220,6 +220,7 @@ func (s *Supervisor) register(eff *config.Config, next []definition, res ReloadR
 	}
 	for _, p := range added {
 		p.persist = s.persist
+		p.watcher = s.watcher
 		s.byName[p.name] = p
 	}
 	inFile := map[string]bool{}

@@ -88,8 +88,11 @@ type Supervisor struct {
 	byName   map[string]*program
 	runCtx   context.Context // nil until Run starts and after it ends
 	persist  *persister
-	wg       sync.WaitGroup
-	ready    chan struct{} // closed once Run has set up every program
+	// watcher notices the exits of all programs' processes with one goroutine. Run sets it before anything
+	// uses it and closes it when the runners have ended; nil if it could not be created.
+	watcher *proc.Watcher
+	wg      sync.WaitGroup
+	ready   chan struct{} // closed once Run has set up every program
 	// reloadMu serializes reloads.
 	reloadMu sync.Mutex
 	// usage is the last sampling round's measurements, by program name; the
@@ -171,6 +174,20 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 // Run re-adopts or starts the programs, samples them and rotates their logs until
 // ctx ends. Then it saves the state and returns, leaving the programs running.
 func (s *Supervisor) Run(ctx context.Context) error {
+	w, err := proc.NewWatcher()
+	if err != nil {
+		// Each process then has a goroutine of its own waiting for its exit, as proc does without one.
+		s.log.Warn("watch program exits with one goroutine; falling back to one per program", "err", err)
+		w = nil
+	}
+	s.mu.Lock()
+	s.watcher = w // read by uploads and reloads, which may come while Run starts
+	s.mu.Unlock()
+	defer func() {
+		if err := w.Close(); err != nil {
+			s.log.Warn("close the exit watcher", "err", err)
+		}
+	}()
 	saved, err := statefile.Load(s.statePath)
 	if err != nil {
 		// A corrupt file was set aside; starting fresh is the only way on.
@@ -190,6 +207,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	for _, p := range s.programs {
 		p.persist = s.persist
+		p.watcher = w
 		b := boots[p.name]
 		s.wg.Go(func() { p.run(ctx, &b) })
 	}
@@ -250,7 +268,7 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs [
 			}
 		}
 		for _, id := range candidates {
-			pr, err := proc.Adopt(id)
+			pr, err := s.watcher.Adopt(id)
 			if err != nil {
 				if !errors.Is(err, proc.ErrNotRunning) {
 					p.log.Warn("adopt", "pid", id.PID, "err", err)
