@@ -18,6 +18,11 @@ import (
 // (the runtime's own, a timer's); far fewer than the one per process a missing Watcher would add.
 const goroutineSlack = 3
 
+// settleGoroutines runs a collection first, so that the runtime's background
+// mark workers, started at the first one (one per CPU), exist before a test
+// counts goroutines.
+func settleGoroutines() { runtime.GC() }
+
 // newTestWatcher returns a Watcher closed when the test ends, after the cleanups registered later (which
 // stop the processes) have run.
 func newTestWatcher(t *testing.T) *Watcher {
@@ -46,6 +51,7 @@ func (w *Watcher) registered() int {
 // right status while one goroutine waits for them all.
 func TestWatcherManyChildren(t *testing.T) {
 	// Not parallel: it counts the goroutines of the whole test binary.
+	settleGoroutines()
 	before := runtime.NumGoroutine()
 	w := newTestWatcher(t)
 	type child struct {
@@ -181,6 +187,7 @@ func TestWatcherNilAndClosed(t *testing.T) {
 func TestWatcherClose(t *testing.T) {
 	// Not parallel: it counts goroutines and checks that descriptor numbers are no longer open, which
 	// another test could open again meanwhile.
+	settleGoroutines()
 	before := runtime.NumGoroutine()
 	w, err := NewWatcher()
 	if err != nil {
