@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
 )
@@ -58,35 +56,6 @@ func TestDecideAccess(t *testing.T) {
 	for _, c := range cases {
 		if got := decideAccess(c.mode, c.host); got != c.want {
 			t.Errorf("decideAccess(%v, %q) = %v, want %v", c.mode, c.host, got, c.want)
-		}
-	}
-}
-
-// TestHashFormatsAgree keeps config's check of password hashes (at load) and
-// auth's parser (at login) in step: config cannot import auth.
-func TestHashFormatsAgree(t *testing.T) {
-	bc, err := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := string(bc)
-	ar := "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
-	for _, h := range []string{
-		b, "$2b$" + b[4:], "$2y$" + b[4:], "$2x$" + b[4:], "$2a$03$" + b[7:], "$2a$31$" + b[7:], "$2a$32$" + b[7:],
-		"$2a$+4$" + b[7:], "$2a$ 4$" + b[7:], b[:59], b + "x", b[:59] + "!", b[:59] + "=",
-		ar, strings.Replace(ar, "v=19", "v=16", 1), strings.Replace(ar, "argon2id", "argon2i", 1),
-		strings.Replace(ar, "m=65536", "m=065536", 1), strings.Replace(ar, "m=65536", "m=2097152", 1),
-		strings.Replace(ar, "m=65536", "m=2097153", 1), strings.Replace(ar, "m=65536", "m=31", 1),
-		strings.Replace(ar, "m=65536", "m=32", 1), strings.Replace(ar, "t=3", "t=1000", 1),
-		strings.Replace(ar, "t=3", "t=1001", 1), strings.Replace(ar, "p=4", "p=255", 1),
-		strings.Replace(ar, "p=4", "p=256", 1), strings.Replace(ar, "m=65536,t=3,p=4", "m=65536,t=3", 1),
-		strings.Replace(ar, "m=65536,t=3,p=4", "t=3,m=65536,p=4", 1), strings.Replace(ar, "$c29tZXNhbHQ$", "$c29tZXNhbHQ=$", 1),
-		strings.Replace(ar, "$c29tZXNhbHQ$", "$c29tZXNh$", 1), ar + "$", ar[:len(ar)-10], "$argon2id$", "", "plain",
-	} {
-		inConfig := config.PasswordHashProblem(h) == ""
-		inAuth := auth.CheckPasswordHash(h) == nil
-		if inConfig != inAuth {
-			t.Errorf("hash %q: config accepts it: %v, auth accepts it: %v; want the same", h, inConfig, inAuth)
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/passhash"
 )
 
 // DefaultSessionLifetime is how long a login lasts when Options.SessionLifetime is 0.
@@ -87,7 +89,7 @@ type Session struct {
 type Authenticator struct {
 	user     [sha256.Size]byte // SHA-256 of the username, for a fixed-length comparison
 	hasUser  bool
-	password verifier
+	password passhash.Hash
 	tokens   []tokenEntry
 	lifetime time.Duration
 	now      func() time.Time
@@ -121,7 +123,7 @@ func New(creds Credentials, opts Options) (*Authenticator, error) {
 		return nil, errors.New("new authenticator: a username needs a password hash and a password hash a username")
 	}
 	if creds.PasswordHash != "" {
-		v, err := parseHash(creds.PasswordHash)
+		v, err := passhash.Parse(creds.PasswordHash)
 		if err != nil {
 			return nil, fmt.Errorf("new authenticator: password hash: %w", err)
 		}
@@ -130,7 +132,7 @@ func New(creds Credentials, opts Options) (*Authenticator, error) {
 	} else {
 		// Nobody can log in with a password, but a login still costs what it
 		// would, so it looks the same from outside.
-		v, err := parseHash(dummyHash)
+		v, err := passhash.Parse(dummyHash)
 		if err != nil {
 			return nil, fmt.Errorf("new authenticator: dummy hash: %w", err)
 		}
@@ -194,7 +196,7 @@ func (a *Authenticator) checkPassword(ctx context.Context, username, password st
 	}
 	user := sha256.Sum256([]byte(username))
 	userOK := subtle.ConstantTimeCompare(user[:], a.user[:]) & boolInt(a.hasUser)
-	passOK := boolInt(a.password.verify([]byte(password)))
+	passOK := boolInt(a.password.Verify([]byte(password)))
 	return userOK&passOK == 1, nil
 }
 

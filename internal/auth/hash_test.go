@@ -11,42 +11,27 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pyvisor/pyvisor/internal/passhash"
 )
 
 func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
 
+// TestCheckPasswordHash checks the wiring to passhash, whose tests cover the
+// formats: what Login can check passes, anything else is refused.
 func TestCheckPasswordHash(t *testing.T) {
-	bc := fastBcrypt(t, "x")
-	ar := argon2idPHC("x")
-	cases := []struct {
-		name, hash string
-		ok         bool
+	for _, c := range []struct {
+		hash string
+		ok   bool
 	}{
-		{"bcrypt 2a", bc, true},
-		{"bcrypt 2b", "$2b$" + bc[4:], true},
-		{"bcrypt 2y", "$2y$" + bc[4:], true},
-		{"argon2id", ar, true},
-		{"bcrypt 2x", "$2x$" + bc[4:], false},
-		{"bcrypt cost 3", "$2a$03$" + bc[7:], false},
-		{"bcrypt cost +4", "$2a$+4$" + bc[7:], false},
-		{"bcrypt too short", bc[:59], false},
-		{"bcrypt bad character", bc[:59] + "!", false},
-		{"argon2i", strings.Replace(ar, "argon2id", "argon2i", 1), false},
-		{"argon2id v=16", strings.Replace(ar, "v=19", "v=16", 1), false},
-		{"argon2id leading zero", strings.Replace(ar, "m=64", "m=064", 1), false},
-		{"argon2id reordered", strings.Replace(ar, "m=64,t=1", "t=1,m=64", 1), false},
-		{"argon2id huge memory", strings.Replace(ar, "m=64", "m=4194304", 1), false},
-		{"argon2id padded salt", strings.Replace(ar, "$MDEy", "$MDEy=", 1), false},
-		{"plain text", "hunter2", false},
-		{"empty", "", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := CheckPasswordHash(c.hash)
-			if (err == nil) != c.ok {
-				t.Errorf("CheckPasswordHash(%q) = %v, want ok=%v", c.hash, err, c.ok)
-			}
-		})
+		{fastBcrypt(t, "x"), true},
+		{argon2idPHC("x"), true},
+		{"hunter2", false},
+		{"", false},
+	} {
+		if err := CheckPasswordHash(c.hash); (err == nil) != c.ok {
+			t.Errorf("CheckPasswordHash(%q) = %v, want ok=%v", c.hash, err, c.ok)
+		}
 	}
 }
 
@@ -63,8 +48,8 @@ func TestHashPassword(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hashPassword: %v", err)
 	}
-	v, _ := parseHash(h)
-	if !v.verify([]byte("open sesame")) || v.verify([]byte("open sesame!")) {
+	v, _ := passhash.Parse(h)
+	if !v.Verify([]byte("open sesame")) || v.Verify([]byte("open sesame!")) {
 		t.Errorf("the hash of hashPassword does not verify exactly its password")
 	}
 	for _, bad := range []string{"", strings.Repeat("x", MaxPasswordLen+1)} {
@@ -110,7 +95,7 @@ func TestLoadOrGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.password.verify([]byte(password)) {
+	if !a.password.Verify([]byte(password)) {
 		t.Errorf("the generated password does not verify against the stored hash")
 	}
 

@@ -2,15 +2,15 @@ package config
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pyvisor/pyvisor/internal/passhash"
 )
 
 // AuthMode says how clients of the dashboard and the API prove who they are.
@@ -258,80 +258,11 @@ func isSHA256Hex(s string) bool {
 }
 
 // PasswordHashProblem says what is wrong with a password hash, or returns "" for a well-formed bcrypt
-// ($2a$, $2b$, $2y$) or argon2id (PHC string) hash. It checks the format only; internal/auth, which
-// verifies passwords, parses the same formats (a test in cmd/pyvisor keeps the two in step).
+// ($2a$, $2b$, $2y$) or argon2id (PHC string) hash: one that internal/auth can check logins against, as both
+// use internal/passhash.
 func PasswordHashProblem(s string) string {
-	const hint = "; make one with `pyvisor hash-password`"
-	switch {
-	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
-		if msg := bcryptProblem(s); msg != "" {
-			return "not a valid bcrypt hash: " + msg + hint
-		}
-	case strings.HasPrefix(s, "$argon2id$"):
-		if msg := argon2idProblem(s); msg != "" {
-			return "not a valid argon2id hash: " + msg + hint
-		}
-	default:
-		shown := s
-		if len(shown) > 8 {
-			shown = shown[:8] + "..."
-		}
-		return fmt.Sprintf("unknown hash format %q: expected bcrypt ($2b$...) or argon2id ($argon2id$v=19$...)%s", shown, hint)
-	}
-	return ""
-}
-
-// bcrypt's alphabet: base64 with "./" first and no padding.
-const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// bcryptProblem checks "$2b$CC$" + 53 characters of salt and hash, with a cost CC of 04-31.
-func bcryptProblem(s string) string {
-	if len(s) != 60 {
-		return fmt.Sprintf("%d characters long, want 60", len(s))
-	}
-	cost, err := strconv.Atoi(s[4:6])
-	if err != nil || !isDigit(s[4]) || !isDigit(s[5]) || s[6] != '$' || cost < 4 || cost > 31 {
-		return fmt.Sprintf("cost %q is not 04-31", s[4:6])
-	}
-	for _, r := range s[7:] {
-		if !strings.ContainsRune(bcryptAlphabet, r) {
-			return fmt.Sprintf("character %q is not in bcrypt's alphabet", r)
-		}
-	}
-	return ""
-}
-
-func isDigit(b byte) bool { return b >= '0' && b <= '9' }
-
-// argon2idProblem checks "$argon2id$v=19$m=M,t=T,p=P$SALT$HASH" with base64 (unpadded) salt and hash.
-func argon2idProblem(s string) string {
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" {
-		return "want $argon2id$v=19$m=...,t=...,p=...$salt$hash"
-	}
-	if parts[2] != "v=19" {
-		return fmt.Sprintf("version %q is not v=19", parts[2])
-	}
-	var m, t, p uint64
-	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || n != 3 ||
-		fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) != parts[3] {
-		return fmt.Sprintf("parameters %q are not m=...,t=...,p=...", parts[3])
-	}
-	switch {
-	case p < 1 || p > 255:
-		return fmt.Sprintf("p=%d is not 1-255", p)
-	case t < 1 || t > 1000:
-		return fmt.Sprintf("t=%d is not 1-1000", t)
-	case m < 8*p || m > 1<<21:
-		return fmt.Sprintf("m=%d is not %d-%d (KiB)", m, 8*p, 1<<21)
-	}
-	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])
-	if err != nil || len(salt) < 8 {
-		return "the salt is not unpadded base64 of at least 8 bytes"
-	}
-	sum, err := base64.RawStdEncoding.Strict().DecodeString(parts[5])
-	if err != nil || len(sum) < 16 || len(sum) > 1024 {
-		return "the hash is not unpadded base64 of 16-1024 bytes"
+	if _, err := passhash.Parse(s); err != nil {
+		return err.Error() + "; make one with `pyvisor hash-password`"
 	}
 	return ""
 }

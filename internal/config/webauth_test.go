@@ -97,31 +97,17 @@ func TestLoadAuthErrors(t *testing.T) {
 	}
 }
 
+// TestPasswordHashProblem checks the wiring to passhash, whose tests cover the
+// formats: a good hash has no problem, a bad one a message with the fix.
 func TestPasswordHashProblem(t *testing.T) {
 	tests := []struct {
 		hash string
 		want string // "" for no problem, else a part of the message
 	}{
 		{testBcrypt, ""},
-		{"$2b$" + testBcrypt[4:], ""},
-		{"$2y$" + testBcrypt[4:], ""},
 		{testArgon2id, ""},
-		{"$2x$" + testBcrypt[4:], "unknown hash format"},
-		{"$2a$03$" + testBcrypt[7:], `cost "03" is not 04-31`},
-		{"$2a$32$" + testBcrypt[7:], `cost "32"`},
-		{testBcrypt[:59] + "!", `character '!'`},
-		{testBcrypt + "x", "61 characters"},
-		{"", "unknown hash format"},
-		{"$argon2id$v=16$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "version"},
-		{"$argon2id$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "want $argon2id$v=19"},
-		{"$argon2id$v=19$t=3,m=65536,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "parameters"},
-		{"$argon2id$v=19$m=65536,t=3,p=4,x=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "parameters"},
-		{"$argon2id$v=19$m=65536,t=0,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "t=0"},
-		{"$argon2id$v=19$m=16,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "m=16"},
-		{"$argon2id$v=19$m=65536,t=3,p=0$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "p=0"},
-		{"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ=$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "salt"},
-		{"$argon2id$v=19$m=65536,t=3,p=4$c29t$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "salt"},
-		{"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$Rdes", "hash is not"},
+		{"$2a$03$" + testBcrypt[7:], "not a valid bcrypt hash: cost \"03\" is not 04-31; make one with `pyvisor hash-password`"},
+		{"hunter2", "unknown hash format \"hunter2\""},
 	}
 	for _, tt := range tests {
 		got := PasswordHashProblem(tt.hash)
