@@ -109,14 +109,21 @@ func (l *limiter) makeRoom(now time.Time) {
 	if len(l.entries) < maxTracked {
 		return
 	}
-	var oldest netip.Prefix
+	deleteEarliest(l.entries, func(e *limitEntry) time.Time { return e.last })
+}
+
+// deleteEarliest deletes the entry of m whose time, as at tells, is the
+// earliest. The tables it trims hold a few thousand entries at most, and it
+// runs only when one is full.
+func deleteEarliest[K comparable, V any](m map[K]V, at func(V) time.Time) {
+	var earliest K
 	var first time.Time
-	for k, e := range l.entries {
-		if first.IsZero() || e.last.Before(first) {
-			oldest, first = k, e.last
+	for k, v := range m {
+		if t := at(v); first.IsZero() || t.Before(first) {
+			earliest, first = k, t
 		}
 	}
-	delete(l.entries, oldest)
+	delete(m, earliest)
 }
 
 // tracked is the number of addresses the limiter holds.

@@ -41,7 +41,8 @@ func (s *sessions) create(user string, now time.Time, lifetime time.Duration) Se
 		s.sweep(now)
 	}
 	if len(s.byID) >= maxSessions {
-		s.dropOldest()
+		// Full even without the expired ones: drop the one that expires first.
+		deleteEarliest(s.byID, func(e sessionEntry) time.Time { return e.expires })
 	}
 	s.byID[sha256.Sum256([]byte(id))] = e
 	return Session{ID: id, User: user, Expires: e.expires}
@@ -77,18 +78,6 @@ func (s *sessions) sweep(now time.Time) {
 			delete(s.byID, k)
 		}
 	}
-}
-
-// dropOldest removes the session that expires first. The caller holds mu.
-func (s *sessions) dropOldest() {
-	var oldest [sha256.Size]byte
-	var first time.Time
-	for k, e := range s.byID {
-		if first.IsZero() || e.expires.Before(first) {
-			oldest, first = k, e.expires
-		}
-	}
-	delete(s.byID, oldest)
 }
 
 // count is the number of sessions kept, expired or not.
