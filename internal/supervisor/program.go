@@ -349,16 +349,23 @@ func (r *runner) handle(req request) {
 		// Persist the user's stop before signalling, so a manager killed meanwhile
 		// does not start the program again.
 		r.save(true)
-		r.beginStop(func(err error) {
-			if err != nil {
-				r.setError(fmt.Sprintf("stop: %v", err))
-				r.respond(req, err)
-				return
-			}
-			r.setState(Stopped)
-			r.respond(req, nil)
-		})
+		r.stopFor(req, func() { r.respond(req, nil) })
 	}
+}
+
+// stopFor stops the process group in the background for req: a stop that
+// fails puts the program in error and answers req with the failure; one that
+// succeeds leaves it stopped and calls done.
+func (r *runner) stopFor(req request, done func()) {
+	r.beginStop(func(err error) {
+		if err != nil {
+			r.setError(fmt.Sprintf("stop: %v", err))
+			r.respond(req, err)
+			return
+		}
+		r.setState(Stopped)
+		done()
+	})
 }
 
 // restart stops the process if one runs, then starts a new one, clearing broken

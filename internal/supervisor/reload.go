@@ -423,13 +423,5 @@ func (r *runner) drop(req request) {
 		end()
 		return
 	}
-	r.beginStop(func(err error) {
-		if err != nil {
-			r.setError(fmt.Sprintf("stop: %v", err))
-			r.respond(req, err)
-			return
-		}
-		r.setState(Stopped)
-		end()
-	})
+	r.stopFor(req, end)
 }
