@@ -57,6 +57,9 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("Load accepted program %d with name %q, script %q", i, p.Name, p.Script)
 			}
 			log := strings.ToLower(LogFileName(p.Name))
+			if n := len(LogFileName(p.Name)); n > maxLogFileNameLen {
+				t.Fatalf("Load accepted program %q, whose log file name is %d bytes long", p.Name, n)
+			}
 			if logs[log] {
 				t.Fatalf("Load accepted two programs with log file %q", log)
 			}

@@ -281,18 +281,29 @@ func parseSignal(s string) (syscall.Signal, bool) {
 // case-insensitive file system (macOS by default) "Worker.log" and "worker.log" are the same file.
 func LogKey(program string) string { return strings.ToLower(LogFileName(program)) }
 
-// LogFileName is the file name of a program's log: every byte of the name outside [A-Za-z0-9._-]
-// replaced by '_', plus ".log". Load rejects names whose log files collide (see LogKey).
+// LogFileName is the file name of a program's log: the name with every character other than a letter, a
+// digit, '.', '_' or '-' replaced by '_', plus ".log". Letters and digits of any script are kept, so
+// "服务一" and "服务二" get logs of their own, except those outside Unicode's Basic Multilingual Plane
+// (four bytes in UTF-8): with at most three bytes a character, a name of maxNameLen characters makes
+// a file name of at most maxLogFileNameLen bytes, which leaves room under the 255-byte limit of
+// Linux and macOS for the ".1", ".1.tmp" of rotation. Load rejects names whose log files collide (see
+// LogKey).
 func LogFileName(program string) string {
-	b := make([]byte, 0, len(program)+4)
-	for i := 0; i < len(program); i++ {
-		c := program[i]
+	var b strings.Builder
+	b.Grow(len(program) + len(".log"))
+	for _, r := range program {
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-			b = append(b, c)
+		case r == '.', r == '_', r == '-',
+			(unicode.IsLetter(r) || unicode.IsDigit(r)) && utf8.RuneLen(r) <= 3:
+			b.WriteRune(r)
 		default:
-			b = append(b, '_')
+			b.WriteByte('_')
 		}
 	}
-	return string(append(b, ".log"...))
+	b.WriteString(".log")
+	return b.String()
 }
+
+// maxLogFileNameLen is the longest file name LogFileName returns for a name of at most maxNameLen
+// characters.
+const maxLogFileNameLen = 3*maxNameLen + len(".log")

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -52,7 +54,13 @@ func TestLogFileName(t *testing.T) {
 		{"worker", "worker.log"},
 		{"My App", "My_App.log"},
 		{"a.b-c_d9", "a.b-c_d9.log"},
-		{"é", "__.log"},
+		{"é", "é.log"},
+		{"服务一", "服务一.log"},
+		{"e\u0301", "e_.log"},     // a combining mark is not a letter
+		{"a😀b", "a_b.log"},        // nor is an emoji
+		{"\U00020000x", "_x.log"}, // a letter, but four bytes long
+		{"٣", "٣.log"},            // a digit
+		{"a\xffb", "a_b.log"},     // not UTF-8 (no name from YAML is)
 		{"a:b*c?", "a_b_c_.log"},
 		{"..", "...log"},
 	}
@@ -62,5 +70,26 @@ func TestLogFileName(t *testing.T) {
 				t.Errorf("LogFileName(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// The longest names Load accepts must still make log files, with their rotation suffixes, that Linux
+// and macOS can create (255 bytes at most).
+func TestLogFileNameFitsTheFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []rune{'a', 'é', '服', '\U00020000', '😀'} {
+		name := strings.Repeat(string(r), maxNameLen)
+		log := LogFileName(name)
+		if len(log) > maxLogFileNameLen {
+			t.Errorf("LogFileName(%d × %q) is %d bytes, more than maxLogFileNameLen %d", maxNameLen, r, len(log), maxLogFileNameLen)
+		}
+		for _, suffix := range []string{"", ".1", ".1.tmp", ".99"} {
+			f, err := os.Create(filepath.Join(dir, log+suffix))
+			if err != nil {
+				t.Errorf("program named %d × %q: %v", maxNameLen, r, err)
+				continue
+			}
+			f.Close()
+		}
 	}
 }
