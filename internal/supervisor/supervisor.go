@@ -284,8 +284,13 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs [
 			}
 			// A second live copy can only come from a manager killed between starting a
 			// process and saving its PID. Keep one.
+			// Run waits for the stop like for the runners, so none outlives it.
 			p.log.Warn("stopping a duplicate copy", "pid", id.PID, "kept", b.adopted.Identity().PID)
-			go pr.Stop(ctx, p.spec.StopSignal, p.spec.StopTimeout)
+			s.wg.Go(func() {
+				if err := pr.Stop(ctx, p.spec.StopSignal, p.spec.StopTimeout); err != nil {
+					p.log.Warn("stop a duplicate copy", "pid", id.PID, "err", err)
+				}
+			})
 		}
 		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
 		boots[p.name] = b
