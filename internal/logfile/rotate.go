@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // Method says how a rotation moved the bytes out of the live file.
@@ -60,18 +62,34 @@ func (r Rotator) RotateIfLarger(path string, maxBytes int64) (rotated bool, m Me
 	if maxBytes <= 0 {
 		return false, NoRotation, fmt.Errorf("rotate log %q: max size %d must be positive", path, maxBytes)
 	}
-	fi, err := os.Stat(path)
+	size, err := fileSize(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, NoRotation, nil
 	}
 	if err != nil {
 		return false, NoRotation, fmt.Errorf("rotate log %q: %w", path, err)
 	}
-	if fi.Size() <= maxBytes {
+	if size <= maxBytes {
 		return false, NoRotation, nil
 	}
 	m, err = r.rotateKeeping(path, maxBytes)
 	return err == nil, m, err
+}
+
+// fileSize is the size of the file at path. The manager checks every log this
+// way every 10 s; os.Stat would allocate a FileInfo each time, and an idle
+// manager allocates so little that its garbage collections are minutes apart.
+func fileSize(path string) (int64, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(path, &st)
+		if err == nil {
+			return st.Size, nil
+		}
+		if err != syscall.EINTR {
+			return 0, &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+	}
 }
 
 // Rotate moves the content of path into <path>.1, shifting older backups up

@@ -173,6 +173,27 @@ func TestRotateIfLarger(t *testing.T) {
 	}
 }
 
+// The manager checks every program's log every 10 s; a check that finds
+// nothing to do must not make garbage (the path's NUL-terminated copy aside).
+func TestRotateIfLargerCheckAllocatesAlmostNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "small.log")
+	writeFile(t, path, "12345\n")
+	r := Rotator{Backups: 1}
+	allocs := testing.AllocsPerRun(100, func() {
+		if rotated, _, err := r.RotateIfLarger(path, 10); rotated || err != nil {
+			t.Fatalf("RotateIfLarger = %v, %v; want nothing done", rotated, err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("a check of a small log allocates %v times, want at most 1", allocs)
+	}
+	// A path that cannot be a file is an error that names it, not "no file".
+	bad := filepath.Join(path, "x.log")
+	if _, _, err := r.RotateIfLarger(bad, 10); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("RotateIfLarger(%q) = %v, want an error naming it", bad, err)
+	}
+}
+
 // TestRotateIfLargerKeepsAtMostTheLimit checks a flood: a file far over the
 // limit leaves a backup of at most the limit, starting at a line, holding the
 // newest lines that left the live file.

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"slices"
 	"syscall"
 	"testing"
@@ -125,6 +126,28 @@ func TestAppendHistory(t *testing.T) {
 	}
 }
 
+// An idle manager's sampling makes almost no garbage, so its collections are minutes apart: a round
+// updates the measurements in place, and only a history that has filled its array moves to a new one,
+// once every 60 rounds for each program.
+func TestSamplerRoundAllocatesLittle(t *testing.T) {
+	sm := &sampler{history: 60}
+	pids := map[string]int{}
+	measured := map[int]proc.Usage{}
+	for i := range 100 {
+		pids[fmt.Sprint("p", i)] = 1000 + i
+		measured[1000+i] = proc.Usage{CPU: time.Second, RSSBytes: 1, Processes: 1}
+	}
+	now := time.Unix(1000, 0)
+	sm.round(pids, measured, now) // the first round adds the programs
+	allocs := testing.AllocsPerRun(120, func() {
+		now = now.Add(2 * time.Second)
+		sm.round(pids, measured, now)
+	})
+	if allocs > 2 {
+		t.Errorf("a sampling round of 100 programs allocates %v times on average, want at most 2 (100 histories moving every 60 rounds)", allocs)
+	}
+}
+
 func TestSamplerRound(t *testing.T) {
 	sm := &sampler{history: 3}
 	t0 := time.Unix(1000, 0)
@@ -141,7 +164,7 @@ func TestSamplerRound(t *testing.T) {
 	if u := all["a"]; u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
 		t.Errorf("500 ms of CPU in 1 s = %+v, want 50%% and history [50]", u)
 	}
-	first := all
+	first := all["a"] // a copy, as readers take
 	// A restart: another PID starts its CPU count afresh, the history goes on.
 	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(2))
 	if u := all["a"]; u.pid != 11 || u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
@@ -152,8 +175,12 @@ func TestSamplerRound(t *testing.T) {
 	if u := all["a"]; u.rssBytes != 0 || !slices.Equal(u.history, []float64{50, 0}) {
 		t.Errorf("stopped program = %+v, want no figures and the history kept", u)
 	}
-	if u := first["a"]; !slices.Equal(u.history, []float64{50}) {
-		t.Errorf("an earlier published round changed: %+v", u)
+	if !slices.Equal(first.history, []float64{50}) {
+		t.Errorf("a copy taken after an earlier round changed: %+v", first)
+	}
+	all = sm.round(map[string]int{"b": 0}, nil, sec(5))
+	if _, ok := all["a"]; ok || len(all) != 1 {
+		t.Errorf("after a round without it, a program is still measured: %v", all)
 	}
 	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, history: []float64{7}, rssBytes: 5}})
 	if st.CPUPercent != 0 || st.MemoryRSS != 0 || len(st.CPUHistory) != 1 {

@@ -96,8 +96,9 @@ type Supervisor struct {
 	// reloadMu serializes reloads.
 	reloadMu sync.Mutex
 	// usage is the last sampling round's measurements, by program name; the
-	// sampler replaces the map, never changes it.
-	usage atomic.Pointer[map[string]usage]
+	// sampler updates it in place (see sampler.round) under usageMu.
+	usageMu sync.RWMutex
+	usage   map[string]usage
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
@@ -312,8 +313,10 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	sm := &sampler{history: max(cfg.Sampling.History, 1)}
 	var groups proc.Sampler
 	defer groups.Close()
+	// Refilled each round, so that an idle round allocates nothing.
+	var programs []*program
 	var pgids []int
-	pids := map[string]int{} // refilled each round; round does not keep it
+	pids := map[string]int{} // round does not keep it
 	round := 0
 	for {
 		select {
@@ -321,7 +324,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		programs := s.list()
+		programs = s.appendPrograms(programs[:0])
 		pgids = pgids[:0]
 		clear(pids)
 		for _, p := range programs {
@@ -335,8 +338,9 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
-		all := sm.round(pids, measured, time.Now())
-		s.usage.Store(&all)
+		s.usageMu.Lock()
+		s.usage = sm.round(pids, measured, time.Now())
+		s.usageMu.Unlock()
 		// Log sizes are checked every rotateEvery samples (10 s by default): a stat per
 		// program is a good part of an idle round's cost, and a log overshooting its
 		// limit by a few seconds of output does no harm.
@@ -413,19 +417,27 @@ func (s *Supervisor) notify() {
 func (s *Supervisor) Statuses() []Status {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	all := s.usageMap()
+	s.usageMu.RLock()
+	defer s.usageMu.RUnlock()
 	out := make([]Status, len(s.programs))
 	for i, p := range s.programs {
-		out[i] = withUsage(p.status(), all)
+		out[i] = withUsage(p.status(), s.usage)
 	}
 	return out
 }
 
-func (s *Supervisor) usageMap() map[string]usage {
-	if m := s.usage.Load(); m != nil {
-		return *m
-	}
-	return nil
+// withUsage returns st with the last measurements of its program.
+func (s *Supervisor) withUsage(st Status) Status {
+	s.usageMu.RLock()
+	defer s.usageMu.RUnlock()
+	return withUsage(st, s.usage)
+}
+
+// appendPrograms appends the programs now registered to dst.
+func (s *Supervisor) appendPrograms(dst []*program) []*program {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append(dst, s.programs...)
 }
 
 // list returns the programs now registered.
@@ -441,7 +453,7 @@ func (s *Supervisor) Status(name string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return withUsage(p.status(), s.usageMap()), nil
+	return s.withUsage(p.status()), nil
 }
 
 // LogPath returns the path of a program's log file.
@@ -476,7 +488,7 @@ func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error)
 		return Status{}, err
 	}
 	st, err := p.do(ctx, o)
-	st = withUsage(st, s.usageMap())
+	st = s.withUsage(st)
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}

@@ -7,13 +7,13 @@ import (
 )
 
 // usage is what the sampler measured of one program's process group. The
-// sampler goroutine owns the measurements; readers get them through an
-// immutable map published once per round (see Supervisor.usage), so a round
-// costs one allocation rather than one per program.
+// sampler goroutine updates the measurements in place, under
+// Supervisor.usageMu, and readers copy them out, so that a round allocates
+// nothing: an idle manager then goes minutes without a collection.
 type usage struct {
 	pid        int // the process measured; a program's status is merged only while its PID matches
 	cpuPercent float64
-	history    []float64 // oldest first; shared by every published copy (see appendHistory)
+	history    []float64 // oldest first; shared by every copy handed out (see appendHistory)
 	rssBytes   uint64
 	// cpuTotal is the CPU time the program's process groups used, summed over
 	// every process it ran since the sampler started; it never decreases.
@@ -30,16 +30,23 @@ type sampler struct {
 }
 
 // round folds one measurement into the history of every program in pids
-// (name -> PID of its running process, 0 for none) and returns the map to
-// publish: a new one each round, as readers keep theirs.
+// (name -> PID of its running process, 0 for none), in place, and drops the
+// programs not in pids. It returns the map it updated, the same every round.
 func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now time.Time) map[string]usage {
-	next := make(map[string]usage, len(pids))
+	if sm.byName == nil {
+		sm.byName = make(map[string]usage, len(pids))
+	}
+	for name := range sm.byName {
+		if _, ok := pids[name]; !ok {
+			delete(sm.byName, name)
+		}
+	}
 	for name, pid := range pids {
 		u := sm.byName[name] // zero for a new program
 		if pid == 0 {
 			// Not running: no figures, but the history stays for the sparkline and
 			// the CPU total for the counter.
-			next[name] = usage{history: u.history, cpuTotal: u.cpuTotal}
+			sm.byName[name] = usage{history: u.history, cpuTotal: u.cpuTotal}
 			continue
 		}
 		if u.pid != pid {
@@ -56,7 +63,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 			if !u.lastAt.IsZero() {
 				u.history = appendHistory(u.history, 0, sm.history)
 			}
-			next[name] = u
+			sm.byName[name] = u
 			continue
 		}
 		// A member that exited takes its CPU time with it, so the sum can shrink;
@@ -73,10 +80,9 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 		}
 		u.rssBytes = m.RSSBytes
 		u.lastCPU, u.lastAt = m.CPU, now
-		next[name] = u
+		sm.byName[name] = u
 	}
-	sm.byName = next
-	return next
+	return sm.byName
 }
 
 // withUsage returns st with the measurements of its current process, if any.
@@ -94,7 +100,7 @@ func withUsage(st Status, all map[string]usage) Status {
 
 // appendHistory returns h with v appended, keeping the last n values. It only
 // ever writes into free room past len(h), and moves to a new array when there
-// is none, so slices returned earlier never change: published snapshots share
+// is none, so slices returned earlier never change: the copies handed out share
 // the history without copying it.
 func appendHistory(h []float64, v float64, n int) []float64 {
 	if len(h) == cap(h) {
