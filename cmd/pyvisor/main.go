@@ -237,7 +237,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	code := 0
 	ready := sup.Ready()
-	var settled <-chan time.Time
+	var settled, returnMemory <-chan time.Time
 wait:
 	for {
 		select {
@@ -251,6 +251,11 @@ wait:
 		case <-settled:
 			settled = nil
 			releaseStartupMemory(logger)
+			t := time.NewTicker(returnMemoryEvery)
+			defer t.Stop()
+			returnMemory = t.C
+		case <-returnMemory:
+			debug.FreeOSMemory()
 		case <-ctx.Done():
 			break wait
 		case err := <-serveErr:
@@ -293,6 +298,17 @@ func releaseStartupMemory(logger *slog.Logger) {
 	}
 	logger.Debug("released start-up memory", "executable_pages_bytes", released)
 }
+
+// returnMemoryEvery is how often a running manager collects its garbage and
+// returns every free page of its heap to the system (debug.FreeOSMemory). The
+// runtime does both by itself, paced for programs that allocate all the time:
+// in an idle manager of 100 programs, about 1 MiB of garbage and freed heap
+// stayed resident between its collections, a fifth of the manager's own
+// memory. The period is just under the 2 minutes after which the runtime
+// forces a collection anyway: an idle manager allocates so little (see
+// sampler.round) that this collection takes the place of the runtime's, and
+// the scavenging is all it adds (a few milliseconds of CPU).
+const returnMemoryEvery = 110 * time.Second
 
 // notify tells systemd state; a failure is logged and changes nothing else,
 // as the manager works the same without systemd.
