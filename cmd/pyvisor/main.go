@@ -287,8 +287,8 @@ const settleAfter = 5 * time.Second
 // the garbage of loading and starting (a collection that returns the freed
 // heap to the system) and the mappings of the binary's start-up code (see
 // proc.ReleaseExecutablePages). Together they take the resident size of an
-// idle manager of 100 programs from about 14 MiB to 9.4-10.3 (requests then
-// bring back the code that serves them).
+// idle manager of 100 programs from about 14 MiB to 8-9 (requests then bring
+// back the code that serves them).
 func releaseStartupMemory(logger *slog.Logger) {
 	debug.FreeOSMemory()
 	released, err := proc.ReleaseExecutablePages()
