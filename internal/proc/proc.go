@@ -5,8 +5,8 @@
 // groups.
 //
 // Linux is first-class: exits are noticed through pidfds waited on by the Go netpoller, so a hundred waiting
-// programs cost no OS threads; with a Watcher their pidfds share one epoll set and one goroutine. On macOS the same API works with simpler fallbacks, documented where they
-// differ.
+// programs cost no OS threads; with a Watcher their pidfds share one epoll set and one goroutine. On macOS the
+// same API works with simpler fallbacks, documented where they differ.
 package proc
 
 import (

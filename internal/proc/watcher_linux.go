@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -115,9 +116,7 @@ func (w *Watcher) register(pidfd int, p *Process, osp *os.Process) error {
 }
 
 // loop waits for pidfds to become readable and finishes their processes, until Close.
-func (w *Watcher) loop(rc interface {
-	Read(func(uintptr) bool) error
-}) {
+func (w *Watcher) loop(rc syscall.RawConn) {
 	defer close(w.ended)
 	events := make([]unix.EpollEvent, 32)
 	for {

@@ -81,7 +81,7 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadResu
 	// Only reloads change the programs of the file, and they hold reloadMu: the
 	// list can be read now and the registry changed later.
 	var cur []definition
-	for _, p := range s.list() {
+	for _, p := range s.appendPrograms(nil) {
 		if spec := p.published.Load(); !spec.Uploaded {
 			cur = append(cur, definition{*spec, old.Command(spec, s.environ)})
 		}

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -438,13 +437,6 @@ func (s *Supervisor) appendPrograms(dst []*program) []*program {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return append(dst, s.programs...)
-}
-
-// list returns the programs now registered.
-func (s *Supervisor) list() []*program {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return slices.Clone(s.programs)
 }
 
 // Status returns a copy of one program's state.
