@@ -12,16 +12,18 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify", "internal/proc"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify", "internal/memtune"},
 		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc"},
-		"internal/auth":       {"internal/statefile", "internal/passhash"},
-		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
+		"internal/auth":       {"internal/atomicfile", "internal/passhash"},
+		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile", "internal/atomicfile"},
 		"internal/install":    {},
 		"internal/config":     {"internal/passhash"},
 		"internal/passhash":   {},
 		"internal/proc":       {},
 		"internal/logfile":    {},
-		"internal/statefile":  {},
+		"internal/statefile":  {"internal/atomicfile"},
+		"internal/atomicfile": {},
+		"internal/memtune":    {},
 		"internal/client":     {},
 		"internal/sdnotify":   {},
 	}

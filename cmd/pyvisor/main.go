@@ -28,7 +28,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +37,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
-	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/memtune"
 	"github.com/pyvisor/pyvisor/internal/sdnotify"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
@@ -48,13 +47,6 @@ import (
 const defaultConfigName = "process_manager.yaml"
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// The manager keeps little live data (well under a megabyte for a hundred
-		// programs), so the default heap goal of at least 4 MB would be mostly
-		// garbage waiting to be collected. A lower target keeps the resident size
-		// small; collecting a heap this small takes microseconds.
-		debug.SetGCPercent(25)
-	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -190,6 +182,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	memtune.Start(ctx, logger, sup.Ready())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // from now on SIGHUP reloads instead of ending the manager
 	defer signal.Stop(hup)
@@ -237,7 +230,6 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 
 	code := 0
 	ready := sup.Ready()
-	var settled, returnMemory <-chan time.Time
 wait:
 	for {
 		select {
@@ -247,15 +239,6 @@ wait:
 			ready = nil
 			notify(logger, systemd, fmt.Sprintf("%s\nMAINPID=%d\nSTATUS=%d program(s); web UI on %s",
 				sdnotify.Ready, os.Getpid(), len(sup.Statuses()), url))
-			settled = time.After(settleAfter)
-		case <-settled:
-			settled = nil
-			releaseStartupMemory(logger)
-			t := time.NewTicker(returnMemoryEvery)
-			defer t.Stop()
-			returnMemory = t.C
-		case <-returnMemory:
-			debug.FreeOSMemory()
 		case <-ctx.Done():
 			break wait
 		case err := <-serveErr:
@@ -276,39 +259,6 @@ wait:
 	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
 	return code
 }
-
-// settleAfter is how long after Ready the manager takes its start-up work to
-// be over: the programs' starts run in their own goroutines and nothing marks
-// the last one done, so a delay it is. Releasing too early costs only the
-// faults that map back what is still in use.
-const settleAfter = 5 * time.Second
-
-// releaseStartupMemory gives back what starting needed and running does not:
-// the garbage of loading and starting (a collection that returns the freed
-// heap to the system) and the mappings of the binary's start-up code (see
-// proc.ReleaseExecutablePages). Together they take the resident size of an
-// idle manager of 100 programs from about 14 MiB to 8-9 (requests then bring
-// back the code that serves them).
-func releaseStartupMemory(logger *slog.Logger) {
-	debug.FreeOSMemory()
-	released, err := proc.ReleaseExecutablePages()
-	if err != nil {
-		logger.Warn("release start-up memory", "err", err)
-		return
-	}
-	logger.Debug("released start-up memory", "executable_pages_bytes", released)
-}
-
-// returnMemoryEvery is how often a running manager collects its garbage and
-// returns every free page of its heap to the system (debug.FreeOSMemory). The
-// runtime does both by itself, paced for programs that allocate all the time:
-// in an idle manager of 100 programs, about 1 MiB of garbage and freed heap
-// stayed resident between its collections, a fifth of the manager's own
-// memory. The period is just under the 2 minutes after which the runtime
-// forces a collection anyway: an idle manager allocates so little (see
-// sampler.round) that this collection takes the place of the runtime's, and
-// the scavenging is all it adds (a few milliseconds of CPU).
-const returnMemoryEvery = 110 * time.Second
 
 // notify tells systemd state; a failure is logged and changes nothing else,
 // as the manager works the same without systemd.

@@ -76,6 +76,19 @@ func startManager(t *testing.T, dir string, args ...string) *managerProcess {
 	return m
 }
 
+// waitStdout waits until the manager has printed want, and fails the test if
+// that takes 20 s.
+func (m *managerProcess) waitStdout(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(m.stdout.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("manager did not print %q; stdout:\n%s\nstderr:\n%s", want, m.stdout, m.stderr)
+		}
+		time.Sleep(20 * time.Millisecond) // a pipe into a buffer gives no notice
+	}
+}
+
 // ourPrograms lists the live session leaders started for the config in dir, by
 // the tag every program carries, as name -> PIDs.
 func ourPrograms(t *testing.T, dir string) map[string][]int {
@@ -205,8 +218,9 @@ programs:
 
 func TestSecondManagerRefused(t *testing.T) {
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", freePort(t)))
-	startManager(t, dir)
-	time.Sleep(200 * time.Millisecond) // let the first one take the lock
+	first := startManager(t, dir)
+	// The manager prints this line after it has taken the lock.
+	first.waitStdout(t, "Process Manager started")
 	var stdout, stderr bytes.Buffer
 	code := runIn(t, dir, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "another pyvisor") {
@@ -306,13 +320,7 @@ programs:
 func TestNoConfigRunsOnDefaults(t *testing.T) {
 	dir := t.TempDir()
 	m := startManager(t, dir)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(m.stdout.String(), "built-in defaults") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no mention of built-in defaults; stdout:\n%s\nstderr:\n%s", m.stdout, m.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m.waitStdout(t, "built-in defaults")
 }
 
 func equalMaps(a, b map[string]int) bool {

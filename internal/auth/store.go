@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/pyvisor/pyvisor/internal/statefile"
+	"github.com/pyvisor/pyvisor/internal/atomicfile"
 )
 
 // GeneratedUser is the username of a generated admin password.
@@ -33,7 +33,7 @@ const LocalTokenName = "(local)"
 // permissions of supervisorctl's socket.
 func NewLocalToken(path string) (Token, error) {
 	token, hash := NewToken()
-	if err := statefile.WriteAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return Token{}, fmt.Errorf("write the local client's token: %w", err)
 	}
 	return Token{Name: LocalTokenName, SHA256: hash}, nil
@@ -83,7 +83,7 @@ func loadOrGenerate(path string, cost int) (s Stored, password string, err error
 	if err != nil {
 		return Stored{}, "", fmt.Errorf("generate admin password: encode: %w", err)
 	}
-	if err := statefile.WriteAtomic(path, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o600); err != nil {
 		return Stored{}, "", fmt.Errorf("generate admin password: %w", err)
 	}
 	return s, password, nil

@@ -3,6 +3,7 @@ package proc
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,7 @@ func FuzzParseStat(f *testing.F) {
 func TestWaitingUsesNoThreads(t *testing.T) {
 	const children = 60
 	before := threadCount(t)
+	parked := blockedWatchers(t)
 	for range children {
 		p, err := Start(Spec{Path: "sleep", Args: []string{"300"}, Env: os.Environ()})
 		if err != nil {
@@ -86,10 +88,57 @@ func TestWaitingUsesNoThreads(t *testing.T) {
 		}
 		t.Cleanup(func() { killGroup(t, p) })
 	}
-	time.Sleep(200 * time.Millisecond) // let the watchers reach their wait
+	waitBlockedWatchers(t, parked+children)
 	if after := threadCount(t); after-before >= children/2 {
 		t.Errorf("threads went from %d to %d while waiting for %d children, want far fewer than one per child",
 			before, after, children)
+	}
+}
+
+// watcherPrefix begins the last line of the stack of a goroutine that watches a child: started by
+// watchAlone (a pidfd) or watchChild (a blocking wait).
+const watcherPrefix = "created by github.com/pyvisor/pyvisor/internal/proc.watch"
+
+// blockedWatchers counts the goroutines watching a child that are blocked in their wait, whether parked in
+// the netpoller ("IO wait") or holding a thread in a system call ("syscall").
+func blockedWatchers(t *testing.T) int {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	blocked := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if !strings.Contains(g, watcherPrefix) {
+			continue
+		}
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[IO wait") || strings.Contains(header, "[syscall") {
+			blocked++
+		}
+	}
+	return blocked
+}
+
+// waitBlockedWatchers waits until n goroutines watching children are blocked in their wait, so that the
+// threads they need, if any, exist.
+func waitBlockedWatchers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := blockedWatchers(t)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines watching children are blocked in their wait, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond) // nothing tells when a goroutine has parked
 	}
 }
 

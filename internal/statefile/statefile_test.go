@@ -89,26 +89,6 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestWriteAtomicReplaces(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	for _, content := range []string{"first", "second"} {
-		if err := WriteAtomic(path, []byte(content), 0o600); err != nil {
-			t.Fatalf("WriteAtomic(%q): %v", content, err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != content {
-			t.Fatalf("after WriteAtomic(%q) file = %q, %v", content, got, err)
-		}
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
-	}
-}
-
 func TestSaveIntoMissingDirFails(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no", "such", "dir", "pids.json")
 	if err := Save(path, State{}); err == nil {

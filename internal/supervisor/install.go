@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pyvisor/pyvisor/internal/atomicfile"
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/statefile"
@@ -273,7 +274,7 @@ func (s *Supervisor) saveUploadsLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := statefile.WriteAtomic(s.config().UploadedPath(), data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.config().UploadedPath(), data, 0o644); err != nil {
 		return fmt.Errorf("save uploaded programs: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package proc
+package memtune
 
 import (
 	"os"
@@ -63,17 +63,17 @@ var dataCheck = 7
 func TestReleaseExecutablePages(t *testing.T) {
 	dataCheck = 42
 	before := statusKiB(t, "RssFile")
-	released, err := ReleaseExecutablePages()
+	released, err := releaseExecutablePages()
 	if err != nil {
-		t.Fatalf("ReleaseExecutablePages() error: %v", err)
+		t.Fatalf("releaseExecutablePages() error: %v", err)
 	}
 	after := statusKiB(t, "RssFile")
 	t.Logf("RssFile %d KiB -> %d KiB; released %d KiB", before, after, released>>10)
 	if released == 0 {
-		t.Fatalf("ReleaseExecutablePages() released 0 bytes; the test binary had %d KiB of file pages mapped", before)
+		t.Fatalf("releaseExecutablePages() released 0 bytes; the test binary had %d KiB of file pages mapped", before)
 	}
 	if after >= before {
-		t.Errorf("RssFile after ReleaseExecutablePages() = %d KiB, want less than the %d KiB before", after, before)
+		t.Errorf("RssFile after releaseExecutablePages() = %d KiB, want less than the %d KiB before", after, before)
 	}
 	if dataCheck != 42 {
 		t.Errorf("a variable of the data segment set to 42 reads %d after the release", dataCheck)

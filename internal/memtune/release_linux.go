@@ -1,4 +1,4 @@
-package proc
+package memtune
 
 import (
 	"bufio"
@@ -11,24 +11,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ReleaseExecutablePages lets go of the pages of the running executable that
+// releaseExecutablePages lets go of the pages of the running executable that
 // the calling process has mapped; those it touches again are mapped back as it
 // does. It returns how many bytes were mapped before.
 //
-// Why: a long-running manager touches much of its binary while it starts
-// (package initialisation, configuration, spawning) and much less afterwards,
-// but the kernel keeps mapped whatever it once mapped. On a 13 MB binary that
-// is 8 MiB of resident set. After the release, what steady running touches
-// comes back (in 64 KiB windows: the kernel maps the cached neighbours of each
-// page fault): about 4.5 MiB with 100 idle programs, once a garbage collection
-// has walked the goroutines' stacks. The pages stay in the page cache, shared
-// and clean; a page needed again costs a minor fault.
+// Why: a manager touches much of its binary while it starts (package
+// initialisation, configuration, spawning) and much less afterwards, but the
+// kernel keeps mapped whatever it once mapped. The pages stay in the page
+// cache, shared and clean; a page needed again costs a minor fault.
 //
 // Only read-only mappings of the executable with no private copy of any page
 // ("Anonymous: 0 kB" in smaps) are released: for those MADV_DONTNEED drops
 // nothing but the mapping, as every page equals the file's. Writable mappings
 // (the data segment) are never touched.
-func ReleaseExecutablePages() (uint64, error) {
+func releaseExecutablePages() (uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/self/exe", &st); err != nil {
 		return 0, fmt.Errorf("release executable pages: %w", err)
