@@ -58,7 +58,7 @@ func run(scenario string, n, runs int, window time.Duration, python string) erro
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "pyvisor")
-	// Built as README recommends for installing: without cgo, a static binary.
+	// Built as docs recommend for installing: without cgo, a static binary.
 	build := exec.Command("go", "build", "-o", bin, "./cmd/pyvisor")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -100,7 +100,7 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 		}
 		if password != "" {
 			fmt.Fprintf(stdout, "Generated admin password: %s (user %s); stored hashed in %s\n", password, s.Username, path)
-			fmt.Fprintln(stdout, "It is shown only this once. To choose your own, see `pyvisor hash-password` and web_ui.auth in the README.")
+			fmt.Fprintln(stdout, "It is shown only this once. To choose your own, see `pyvisor hash-password` and web_ui.auth in docs/security.md.")
 		} else {
 			fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", s.Username, path)
 		}

@@ -1,6 +1,6 @@
 // Command pyvisor keeps a set of Python programs running and serves a dashboard
 // for them; its client commands control a running manager over its HTTP API.
-// See README.md for the configuration, the API and the client.
+// See docs/configuration.md, docs/cli.md and docs/api.md for the configuration, the client and the API.
 //
 // Usage:
 //

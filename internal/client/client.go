@@ -1,7 +1,7 @@
 // Package client is a typed client of pyvisor's JSON API, for the command-line
 // commands that talk to a running manager. It owns nothing but the requests:
 // it is the API's consumer, so it declares its own structs for what it decodes
-// (the README's "JSON API" is the contract) and imports no package of ours.
+// (docs/api.md is the contract) and imports no package of ours.
 //
 // Errors tell apart what a caller acts on: a manager that cannot be reached
 // (ErrUnreachable, an *UnreachableError naming the URL), a refused token

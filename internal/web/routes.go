@@ -7,7 +7,7 @@ import (
 )
 
 // routes registers every route of the server. Paths under /api/ are the JSON
-// API documented in the README; scripts depend on them, so they stay stable.
+// API documented in docs/api.md (TestRoutesDocumented); scripts depend on them, so they stay stable.
 // With authentication on, every route needs credentials except those isPublic
 // (access.go) lists; a new route here is guarded without further ado.
 func (h *handler) routes() {
