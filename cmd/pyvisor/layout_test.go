@@ -12,8 +12,8 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify", "internal/proc"},
-		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/proc"},
+		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc", "internal/api"},
 		"internal/auth":       {"internal/statefile", "internal/passhash"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile"},
 		"internal/install":    {},
@@ -22,7 +22,8 @@ func TestImportLayout(t *testing.T) {
 		"internal/proc":       {},
 		"internal/logfile":    {},
 		"internal/statefile":  {},
-		"internal/client":     {},
+		"internal/client":     {"internal/api"},
+		"internal/api":        {},
 		"internal/sdnotify":   {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
@@ -44,7 +45,7 @@ func checkStatus(t *testing.T, call string, r response, status int, msg string) 
 	t.Helper()
 	got := ""
 	if r.status >= 400 {
-		got = decode[errorBody](t, call, r).Error
+		got = decode[api.Error](t, call, r).Error
 	}
 	if r.status != status || !strings.Contains(got, msg) {
 		t.Errorf("%s = %d %s, want %d with %q", call, r.status, r.body, status, msg)
