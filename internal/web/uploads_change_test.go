@@ -130,7 +130,7 @@ func TestUpdateUpload(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s = %d %s, want 200", call, r.status, r.body)
 			}
-			if p := decode[uploadedProgram](t, call, r); p.State != "installing" || p.Script != filepath.Join(dir, c.wantEntry.Script) {
+			if p := decode[api.Program](t, call, r); p.State != "installing" || p.Script != filepath.Join(dir, c.wantEntry.Script) {
 				t.Errorf("%s: %+v, want installing with script %s", call, p, c.wantEntry.Script)
 			}
 			st := f.settled(t, "app")
@@ -259,7 +259,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	g := &fixture{dir: f.dir, sup: sup, h: NewHandler(Options{Supervisor: sup, Logger: slog.New(slog.DiscardHandler)})}
 	g.waitFor(t, "durable", "running", inState(supervisor.Running))
 	r := g.do(t, "GET", "/api/programs/durable", nil)
-	p := decode[uploadedProgram](t, "GET /api/programs/durable", r)
+	p := decode[api.Program](t, "GET /api/programs/durable", r)
 	if r.status != 200 || !p.Uploaded || p.State != "running" || p.PID == nil || *p.PID != before.PID {
 		t.Errorf("GET /api/programs/durable after a restart = %d %+v, want uploaded and running with the adopted PID %d",
 			r.status, p, before.PID)
