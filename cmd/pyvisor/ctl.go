@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/client"
 )
 
@@ -60,7 +61,7 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	case "status":
 		fs.BoolVar(&asJSON, "json", false, "print the API's JSON (GET /api/programs) instead of a table")
 	case "logs":
-		fs.IntVar(&lines, "n", defaultLogLines, fmt.Sprintf("print the last `LINES` lines (0-%d)", client.MaxLogLines))
+		fs.IntVar(&lines, "n", defaultLogLines, fmt.Sprintf("print the last `LINES` lines (0-%d)", api.MaxLogLines))
 		fs.BoolVar(&follow, "f", false, "then print new lines as they are written, until Ctrl+C")
 	}
 	fs.Usage = func() {
@@ -78,8 +79,8 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %s\nusage: %s\n", cmd, msg, clientSynopsis(cmd))
 		return exitUsage
 	}
-	if lines < 0 || lines > client.MaxLogLines {
-		fmt.Fprintf(stderr, "pyvisor logs: -n %d: give 0 to %d lines\n", lines, client.MaxLogLines)
+	if lines < 0 || lines > api.MaxLogLines {
+		fmt.Fprintf(stderr, "pyvisor logs: -n %d: give 0 to %d lines\n", lines, api.MaxLogLines)
 		return exitUsage
 	}
 
@@ -278,7 +279,7 @@ func (x *ctl) status(ctx context.Context, asJSON bool) int {
 // other, reporting each, and fails if any failed. It stops early only when
 // going on cannot help: the manager is gone, the token is refused, or Ctrl+C.
 func (x *ctl) act(ctx context.Context, names []string) int {
-	do := map[string]func(context.Context, string) (*client.Program, error){
+	do := map[string]func(context.Context, string) (*api.Program, error){
 		"start": x.c.Start, "stop": x.c.Stop, "restart": x.c.Restart,
 	}[x.cmd]
 	if len(names) == 1 && names[0] == "all" {
@@ -375,7 +376,7 @@ func (x *ctl) reload(ctx context.Context) int {
 }
 
 // reloadSummary says what a reload changed, one line per kind of change.
-func reloadSummary(r *client.ReloadResult) string {
+func reloadSummary(r *api.ReloadResult) string {
 	var b strings.Builder
 	b.WriteString("Configuration reloaded")
 	if len(r.Added)+len(r.Removed)+len(r.Changed)+len(r.NeedsRestart) == 0 {

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"unicode"
 
-	"github.com/pyvisor/pyvisor/internal/client"
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
 // notApplicable fills a cell whose value does not apply (no PID when stopped).
@@ -16,7 +16,7 @@ const notApplicable = "-"
 
 // writeStatusTable writes the programs as aligned columns NAME STATE PID
 // UPTIME RESTARTS CPU MEM, one program per line, in the manager's order.
-func writeStatusTable(w io.Writer, programs []client.Program) error {
+func writeStatusTable(w io.Writer, programs []api.Program) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tCPU\tMEM")
 	for i := range programs {
@@ -26,7 +26,7 @@ func writeStatusTable(w io.Writer, programs []client.Program) error {
 }
 
 // statusRow is a program's cells in the table. It is pure.
-func statusRow(p *client.Program) []string {
+func statusRow(p *api.Program) []string {
 	pid, uptime, cpu, mem := notApplicable, notApplicable, notApplicable, notApplicable
 	if p.PID != nil {
 		// Uptime, CPU and memory are those of the running process.
@@ -88,7 +88,7 @@ func formatBytes(n uint64) string {
 
 // actionResult says in a few words where an action left a program:
 // "worker: running (pid 123)".
-func actionResult(p *client.Program) string {
+func actionResult(p *api.Program) string {
 	s := p.Name + ": " + p.State
 	if p.PID != nil {
 		s += fmt.Sprintf(" (pid %d)", *p.PID)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pyvisor/pyvisor/internal/client"
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
 func TestFormatUptime(t *testing.T) {
@@ -42,16 +42,16 @@ func ptr[T any](v T) *T { return &v }
 func TestStatusRow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		p    client.Program
+		p    api.Program
 		want []string
 	}{
-		{"running", client.Program{Name: "web", State: "running", PID: ptr(123), UptimeSeconds: 725, RestartCount: 2, CPUPercent: 0.46, MemoryRSSBytes: 12_897_485},
+		{"running", api.Program{Name: "web", State: "running", PID: ptr(123), UptimeSeconds: 725, RestartCount: 2, CPUPercent: 0.46, MemoryRSSBytes: 12_897_485},
 			[]string{"web", "running", "123", "12m5s", "2", "0.5%", "12.3 MiB"}},
-		{"running, not sampled yet", client.Program{Name: "web", State: "running", PID: ptr(5), RestartCount: 0},
+		{"running, not sampled yet", api.Program{Name: "web", State: "running", PID: ptr(5), RestartCount: 0},
 			[]string{"web", "running", "5", "0s", "0", "0.0%", "-"}},
-		{"stopped", client.Program{Name: "two words", State: "stopped", RestartCount: 1},
+		{"stopped", api.Program{Name: "two words", State: "stopped", RestartCount: 1},
 			[]string{"two words", "stopped", "-", "-", "1", "-", "-"}},
-		{"control characters", client.Program{Name: "a\tb\x1b[31m", State: "error"},
+		{"control characters", api.Program{Name: "a\tb\x1b[31m", State: "error"},
 			[]string{"a?b?[31m", "error", "-", "-", "0", "-", "-"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,12 +65,12 @@ func TestStatusRow(t *testing.T) {
 func TestActionResult(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		p    client.Program
+		p    api.Program
 		want string
 	}{
-		{"running", client.Program{Name: "worker", State: "running", PID: ptr(123)}, "worker: running (pid 123)"},
-		{"stopped", client.Program{Name: "worker", State: "stopped"}, "worker: stopped"},
-		{"error", client.Program{Name: "worker", State: "error", Error: ptr("script x.py: no such file")}, "worker: error: script x.py: no such file"},
+		{"running", api.Program{Name: "worker", State: "running", PID: ptr(123)}, "worker: running (pid 123)"},
+		{"stopped", api.Program{Name: "worker", State: "stopped"}, "worker: stopped"},
+		{"error", api.Program{Name: "worker", State: "error", Error: ptr("script x.py: no such file")}, "worker: error: script x.py: no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := actionResult(&tc.p); got != tc.want {
@@ -83,13 +83,13 @@ func TestActionResult(t *testing.T) {
 func TestReloadSummary(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    client.ReloadResult
+		r    api.ReloadResult
 		want string
 	}{
-		{"nothing", client.ReloadResult{}, "Configuration reloaded: nothing changed.\n"},
-		{"changes", client.ReloadResult{Added: []string{"a", "b"}, Changed: []string{"c"}, NeedsRestart: []string{"c"}},
+		{"nothing", api.ReloadResult{}, "Configuration reloaded: nothing changed.\n"},
+		{"changes", api.ReloadResult{Added: []string{"a", "b"}, Changed: []string{"c"}, NeedsRestart: []string{"c"}},
 			"Configuration reloaded.\nadded: a, b\nchanged: c\nneeds restart: c\n(apply with: pyvisor restart NAME...)\n"},
-		{"removed only", client.ReloadResult{Removed: []string{"old"}}, "Configuration reloaded.\nremoved: old\n"},
+		{"removed only", api.ReloadResult{Removed: []string{"old"}}, "Configuration reloaded.\nremoved: old\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := reloadSummary(&tc.r); got != tc.want {

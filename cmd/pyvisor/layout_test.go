@@ -12,8 +12,8 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/sdnotify", "internal/memtune"},
-		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/memtune"},
+		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc", "internal/api"},
 		"internal/auth":       {"internal/atomicfile", "internal/passhash"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile", "internal/atomicfile"},
 		"internal/install":    {},
@@ -24,7 +24,8 @@ func TestImportLayout(t *testing.T) {
 		"internal/statefile":  {"internal/atomicfile"},
 		"internal/atomicfile": {},
 		"internal/memtune":    {},
-		"internal/client":     {},
+		"internal/client":     {"internal/api"},
+		"internal/api":        {},
 		"internal/sdnotify":   {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()

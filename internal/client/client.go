@@ -1,7 +1,7 @@
 // Package client is a typed client of pyvisor's JSON API, for the command-line
 // commands that talk to a running manager. It owns nothing but the requests:
-// it is the API's consumer, so it declares its own structs for what it decodes
-// (docs/api.md is the contract) and imports no package of ours.
+// what it sends and decodes are the wire types of package api, the only
+// package of ours it imports.
 //
 // Errors tell apart what a caller acts on: a manager that cannot be reached
 // (ErrUnreachable, an *UnreachableError naming the URL), a refused token
@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
 // Sentinels for errors.Is. The errors returned are *UnreachableError or
@@ -116,7 +118,7 @@ type APIError struct {
 	Method string // of the request
 	Path   string // of the request, below the base URL, e.g. "/api/programs/web/start"
 	Status int    // HTTP status
-	// Message is the manager's {"error": ...}, or the start of a body that is
+	// Message is the manager's api.Error, or the start of a body that is
 	// not that shape (a proxy's error page).
 	Message string
 }
@@ -171,11 +173,9 @@ func (c *Client) send(ctx context.Context, method, path string, accept string) (
 // the start of whatever else came (a proxy's page).
 func errorMessage(body io.Reader) string {
 	data, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-	var e struct {
-		Error *string `json:"error"`
-	}
-	if json.Unmarshal(data, &e) == nil && e.Error != nil {
-		return *e.Error
+	var e api.Error
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return e.Error
 	}
 	text := strings.TrimSpace(string(data))
 	if len(text) > 200 {

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
 // server starts an HTTP server on a free loopback port serving h.
@@ -195,22 +197,22 @@ func TestReload(t *testing.T) {
 		name      string
 		status    int
 		body      string
-		check     func(*ReloadResult, error) bool
+		check     func(*api.ReloadResult, error) bool
 		wantWords string
 	}{
 		{"applied", 200, `{"added":["n"],"removed":[],"changed":["c"],"needs_restart":["c"]}`,
-			func(r *ReloadResult, err error) bool {
+			func(r *api.ReloadResult, err error) bool {
 				return err == nil && len(r.Added) == 1 && r.Added[0] == "n" && len(r.NeedsRestart) == 1
 			}, "added n, needs restart c"},
 		{"rejected", 422, `{"error":"process_manager.yaml:3: web_ui.port: 70000 is out of range"}`,
-			func(r *ReloadResult, err error) bool {
+			func(r *api.ReloadResult, err error) bool {
 				var ae *APIError
 				return errors.As(err, &ae) && ae.Status == 422 && strings.Contains(ae.Message, "web_ui.port")
 			}, "an *APIError 422 carrying the report"},
 		{"old manager", 404, `{"error":"no such route"}`,
-			func(r *ReloadResult, err error) bool { return errors.Is(err, ErrReloadUnsupported) }, "ErrReloadUnsupported"},
+			func(r *api.ReloadResult, err error) bool { return errors.Is(err, ErrReloadUnsupported) }, "ErrReloadUnsupported"},
 		{"method not allowed", 405, `{"error":"method not allowed"}`,
-			func(r *ReloadResult, err error) bool { return errors.Is(err, ErrReloadUnsupported) }, "ErrReloadUnsupported"},
+			func(r *api.ReloadResult, err error) bool { return errors.Is(err, ErrReloadUnsupported) }, "ErrReloadUnsupported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := server(t, func(w http.ResponseWriter, r *http.Request) {

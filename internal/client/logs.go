@@ -11,28 +11,15 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
-// MaxLogLines is the most lines one log page may hold (the API's limit).
-const MaxLogLines = 5000
-
-// LogPage is the answer of GET /api/programs/{name}/logs: a page of a log
-// file, page 1 being the newest lines, the lines of a page in file order.
-type LogPage struct {
-	Lines      []string `json:"lines"`
-	Page       int      `json:"page"`
-	Pages      int      `json:"pages"`
-	FirstLine  int      `json:"first_line"` // 1-based; 0 for an empty page
-	LastLine   int      `json:"last_line"`
-	TotalLines int      `json:"total_lines"`
-	SizeBytes  int64    `json:"size_bytes"`
-}
-
 // LogPage returns page page (1 = newest) of the named program's log, split
-// into pages of lines lines (1 to MaxLogLines).
-func (c *Client) LogPage(ctx context.Context, name string, page, lines int) (*LogPage, error) {
+// into pages of lines lines (1 to api.MaxLogLines).
+func (c *Client) LogPage(ctx context.Context, name string, page, lines int) (*api.LogPage, error) {
 	q := url.Values{"page": {strconv.Itoa(page)}, "lines": {strconv.Itoa(lines)}}
-	var p LogPage
+	var p api.LogPage
 	if _, err := c.decode(ctx, http.MethodGet, programPath(name)+"/logs?"+q.Encode(), &p); err != nil {
 		return nil, err
 	}
@@ -51,7 +38,7 @@ type LogStream struct {
 }
 
 // OpenLogStream opens the stream of the named program's log. With lines > 0
-// (at most MaxLogLines) it starts with the last lines lines, then goes on
+// (at most api.MaxLogLines) it starts with the last lines lines, then goes on
 // with every line written after them: none is missed or shown twice in
 // between, as the manager follows the log from the very end of the lines it
 // sent. With lines 0 it starts with the lines written from about now. The
@@ -119,7 +106,7 @@ func dispatch(event string, data []byte, w io.Writer) error {
 	case "page", "lines":
 		var lines []string
 		if event == "page" {
-			var p LogPage
+			var p api.LogPage
 			if err := json.Unmarshal(data, &p); err != nil {
 				return fmt.Errorf("decode page event: %w", err)
 			}
@@ -135,9 +122,7 @@ func dispatch(event string, data []byte, w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
 	case "error":
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e api.Error
 		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
 			return errors.New("the manager reported an error on the stream: " + string(data))
 		}

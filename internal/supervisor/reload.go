@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -17,27 +16,15 @@ import (
 // the new file (removed ones: in the order they were shown).
 type ReloadResult struct {
 	// Added are programs new in the file: registered, and started if enabled.
-	Added []string `json:"added"`
+	Added []string
 	// Removed are programs no longer in the file: stopped and dropped.
-	Removed []string `json:"removed"`
+	Removed []string
 	// Changed are programs whose definition changed, directly or through a
 	// global setting: restarted with it unless the user had stopped them.
-	Changed []string `json:"changed"`
+	Changed []string
 	// NeedsRestart names the settings that changed but take effect only when
 	// the manager is restarted, such as "web_ui.port".
-	NeedsRestart []string `json:"needs_restart"`
-}
-
-// MarshalJSON writes empty lists as [], never null.
-func (r ReloadResult) MarshalJSON() ([]byte, error) {
-	type plain ReloadResult // without this method
-	p := plain(r)
-	for _, l := range []*[]string{&p.Added, &p.Removed, &p.Changed, &p.NeedsRestart} {
-		if *l == nil {
-			*l = []string{}
-		}
-	}
-	return json.Marshal(p)
+	NeedsRestart []string
 }
 
 // Reload applies a configuration loaded again from the same file. Only the

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"reflect"
 	"slices"
 	"syscall"
@@ -158,25 +157,5 @@ func TestEffectiveConfigKeepsStartSettings(t *testing.T) {
 	}
 	if eff.Cwd != "/srv" || eff.Restart.Delay != time.Minute {
 		t.Errorf("effectiveConfig: cwd %q, restart delay %s; want the new file's /srv and 1m", eff.Cwd, eff.Restart.Delay)
-	}
-}
-
-func TestReloadResultJSON(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		res  ReloadResult
-		want string
-	}{
-		{"empty lists are arrays", ReloadResult{},
-			`{"added":[],"removed":[],"changed":[],"needs_restart":[]}`},
-		{"names", ReloadResult{Added: []string{"a"}, Changed: []string{"b", "c"}, NeedsRestart: []string{"web_ui.port"}},
-			`{"added":["a"],"removed":[],"changed":["b","c"],"needs_restart":["web_ui.port"]}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := json.Marshal(tc.res)
-			if err != nil || string(got) != tc.want {
-				t.Errorf("json.Marshal(%+v) = %s, %v; want %s", tc.res, got, err, tc.want)
-			}
-		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/auth"
 )
 
@@ -175,18 +176,8 @@ func clientAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// sessionJSON is the body of GET /api/session.
-type sessionJSON struct {
-	// Auth tells whether authentication is on.
-	Auth bool `json:"auth"`
-	// User is who is asking (a username, or "token:NAME"), null when auth is off.
-	User *string `json:"user"`
-	// Via is "session" for a browser login, "token" for an API token, null when auth is off.
-	Via *string `json:"via"`
-}
-
 func (h *handler) session(w http.ResponseWriter, r *http.Request) {
-	out := sessionJSON{Auth: h.auth != nil}
+	out := api.Session{Auth: h.auth != nil}
 	if info := infoOf(r); out.Auth && info.user != "-" {
 		via := "token"
 		if info.session != "" {

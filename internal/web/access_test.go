@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -181,7 +182,7 @@ func checkRefused(t *testing.T, rc routeCase, why string, expired bool, r respon
 		return
 	}
 	if rc.method != "HEAD" {
-		if msg := decode[errorBody](t, call, r).Error; msg == "" || strings.Contains(msg, secretValue) {
+		if msg := decode[api.Error](t, call, r).Error; msg == "" || strings.Contains(msg, secretValue) {
 			t.Errorf("%s: error %q, want a message", call, msg)
 		}
 	}

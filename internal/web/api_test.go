@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -103,7 +104,7 @@ func TestGetProgram(t *testing.T) {
 	}
 	t.Run("unknown", func(t *testing.T) {
 		r := f.do(t, "GET", "/api/programs/nope", nil)
-		if r.status != http.StatusNotFound || !strings.Contains(decode[errorBody](t, "GET nope", r).Error, "nope") {
+		if r.status != http.StatusNotFound || !strings.Contains(decode[api.Error](t, "GET nope", r).Error, "nope") {
 			t.Errorf("GET /api/programs/nope = %d %s, want 404 with an error naming it", r.status, r.body)
 		}
 	})
@@ -206,7 +207,7 @@ func TestActions(t *testing.T) {
 	for _, c := range errs {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.do(t, "POST", c.path, nil)
-			if r.status != c.status || !strings.Contains(decode[errorBody](t, "POST "+c.path, r).Error, c.wantInErr) {
+			if r.status != c.status || !strings.Contains(decode[api.Error](t, "POST "+c.path, r).Error, c.wantInErr) {
 				t.Errorf("POST %s = %d %s, want %d with an error mentioning %q", c.path, r.status, r.body, c.status, c.wantInErr)
 			}
 		})
@@ -293,7 +294,7 @@ func TestRouteErrors(t *testing.T) {
 			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("%s %s: Content-Type = %q, want JSON", c.method, c.path, ct)
 			}
-			if e := decode[errorBody](t, c.method+" "+c.path, r); e.Error == "" {
+			if e := decode[api.Error](t, c.method+" "+c.path, r); e.Error == "" {
 				t.Errorf("%s %s: body %s, want {\"error\": ...}", c.method, c.path, r.body)
 			}
 		})
@@ -334,7 +335,7 @@ func TestLogPage(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("GET %s%s = %d %s, want 200", base, c.query, r.status, r.body)
 			}
-			var p logPageJSON
+			var p api.LogPage
 			json.Unmarshal([]byte(r.body), &p)
 			if p.Page != c.page || p.Pages != c.pages || p.FirstLine != c.first || p.LastLine != c.last ||
 				p.TotalLines != 1050 || p.SizeBytes != int64(buf.Len()) || len(p.Lines) != c.n || p.Lines == nil {
@@ -350,7 +351,7 @@ func TestLogPage(t *testing.T) {
 	for _, q := range []string{"?page=0", "?page=-1", "?page=x", "?lines=0", "?lines=5001", "?lines=1.5", "?page=1&lines=abc"} {
 		t.Run("bad "+q, func(t *testing.T) {
 			r := f.do(t, "GET", base+q, nil)
-			if r.status != 400 || decode[errorBody](t, "GET "+base+q, r).Error == "" {
+			if r.status != 400 || decode[api.Error](t, "GET "+base+q, r).Error == "" {
 				t.Errorf("GET %s%s = %d %s, want 400 with an error", base, q, r.status, r.body)
 			}
 		})

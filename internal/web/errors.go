@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
@@ -63,11 +64,6 @@ func errorStatus(err error) int {
 	}
 }
 
-// errorBody is the one JSON error shape: {"error": "message"}.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // writeError answers with err's status and message; server-side failures are
 // logged too, since nobody else will see them.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -75,7 +71,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status >= 500 && r.Context().Err() == nil {
 		h.log.Error("http request", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeJSON(w, status, errorBody{Error: err.Error()})
+	writeJSON(w, status, api.Error{Error: err.Error()})
 }
 
 // writeJSON answers with v as JSON. API responses are never cached: they show
@@ -85,7 +81,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		// Only a programming error (an unsupported type) gets here.
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(errorBody{Error: "encode response: " + err.Error()})
+		body, _ = json.Marshal(api.Error{Error: "encode response: " + err.Error()})
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json; charset=utf-8")
@@ -113,7 +109,7 @@ func (f *jsonFallback) WriteHeader(status int) {
 	if status == http.StatusMethodNotAllowed {
 		msg = "method not allowed; allowed: " + f.Header().Get("Allow")
 	}
-	writeJSON(f.ResponseWriter, status, errorBody{Error: msg})
+	writeJSON(f.ResponseWriter, status, api.Error{Error: msg})
 }
 
 func (f *jsonFallback) Write(b []byte) (int, error) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/api"
 )
 
 func TestHostCheck(t *testing.T) {
@@ -51,7 +53,7 @@ func TestHostCheck(t *testing.T) {
 				if c.status != 403 || c.host == "" {
 					continue
 				}
-				msg := decode[errorBody](t, "GET "+target, r).Error
+				msg := decode[api.Error](t, "GET "+target, r).Error
 				if !strings.Contains(msg, c.host) || !strings.Contains(msg, "web_ui.allowed_hosts") {
 					t.Errorf("GET %s with Host %q: error %q, want it to name the host and web_ui.allowed_hosts", target, c.host, msg)
 				}

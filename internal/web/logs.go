@@ -6,25 +6,13 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/logfile"
 )
 
-// Log page sizes of GET /api/programs/{name}/logs.
-const (
-	defaultLogLines = 200
-	maxLogLines     = 5000
-)
-
-// logPageJSON is the body of GET /api/programs/{name}/logs.
-type logPageJSON struct {
-	Lines      []string `json:"lines"`
-	Page       int      `json:"page"`
-	Pages      int      `json:"pages"`
-	FirstLine  int      `json:"first_line"`
-	LastLine   int      `json:"last_line"`
-	TotalLines int      `json:"total_lines"`
-	SizeBytes  int64    `json:"size_bytes"`
-}
+// defaultLogLines is the page size of GET /api/programs/{name}/logs without
+// a lines parameter.
+const defaultLogLines = 200
 
 // pageParams reads page (default 1) and lines (default 200, at most 5000) from
 // a query. It is pure.
@@ -33,7 +21,7 @@ func pageParams(q url.Values) (page, lines int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	lines, err = intParam(q, "lines", defaultLogLines, 1, maxLogLines)
+	lines, err = intParam(q, "lines", defaultLogLines, 1, api.MaxLogLines)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -82,11 +70,11 @@ func (h *handler) logPage(w http.ResponseWriter, r *http.Request) {
 
 // pageBody is the JSON of a page, as GET /api/programs/{name}/logs answers it
 // and the log stream's "page" event carries it.
-func pageBody(p logfile.Page) logPageJSON {
+func pageBody(p logfile.Page) api.LogPage {
 	if p.Lines == nil {
 		p.Lines = []string{}
 	}
-	return logPageJSON{
+	return api.LogPage{
 		Lines: p.Lines, Page: p.Page, Pages: p.Pages, FirstLine: p.FirstLine,
 		LastLine: p.LastLine, TotalLines: p.TotalLines, SizeBytes: p.SizeBytes,
 	}

@@ -10,55 +10,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
-// programJSON is PROGRAM of the API contract. Field names and the meaning of
-// null are part of the contract; add fields, never change these.
-type programJSON struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-	// PID is null when no process runs.
-	PID *int `json:"pid"`
-	// Adopted marks a process started by an earlier manager: its exit code will be unknown.
-	Adopted             bool  `json:"adopted"`
-	UptimeSeconds       int64 `json:"uptime_seconds"`
-	RestartCount        int   `json:"restart_count"`
-	ConsecutiveFailures int   `json:"consecutive_failures"`
-	// ExitCode is null if no process ended yet, or the last one was killed by a
-	// signal or its status is unknown (adopted).
-	ExitCode *int `json:"exit_code"`
-	// ExitSignal is the name ("SIGKILL") of the signal that killed the last process, or null.
-	ExitSignal *string `json:"exit_signal"`
-	// ExitDescription says how the last process ended in words, or is null.
-	ExitDescription *string `json:"exit_description"`
-	// NextStartSeconds is the time until a restarting or cooling-down program starts, or null.
-	NextStartSeconds *float64 `json:"next_start_seconds"`
-	CPUPercent       float64  `json:"cpu_percent"`
-	// CPUHistory holds the samples, oldest first, with one decimal.
-	CPUHistory     []float64 `json:"cpu_history"`
-	MemoryRSSBytes uint64    `json:"memory_rss_bytes"`
-	Enabled        bool      `json:"enabled"`
-	Uploaded       bool      `json:"uploaded"`
-	Script         string    `json:"script"`
-	Cwd            string    `json:"cwd"`
-	Args           []string  `json:"args"`
-	// Error is the last error message, or null.
-	Error *string `json:"error"`
-}
-
-// programsJSON is the body of GET /api/programs and of each "programs" event.
-type programsJSON struct {
-	Title    string        `json:"title"`
-	Programs []programJSON `json:"programs"`
-	// Reload says whether POST /api/reload is available.
-	Reload bool `json:"reload"`
-}
-
-// newProgramJSON converts a status at time now. It is pure: every field comes
-// from st and now.
-func newProgramJSON(st *supervisor.Status, now time.Time) programJSON {
-	p := programJSON{
+// newProgramJSON converts a status at time now to PROGRAM of the API. It is
+// pure: every field comes from st and now.
+func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
+	p := api.Program{
 		Name:                st.Name,
 		State:               string(st.State),
 		Adopted:             st.Adopted,
@@ -111,8 +70,8 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 // newProgramsJSON converts the statuses of every program at time now. It is
 // pure, like newProgramJSON.
-func newProgramsJSON(title string, reload bool, sts []supervisor.Status, now time.Time) programsJSON {
-	out := programsJSON{Title: title, Programs: make([]programJSON, len(sts)), Reload: reload}
+func newProgramsJSON(title string, reload bool, sts []supervisor.Status, now time.Time) api.ProgramList {
+	out := api.ProgramList{Title: title, Programs: make([]api.Program, len(sts)), Reload: reload}
 	for i := range sts {
 		out.Programs[i] = newProgramJSON(&sts[i], now)
 	}
@@ -122,7 +81,7 @@ func newProgramsJSON(title string, reload bool, sts []supervisor.Status, now tim
 // programs is the current list at time now, as served and streamed. GET
 // /api/programs and the "programs" event (see encodePrograms) both encode it
 // with json.Marshal, so they are the same bytes for the same state and time.
-func (h *handler) programs(now time.Time) programsJSON {
+func (h *handler) programs(now time.Time) api.ProgramList {
 	return newProgramsJSON(h.title, h.reload != nil, h.sup.Statuses(), now)
 }
 
@@ -137,7 +96,7 @@ func (h *handler) encodePrograms(now time.Time) ([]byte, error) {
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
 func (h *handler) listPrograms(w http.ResponseWriter, r *http.Request) {

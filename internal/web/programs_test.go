@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
@@ -22,9 +23,9 @@ func TestNewProgramJSON(t *testing.T) {
 	cases := []struct {
 		name string
 		st   supervisor.Status
-		want func(p programJSON) string // "" when p is right
+		want func(p api.Program) string // "" when p is right
 	}{
-		{"never ran", supervisor.Status{Name: "a", State: supervisor.Stopped}, func(p programJSON) string {
+		{"never ran", supervisor.Status{Name: "a", State: supervisor.Stopped}, func(p api.Program) string {
 			if p.PID != nil || p.ExitCode != nil || p.ExitSignal != nil || p.ExitDescription != nil || p.Error != nil ||
 				p.NextStartSeconds != nil || p.UptimeSeconds != 0 || p.Args == nil || p.CPUHistory == nil {
 				return "want pid, exit, error and next start null, uptime 0, args and cpu_history empty arrays"
@@ -32,7 +33,7 @@ func TestNewProgramJSON(t *testing.T) {
 			return ""
 		}},
 		{"running", supervisor.Status{Name: "a", State: supervisor.Running, PID: 42, StartedAt: now.Add(-90*time.Second - 500*time.Millisecond),
-			CPUPercent: 12.345, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p programJSON) string {
+			CPUPercent: 12.345, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p api.Program) string {
 			if p.PID == nil || *p.PID != 42 || p.UptimeSeconds != 90 || p.CPUPercent != 12.3 ||
 				fmt.Sprint(p.CPUHistory) != "[1 12.3]" || p.MemoryRSSBytes != 1<<20 {
 				return "want pid 42, uptime 90, cpu 12.3 with history [1 12.3], 1 MiB"
@@ -40,7 +41,7 @@ func TestNewProgramJSON(t *testing.T) {
 			return ""
 		}},
 		{"exited with a code", supervisor.Status{State: supervisor.Restarting, LastExit: &proc.ExitStatus{Known: true, Code: 3},
-			NextStart: now.Add(1500 * time.Millisecond)}, func(p programJSON) string {
+			NextStart: now.Add(1500 * time.Millisecond)}, func(p api.Program) string {
 			if p.ExitCode == nil || *p.ExitCode != 3 || p.ExitSignal != nil || p.ExitDescription == nil ||
 				p.NextStartSeconds == nil || *p.NextStartSeconds != 1.5 {
 				return "want exit_code 3, exit_signal null, a description, next start in 1.5 s"
@@ -48,20 +49,20 @@ func TestNewProgramJSON(t *testing.T) {
 			return ""
 		}},
 		{"killed by a signal", supervisor.Status{State: supervisor.Stopped, LastExit: &proc.ExitStatus{Known: true, Code: -1, Signal: syscall.SIGKILL}},
-			func(p programJSON) string {
+			func(p api.Program) string {
 				if p.ExitCode != nil || p.ExitSignal == nil || *p.ExitSignal != "SIGKILL" {
 					return "want exit_code null and exit_signal SIGKILL"
 				}
 				return ""
 			}},
 		{"adopted, status unknown", supervisor.Status{State: supervisor.Restarting, LastExit: &proc.ExitStatus{}, NextStart: now.Add(-time.Second)},
-			func(p programJSON) string {
+			func(p api.Program) string {
 				if p.ExitCode != nil || p.ExitSignal != nil || p.ExitDescription == nil || p.NextStartSeconds == nil || *p.NextStartSeconds != 0 {
 					return "want exit_code and exit_signal null, a description, next start 0 (overdue)"
 				}
 				return ""
 			}},
-		{"error", supervisor.Status{State: supervisor.Error, Error: "script x.py: no such file"}, func(p programJSON) string {
+		{"error", supervisor.Status{State: supervisor.Error, Error: "script x.py: no such file"}, func(p api.Program) string {
 			if p.Error == nil || *p.Error != "script x.py: no such file" {
 				return "want the error message"
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
@@ -59,7 +60,7 @@ type reloadJSON struct {
 func TestReloadNotAvailable(t *testing.T) {
 	f := newFixture(t, reloadConfig)
 	r := f.do(t, "POST", "/api/reload", nil)
-	if r.status != http.StatusNotImplemented || decode[errorBody](t, "POST /api/reload", r).Error == "" {
+	if r.status != http.StatusNotImplemented || decode[api.Error](t, "POST /api/reload", r).Error == "" {
 		t.Errorf("POST /api/reload without Options.Reload = %d %s, want 501 with a JSON error", r.status, r.body)
 	}
 	if list := f.do(t, "GET", "/api/programs", nil); !strings.Contains(list.body, `"reload":false`) {
@@ -89,7 +90,7 @@ programs:
   - {name: extra, script: sleeper.py}
 `)
 		r := f.do(t, "POST", "/api/reload", nil)
-		msg := decode[errorBody](t, "POST /api/reload", r).Error
+		msg := decode[api.Error](t, "POST /api/reload", r).Error
 		if r.status != http.StatusUnprocessableEntity {
 			t.Errorf("POST /api/reload with an invalid file = %d %s, want 422", r.status, r.body)
 		}
@@ -154,4 +155,24 @@ programs:
 			t.Errorf("POST /api/reload with a foreign Origin = %d %s, want 403", r.status, r.body)
 		}
 	})
+}
+
+func TestReloadResultJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		res  supervisor.ReloadResult
+		want string
+	}{
+		{"empty lists are arrays", supervisor.ReloadResult{},
+			`{"added":[],"removed":[],"changed":[],"needs_restart":[]}`},
+		{"names", supervisor.ReloadResult{Added: []string{"a"}, Changed: []string{"b", "c"}, NeedsRestart: []string{"web_ui.port"}},
+			`{"added":["a"],"removed":[],"changed":["b","c"],"needs_restart":["web_ui.port"]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.Marshal(newReloadResult(tc.res))
+			if err != nil || string(got) != tc.want {
+				t.Errorf("json.Marshal(newReloadResult(%+v)) = %s, %v; want %s", tc.res, got, err, tc.want)
+			}
+		})
+	}
 }

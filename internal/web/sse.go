@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/logfile"
 )
 
@@ -153,11 +154,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 // streamPage reads the page a log stream starts with when it is asked for
 // (lines=L), and returns it with the byte offset where following starts: the
 // end of the page, or -1 without one (the end of the log once followed).
-func (h *handler) streamPage(q url.Values, name, path string) (*logPageJSON, int64, error) {
+func (h *handler) streamPage(q url.Values, name, path string) (*api.LogPage, int64, error) {
 	if !q.Has("lines") {
 		return nil, -1, nil
 	}
-	n, err := intParam(q, "lines", defaultLogLines, 1, maxLogLines)
+	n, err := intParam(q, "lines", defaultLogLines, 1, api.MaxLogLines)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -238,7 +239,7 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 			if ctx.Err() == nil {
 				h.log.Error("follow log", "program", name, "err", err)
 				// The stream ends either way; the client learns why if it can.
-				_ = s.event("error", errorBody{Error: fmt.Sprintf("following the log stopped: %v", err)})
+				_ = s.event("error", api.Error{Error: fmt.Sprintf("following the log stopped: %v", err)})
 			}
 			return
 		case lines := <-batches:

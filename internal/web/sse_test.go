@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -227,11 +228,11 @@ func TestLogStreamWithPage(t *testing.T) {
 	}
 	<-s.events // retry
 	ev := <-s.events
-	var page logPageJSON
+	var page api.LogPage
 	if err := json.Unmarshal([]byte(ev.data), &page); ev.name != "page" || err != nil {
 		t.Fatalf("GET %s: first event %+v (%v); want a page", target, ev, err)
 	}
-	want := logPageJSON{Lines: []string{"line 2", "line 3"}, Page: 1, Pages: 2, FirstLine: 2, LastLine: 3, TotalLines: 3, SizeBytes: 21}
+	want := api.LogPage{Lines: []string{"line 2", "line 3"}, Page: 1, Pages: 2, FirstLine: 2, LastLine: 3, TotalLines: 3, SizeBytes: 21}
 	if fmt.Sprint(page) != fmt.Sprint(want) {
 		t.Errorf("GET %s: page event %+v; want %+v", target, page, want)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
@@ -44,7 +45,7 @@ func checkStatus(t *testing.T, call string, r response, status int, msg string) 
 	t.Helper()
 	got := ""
 	if r.status >= 400 {
-		got = decode[errorBody](t, call, r).Error
+		got = decode[api.Error](t, call, r).Error
 	}
 	if r.status != status || !strings.Contains(got, msg) {
 		t.Errorf("%s = %d %s, want %d with %q", call, r.status, r.body, status, msg)
@@ -129,7 +130,7 @@ func TestUpdateUpload(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s = %d %s, want 200", call, r.status, r.body)
 			}
-			if p := decode[uploadedProgram](t, call, r); p.State != "installing" || p.Script != filepath.Join(dir, c.wantEntry.Script) {
+			if p := decode[api.Program](t, call, r); p.State != "installing" || p.Script != filepath.Join(dir, c.wantEntry.Script) {
 				t.Errorf("%s: %+v, want installing with script %s", call, p, c.wantEntry.Script)
 			}
 			st := f.settled(t, "app")
@@ -258,7 +259,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	g := &fixture{dir: f.dir, sup: sup, h: NewHandler(Options{Supervisor: sup, Logger: slog.New(slog.DiscardHandler)})}
 	g.waitFor(t, "durable", "running", inState(supervisor.Running))
 	r := g.do(t, "GET", "/api/programs/durable", nil)
-	p := decode[uploadedProgram](t, "GET /api/programs/durable", r)
+	p := decode[api.Program](t, "GET /api/programs/durable", r)
 	if r.status != 200 || !p.Uploaded || p.State != "running" || p.PID == nil || *p.PID != before.PID {
 		t.Errorf("GET /api/programs/durable after a restart = %d %+v, want uploaded and running with the adopted PID %d",
 			r.status, p, before.PID)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/install"
 )
 
@@ -114,7 +115,7 @@ func TestUploadRejected(t *testing.T) {
 			} else {
 				r = f.send(t, "POST", "/api/programs", c.fields, c.zip)
 			}
-			msg := decode[errorBody](t, call, r).Error
+			msg := decode[api.Error](t, call, r).Error
 			if r.status != c.status || !strings.Contains(msg, c.msg) {
 				t.Errorf("%s = %d %q, want %d with %q", call, r.status, msg, c.status, c.msg)
 			}

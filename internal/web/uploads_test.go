@@ -9,22 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
-
-// uploadedProgram is the part of PROGRAM the upload tests look at.
-type uploadedProgram struct {
-	Name     string   `json:"name"`
-	State    string   `json:"state"`
-	PID      *int     `json:"pid"`
-	Uploaded bool     `json:"uploaded"`
-	Enabled  bool     `json:"enabled"`
-	Script   string   `json:"script"`
-	Cwd      string   `json:"cwd"`
-	Args     []string `json:"args"`
-	Error    *string  `json:"error"`
-}
 
 // inOrder reports whether each of parts occurs in s after the one before it.
 func inOrder(s string, parts ...string) bool {
@@ -66,7 +54,7 @@ func TestUploadRuns(t *testing.T) {
 			}
 			dir := filepath.Join(f.sup.UploadsDir(), install.DirName(c.prog))
 			dirs = append(dirs, filepath.Base(dir))
-			p := decode[uploadedProgram](t, call, r)
+			p := decode[api.Program](t, call, r)
 			if p.State != "installing" || !p.Uploaded || p.Cwd != dir || p.Script != filepath.Join(dir, "main.py") ||
 				!slices.Equal(p.Args, c.wantArgs) {
 				t.Errorf("%s: %+v, want installing, uploaded, in %s, args %q", call, p, dir, c.wantArgs)

@@ -1,0 +1,79 @@
+package api
+
+// Program is PROGRAM of the API: one program's state as the manager reports
+// it, the body of GET /api/programs/{name}, of the actions (POST
+// /api/programs/{name}/start, stop, restart) and of an upload's answer.
+// Pointer fields are null when they do not apply.
+type Program struct {
+	// Name is the program's name, unique in the manager.
+	Name string `json:"name"`
+	// State is one of "running", "stopped", "installing", "restarting",
+	// "stopping", "error", "broken".
+	State string `json:"state"`
+	// PID is null when no process runs.
+	PID *int `json:"pid"`
+	// Adopted marks a process started by an earlier manager: its exit code will be unknown.
+	Adopted bool `json:"adopted"`
+	// UptimeSeconds is how long the current process has run, in whole seconds; 0 when none runs.
+	UptimeSeconds int64 `json:"uptime_seconds"`
+	// RestartCount counts automatic and manual restarts since the manager started.
+	RestartCount int `json:"restart_count"`
+	// ConsecutiveFailures counts failed runs in a row.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// ExitCode is null if no process ended yet, or the last one was killed by a
+	// signal or its status is unknown (adopted).
+	ExitCode *int `json:"exit_code"`
+	// ExitSignal is the name ("SIGKILL") of the signal that killed the last process, or null.
+	ExitSignal *string `json:"exit_signal"`
+	// ExitDescription says how the last process ended in words, or is null.
+	ExitDescription *string `json:"exit_description"`
+	// NextStartSeconds is the time until a restarting or cooling-down program
+	// starts, with one decimal, or null.
+	NextStartSeconds *float64 `json:"next_start_seconds"`
+	// CPUPercent is the whole process group's CPU use with one decimal; 100 is one core.
+	CPUPercent float64 `json:"cpu_percent"`
+	// CPUHistory holds the recent CPUPercent samples, oldest first, with one decimal.
+	CPUHistory []float64 `json:"cpu_history"`
+	// MemoryRSSBytes is the whole process group's resident memory.
+	MemoryRSSBytes uint64 `json:"memory_rss_bytes"`
+	// Enabled says whether the program starts with the manager.
+	Enabled bool `json:"enabled"`
+	// Uploaded marks a program installed from the dashboard rather than the configuration file.
+	Uploaded bool `json:"uploaded"`
+	// Script is the path of the Python script the program runs.
+	Script string `json:"script"`
+	// Cwd is the program's working directory.
+	Cwd string `json:"cwd"`
+	// Args are the script's arguments; [] when there are none, never null.
+	Args []string `json:"args"`
+	// Error is the last error message, or null.
+	Error *string `json:"error"`
+}
+
+// ProgramList is the body of GET /api/programs and the data of each
+// "programs" event of GET /api/events.
+type ProgramList struct {
+	// Title is the title shown in the dashboard's header.
+	Title string `json:"title"`
+	// Programs are every program, in the configuration file's order, then the
+	// uploaded ones in the order they were added.
+	Programs []Program `json:"programs"`
+	// Reload says whether POST /api/reload is available.
+	Reload bool `json:"reload"`
+}
+
+// ReloadResult is the body of POST /api/reload's answer: what the reload
+// changed. Program names are in the order of the new file (removed ones: in
+// the order they were shown). Empty lists are [], never null.
+type ReloadResult struct {
+	// Added are programs new in the file: registered, and started if enabled.
+	Added []string `json:"added"`
+	// Removed are programs no longer in the file: stopped and dropped.
+	Removed []string `json:"removed"`
+	// Changed are programs whose definition changed, directly or through a
+	// global setting: restarted with it unless the user had stopped them.
+	Changed []string `json:"changed"`
+	// NeedsRestart names the settings that changed but take effect only when
+	// the manager is restarted, such as "web_ui.port".
+	NeedsRestart []string `json:"needs_restart"`
+}
