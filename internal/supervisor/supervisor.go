@@ -1,5 +1,5 @@
 // Package supervisor is pyvisor's core: it keeps the configured programs running.
-// Each program is owned by one goroutine (program.go) that starts, watches, stops
+// Each program is owned by one goroutine (runner.go) that starts, watches, stops
 // and restarts its process; restart decisions are pure functions (state.go). At
 // start the supervisor re-adopts the processes an earlier manager left running;
 // when it stops it leaves them running and saves their PIDs. Reload applies the
