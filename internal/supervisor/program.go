@@ -19,6 +19,7 @@ const (
 	envStateFile = "PYVISOR_STATE_FILE"
 )
 
+// op is what a request asks of a program's goroutine.
 type op int
 
 const (
@@ -35,6 +36,7 @@ func (o op) String() string {
 	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
 }
 
+// request is one op for a program's goroutine, with its reply channel.
 type request struct {
 	op    op
 	reply chan result
@@ -47,8 +49,8 @@ type request struct {
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
-// the goroutine started in run; everyone else reads the published snapshot or
-// sends a request.
+// the goroutine started in run (runner.go); everyone else reads the published
+// snapshot or sends a request.
 type program struct {
 	name      string
 	spec      config.Program // owned by the goroutine once it runs (updates and reloads change it)
@@ -59,8 +61,10 @@ type program struct {
 	log       *slog.Logger
 	persist   *persister
 	watcher   *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
-	notify    func()        // records a change and tells the subscribers
-	changed   func()        // records a change without telling them
+	// notify records a change and wakes the subscribers; bumpGeneration records
+	// one without waking them (Supervisor's methods of the same names).
+	notify         func()
+	bumpGeneration func()
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -69,7 +73,8 @@ type program struct {
 	done      chan struct{} // closed when run returns
 }
 
-// boot is how a program begins when the manager starts.
+// boot says how a program's goroutine begins: what the manager's start found
+// (adopt, start, wait), or an install for a new upload.
 type boot struct {
 	adopted     *proc.Process     // a running process re-adopted from an earlier manager
 	startedAt   time.Time         // when adopted started, as saved; zero if unknown
@@ -79,6 +84,7 @@ type boot struct {
 	interrupted bool              // an install was under way when the last manager went down
 }
 
+// status returns a copy of the state last published.
 func (p *program) status() Status {
 	return *p.snapshot.Load()
 }
@@ -89,12 +95,10 @@ type result struct {
 	err    error
 }
 
-// do sends a request and waits for it to take effect.
-func (p *program) do(ctx context.Context, o op) (Status, error) {
-	return p.send(ctx, request{op: o})
-}
-
-func (p *program) send(ctx context.Context, r request) (Status, error) {
+// request hands r to the program's goroutine and waits for the answer, which
+// comes once the state r produced is published. It gives up when ctx ends or
+// the goroutine has ended.
+func (p *program) request(ctx context.Context, r request) (Status, error) {
 	r.reply = make(chan result, 1)
 	select {
 	case p.requests <- r:
@@ -126,7 +130,7 @@ func (r *runner) publish() {
 		// Still a change for Generation: fields that need no event (when the
 		// process started, how the last run ended) may differ, and readers of
 		// Statuses must not miss them.
-		r.changed()
+		r.bumpGeneration()
 	} else {
 		r.notify()
 	}

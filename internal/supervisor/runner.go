@@ -44,22 +44,21 @@ func (r *runner) respond(req request, err error) {
 
 func (p *program) run(ctx context.Context, b *boot) {
 	defer close(p.done)
-	r := p.boot(ctx, b)
+	r := p.newRunner(ctx, b)
 	// The goroutine spends its life parked in wait, so wait's frame and this
 	// one are all its stack holds then: the garbage collector shrinks the stack
 	// of each of the hundreds of idle runners to 4 KiB, where the frames of the
-	// handling code (kept out of the loop in on) would hold it at 8.
+	// handling code (kept out of the loop in handleWake) would hold it at 8.
 	for {
 		w := r.wait(ctx)
-		if w.kind == wokeByShutdown || !r.on(&w) {
+		if w.kind == wokeByShutdown || !r.handleWake(&w) {
 			return
 		}
 	}
 }
 
-// boot puts the program where the manager's start leaves it and makes that
-// visible.
-func (p *program) boot(ctx context.Context, b *boot) *runner {
+// newRunner puts the program where b says it begins and publishes that.
+func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 	r := &runner{program: p, ctx: ctx, st: *p.snapshot.Load(), desired: b.desired}
 	switch {
 	case b.install != nil:
@@ -123,14 +122,14 @@ func (r *runner) wait(ctx context.Context) wake {
 	}
 }
 
-// on handles what woke the runner, publishes the state it led to and answers
+// handleWake handles what woke the runner, publishes the state it led to and answers
 // the requests that waited for it. It returns false once the program is
 // removed and the goroutine must end.
 //
 // On shutdown (not handled here) the runner stops no timer and signals
 // nothing: programs keep running, and the next manager picks everything up
 // from the state file.
-func (r *runner) on(w *wake) bool {
+func (r *runner) handleWake(w *wake) bool {
 	switch w.kind {
 	case wokeByRequest:
 		req := w.req
@@ -143,7 +142,7 @@ func (r *runner) on(w *wake) bool {
 		case r.stopDone != nil:
 			r.queue = append(r.queue, req)
 		default:
-			r.handle(req)
+			r.handleRequest(req)
 		}
 	case wokeByExit:
 		r.onExit()
@@ -179,7 +178,7 @@ func (r *runner) drainQueue() {
 	for len(r.queue) > 0 && r.stopDone == nil && r.installDone == nil && !r.removed {
 		req := r.queue[0]
 		r.queue = r.queue[1:]
-		r.handle(req)
+		r.handleRequest(req)
 	}
 	if r.removed {
 		for _, req := range r.queue {
@@ -189,7 +188,9 @@ func (r *runner) drainQueue() {
 	}
 }
 
-func (r *runner) handle(req request) {
+// handleRequest carries out req, or begins to: a stop or restart answers it
+// once the process group is gone.
+func (r *runner) handleRequest(req request) {
 	switch req.op {
 	case opStart:
 		r.desired = statefile.DesiredRunning
@@ -197,7 +198,7 @@ func (r *runner) handle(req request) {
 			r.respond(req, nil)
 			return
 		}
-		r.cancelTimer()
+		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
 		r.start()
 		r.respond(req, r.startResult())
@@ -212,7 +213,7 @@ func (r *runner) handle(req request) {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
 			return
 		}
-		r.cancelTimer()
+		r.cancelScheduledStart()
 		r.setSpec(*req.spec, req.cfg)
 		r.st.ConsecutiveFailures = 0
 		r.beginInstall(req.install)
@@ -222,12 +223,12 @@ func (r *runner) handle(req request) {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
 			return
 		}
-		r.cancelTimer()
+		r.cancelScheduledStart()
 		r.removed = true
 		r.respond(req, nil)
 	case opStop:
 		r.desired = statefile.DesiredStopped
-		r.cancelTimer()
+		r.cancelScheduledStart()
 		if r.proc == nil {
 			if r.st.State != Stopped && r.st.State != Error {
 				r.setState(Stopped)
@@ -263,7 +264,7 @@ func (r *runner) stopFor(req request, done func()) {
 // definition in force when restart is called (its stop_signal and timeout).
 func (r *runner) restart(done func(error)) {
 	r.desired = statefile.DesiredRunning
-	r.cancelTimer()
+	r.cancelScheduledStart()
 	r.st.ConsecutiveFailures = 0
 	startAgain := func() {
 		r.start()
@@ -376,11 +377,11 @@ func (r *runner) onExit() {
 				r.startAgain()
 				return
 			}
-			r.arm(d.Delay)
+			r.scheduleStart(d.Delay)
 		case Broken:
 			r.st.Error = d.Reason
 			if d.Delay > 0 {
-				r.arm(d.Delay)
+				r.scheduleStart(d.Delay)
 			}
 		}
 		r.save(false)
@@ -433,13 +434,16 @@ func (r *runner) stopInBackground(p *proc.Process, after func(error)) {
 	go func() { done <- p.Stop(r.ctx, sig, timeout) }()
 }
 
-func (r *runner) arm(d time.Duration) {
-	r.cancelTimer()
+// scheduleStart has startAgain run after d (a restart delay or a broken
+// cool-down) and shows when.
+func (r *runner) scheduleStart(d time.Duration) {
+	r.cancelScheduledStart()
 	r.timer = time.NewTimer(d)
 	r.st.NextStart = time.Now().Add(d)
 }
 
-func (r *runner) cancelTimer() {
+// cancelScheduledStart drops the start scheduleStart set up, if any.
+func (r *runner) cancelScheduledStart() {
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil

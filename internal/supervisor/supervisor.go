@@ -146,17 +146,17 @@ func (s *Supervisor) config() *config.Config { return s.cfg.Load() }
 func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *program {
 	cmd := cfg.Command(&spec, s.environ)
 	p := &program{
-		name:      spec.Name,
-		spec:      spec,
-		cfg:       cfg,
-		environ:   s.environ,
-		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
-		statePath: s.statePath,
-		log:       s.log.With("program", spec.Name),
-		notify:    s.notify,
-		changed:   s.changed,
-		requests:  make(chan request),
-		done:      make(chan struct{}),
+		name:           spec.Name,
+		spec:           spec,
+		cfg:            cfg,
+		environ:        s.environ,
+		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),
+		statePath:      s.statePath,
+		log:            s.log.With("program", spec.Name),
+		notify:         s.notify,
+		bumpGeneration: s.bumpGeneration,
+		requests:       make(chan request),
+		done:           make(chan struct{}),
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
@@ -396,12 +396,13 @@ func (s *Supervisor) Subscribe() (changed <-chan struct{}, cancel func()) {
 // it grows also for changes that Subscribe does not report.
 func (s *Supervisor) Generation() uint64 { return s.gen.Load() }
 
-// changed records a change that needs no event of its own (see sameForEvents).
-func (s *Supervisor) changed() { s.gen.Add(1) }
+// bumpGeneration records a change that needs no event of its own (see
+// sameForEvents): Generation grows, the subscribers are not woken.
+func (s *Supervisor) bumpGeneration() { s.gen.Add(1) }
 
-// notify records a change and tells the subscribers.
+// notify records a change (bumpGeneration) and wakes the subscribers.
 func (s *Supervisor) notify() {
-	s.changed()
+	s.bumpGeneration()
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for ch := range s.subs {
@@ -460,26 +461,27 @@ func (s *Supervisor) LogPath(name string) (string, error) {
 // Start starts a program that is not running and returns its state once it runs
 // (or failed to). Starting a running program changes nothing.
 func (s *Supervisor) Start(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opStart)
+	return s.request(ctx, name, opStart)
 }
 
 // Stop stops a program and returns once its whole process group is gone.
 // Stopping a stopped program changes nothing.
 func (s *Supervisor) Stop(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opStop)
+	return s.request(ctx, name, opStop)
 }
 
 // Restart stops the program if it runs, then starts it; it clears broken.
 func (s *Supervisor) Restart(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opRestart)
+	return s.request(ctx, name, opRestart)
 }
 
-func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error) {
+// request asks the program name to carry out o and returns the state o left it in.
+func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, error) {
 	p, err := s.lookup(name)
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := p.do(ctx, o)
+	st, err := p.request(ctx, request{op: o})
 	st = s.withUsage(st)
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
