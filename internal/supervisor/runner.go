@@ -19,7 +19,7 @@ type runner struct {
 	proc    *proc.Process
 	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
 
-	timer *time.Timer // restart delay or broken cool-down, nil when none
+	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
 
 	// stopDone is non-nil while a stop of the process group runs in the background;
 	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
@@ -42,13 +42,14 @@ func (r *runner) respond(req request, err error) {
 	r.replies = append(r.replies, func(st Status) { req.reply <- result{st, err} })
 }
 
+// run is the program's goroutine: it begins as b says, then handles what
+// wakes it until the manager shuts down or the program is removed.
 func (p *program) run(ctx context.Context, b *boot) {
 	defer close(p.done)
 	r := p.newRunner(ctx, b)
-	// The goroutine spends its life parked in wait, so wait's frame and this
-	// one are all its stack holds then: the garbage collector shrinks the stack
-	// of each of the hundreds of idle runners to 4 KiB, where the frames of the
-	// handling code (kept out of the loop in handleWake) would hold it at 8.
+	// The handling stays out of this loop, in handleWake, so that an idle
+	// runner's stack holds only this frame and wait's, and the garbage
+	// collector can shrink it.
 	for {
 		w := r.wait(ctx)
 		if w.kind == wokeByShutdown || !r.handleWake(&w) {
@@ -122,9 +123,9 @@ func (r *runner) wait(ctx context.Context) wake {
 	}
 }
 
-// handleWake handles what woke the runner, publishes the state it led to and answers
-// the requests that waited for it. It returns false once the program is
-// removed and the goroutine must end.
+// handleWake handles what woke the runner, publishes the state it led to and
+// answers the requests that waited for it. It returns false once the program
+// is removed and the goroutine must end.
 //
 // On shutdown (not handled here) the runner stops no timer and signals
 // nothing: programs keep running, and the next manager picks everything up
@@ -426,6 +427,9 @@ func (r *runner) beginStop(after func(error)) {
 	})
 }
 
+// stopInBackground stops p's group (stop_signal, then KILL after the stop
+// timeout) on a goroutine of its own; the loop calls after with the result.
+// Requests that come meanwhile wait in the queue.
 func (r *runner) stopInBackground(p *proc.Process, after func(error)) {
 	done := make(chan error, 1)
 	r.stopDone = done
@@ -451,11 +455,13 @@ func (r *runner) cancelScheduledStart() {
 	r.st.NextStart = time.Time{}
 }
 
+// setState moves the program to s and saves its entry.
 func (r *runner) setState(s State) {
 	r.st.State = s
 	r.save(false)
 }
 
+// setError puts the program in state error with msg, logs it and saves its entry.
 func (r *runner) setError(msg string) {
 	r.st.State = Error
 	r.st.Error = msg
