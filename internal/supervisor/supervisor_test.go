@@ -600,22 +600,3 @@ programs:
 		t.Errorf("LastExit = %v, want a clean exit after the program handled SIGINT", st.LastExit)
 	}
 }
-
-func TestBrokenIsRetriedAfterCooldown(t *testing.T) {
-	f := newFixture(t, `
-restart: {delay_seconds: 0, max_consecutive_failures: 1, broken_cooldown_seconds: 0.3}
-programs:
-  - {name: crasher, script: crash.py}
-`)
-	m := f.start()
-	m.waitFor(t, "crasher", "broken", inState(Broken))
-	// After the cool-down it is started again; it crashes again and is broken again.
-	m.waitFor(t, "crasher", "two retries after cool-downs", func(Status) bool {
-		return strings.Count(f.readLog("crasher"), "crashing") >= 3
-	})
-	st, _ := m.sup.Status("crasher")
-	if st.RestartCount < 2 || st.ConsecutiveFailures < 1 {
-		t.Errorf("after retries: %d restarts, %d failures; want at least 2 restarts and the failures still counted",
-			st.RestartCount, st.ConsecutiveFailures)
-	}
-}
