@@ -267,7 +267,7 @@ func (r *runner) restart(done func(error)) {
 	r.desired = statefile.DesiredRunning
 	r.cancelScheduledStart()
 	r.st.ConsecutiveFailures = 0
-	startAgain := func() {
+	startAndReply := func() {
 		r.start()
 		if r.st.State == Running {
 			r.st.RestartCount++
@@ -275,7 +275,7 @@ func (r *runner) restart(done func(error)) {
 		done(r.startResult())
 	}
 	if r.proc == nil {
-		startAgain()
+		startAndReply()
 		return
 	}
 	r.beginStop(func(err error) {
@@ -284,7 +284,7 @@ func (r *runner) restart(done func(error)) {
 			done(err)
 			return
 		}
-		startAgain()
+		startAndReply()
 	})
 }
 
