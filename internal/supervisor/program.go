@@ -5,11 +5,9 @@ import (
 	"log/slog"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/proc"
-	"github.com/pyvisor/pyvisor/internal/statefile"
 )
 
 // Environment variables every program is started with. They tag the process so a
@@ -71,17 +69,6 @@ type program struct {
 	// published is a copy of the current definition (spec changes with updates).
 	published atomic.Pointer[config.Program]
 	done      chan struct{} // closed when run returns
-}
-
-// boot says how a program's goroutine begins: what the manager's start found
-// (adopt, start, wait), or an install for a new upload.
-type boot struct {
-	adopted     *proc.Process     // a running process re-adopted from an earlier manager
-	startedAt   time.Time         // when adopted started, as saved; zero if unknown
-	desired     statefile.Desired // what the user last asked for
-	start       bool              // start a new process now
-	install     InstallFunc       // install first (a new upload)
-	interrupted bool              // an install was under way when the last manager went down
 }
 
 // status returns a copy of the state last published.
