@@ -29,13 +29,10 @@ func SampleGroups(pgids []int) (map[int]Usage, error) {
 // group and walks a group's process tree again only every rediscoverEvery
 // calls, or as soon as a remembered member has gone or left the group; in
 // between it reads just the members' stat files, which it keeps open. A
-// process a program starts shows up within rediscoverEvery calls. The zero
-// value is ready; Close releases the open files. It is not safe for
-// concurrent use.
-//
-// A sampling round runs every few seconds for as long as the manager runs, so
-// the Sampler keeps what it can between calls (its maps, /proc open) rather
-// than allocate and open it again each time.
+// process a program starts shows up within rediscoverEvery calls. It keeps
+// its maps and /proc open between calls because a round runs every few
+// seconds for as long as the manager runs. The zero value is ready; Close
+// releases the open files. It is not safe for concurrent use.
 type Sampler struct {
 	members  map[int][]int // pgid -> live members at the last call
 	spare    map[int][]int // the members map before last, reused for the next

@@ -79,10 +79,8 @@ func BenchmarkReload100Programs(b *testing.B) {
 // BenchmarkIdleRunners runs 50 idle Python programs and reports the goroutine
 // stack memory each program costs once the collector has shrunk what it can
 // (stack-B/program: its runner, its share of the one exit watcher, plus any
-// thread started meanwhile). It is about 5.8 KiB with one watcher for all
-// processes, was about 7.7 KiB with a watching goroutine per process, and
-// 12.5 KiB when the frame of run kept every runner's stack at 8 KiB.
-// ns/op is a forced collection with the programs in place.
+// thread started meanwhile). ns/op is a forced collection with the programs
+// in place.
 func BenchmarkIdleRunners(b *testing.B) {
 	const n = 50
 	dir := b.TempDir()

@@ -27,15 +27,15 @@ func TestPublishCountsEveryChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var notified, changed int
-			p := &program{name: "p", notify: func() { notified++ }, changed: func() { changed++ }}
+			var notified, bumped int
+			p := &program{name: "p", notify: func() { notified++ }, bumpGeneration: func() { bumped++ }}
 			old := base
 			p.snapshot.Store(&old)
 			r := &runner{program: p, st: base}
 			tt.change(&r.st)
 			r.publish()
-			if notified+changed != 1 {
-				t.Errorf("publish after a change of %s: %d notifications and %d silent changes, want 1 in all", tt.name, notified, changed)
+			if notified+bumped != 1 {
+				t.Errorf("publish after a change of %s: %d notifications and %d silent changes, want 1 in all", tt.name, notified, bumped)
 			}
 			if (notified == 1) != tt.event {
 				t.Errorf("publish after a change of %s: notified %d times, want event %v", tt.name, notified, tt.event)

@@ -193,7 +193,7 @@ func (s *Supervisor) UpdateUpload(ctx context.Context, u Upload, install Install
 		return Status{}, err
 	}
 	spec := s.spec(u)
-	st, err := p.send(ctx, request{op: opUpdate, spec: &spec, cfg: s.config(), install: install})
+	st, err := p.request(ctx, request{op: opUpdate, spec: &spec, cfg: s.config(), install: install})
 	if err != nil {
 		return st, fmt.Errorf("update %q: %w", u.Name, err)
 	}
@@ -214,7 +214,7 @@ func (s *Supervisor) RemoveUpload(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.do(ctx, opRemove); err != nil {
+	if _, err := p.request(ctx, request{op: opRemove}); err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}
 	// The goroutine has answered and is ending; the rest must happen even if

@@ -2,16 +2,12 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/proc"
-	"github.com/pyvisor/pyvisor/internal/statefile"
 )
 
 // Environment variables every program is started with. They tag the process so a
@@ -21,6 +17,7 @@ const (
 	envStateFile = "PYVISOR_STATE_FILE"
 )
 
+// op is what a request asks of a program's goroutine.
 type op int
 
 const (
@@ -37,6 +34,7 @@ func (o op) String() string {
 	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
 }
 
+// request is one op for a program's goroutine, with its reply channel.
 type request struct {
 	op    op
 	reply chan result
@@ -49,8 +47,8 @@ type request struct {
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
-// the goroutine started in run; everyone else reads the published snapshot or
-// sends a request.
+// the goroutine started in run (runner.go); everyone else reads the published
+// snapshot or sends a request.
 type program struct {
 	name      string
 	spec      config.Program // owned by the goroutine once it runs (updates and reloads change it)
@@ -61,8 +59,10 @@ type program struct {
 	log       *slog.Logger
 	persist   *persister
 	watcher   *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
-	notify    func()        // records a change and tells the subscribers
-	changed   func()        // records a change without telling them
+	// notify records a change and wakes the subscribers; bumpGeneration records
+	// one without waking them (Supervisor's methods of the same names).
+	notify         func()
+	bumpGeneration func()
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -71,16 +71,7 @@ type program struct {
 	done      chan struct{} // closed when run returns
 }
 
-// boot is how a program begins when the manager starts.
-type boot struct {
-	adopted     *proc.Process     // a running process re-adopted from an earlier manager
-	startedAt   time.Time         // when adopted started, as saved; zero if unknown
-	desired     statefile.Desired // what the user last asked for
-	start       bool              // start a new process now
-	install     InstallFunc       // install first (a new upload)
-	interrupted bool              // an install was under way when the last manager went down
-}
-
+// status returns a copy of the state last published.
 func (p *program) status() Status {
 	return *p.snapshot.Load()
 }
@@ -91,12 +82,10 @@ type result struct {
 	err    error
 }
 
-// do sends a request and waits for it to take effect.
-func (p *program) do(ctx context.Context, o op) (Status, error) {
-	return p.send(ctx, request{op: o})
-}
-
-func (p *program) send(ctx context.Context, r request) (Status, error) {
+// request hands r to the program's goroutine and waits for the answer, which
+// comes once the state r produced is published. It gives up when ctx ends or
+// the goroutine has ended.
+func (p *program) request(ctx context.Context, r request) (Status, error) {
 	r.reply = make(chan result, 1)
 	select {
 	case p.requests <- r:
@@ -120,476 +109,6 @@ func (p *program) send(ctx context.Context, r request) (Status, error) {
 	}
 }
 
-// runner is the state owned by a program's goroutine.
-type runner struct {
-	*program
-	ctx     context.Context
-	st      Status
-	desired statefile.Desired
-	proc    *proc.Process
-	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
-
-	timer *time.Timer // restart delay or broken cool-down, nil when none
-
-	// stopDone is non-nil while a stop of the process group runs in the background;
-	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
-	stopDone  chan error
-	afterStop func(stopErr error)
-	queue     []request
-
-	// installDone is non-nil while an install runs; cancelInstall ends it early.
-	installDone   chan error
-	cancelInstall context.CancelFunc
-	removed       bool // the program was removed: the goroutine ends
-
-	// replies wait until the state they answer with is published.
-	replies []func(Status)
-}
-
-// respond answers a request after the next publish, so the caller reads the
-// state its request produced.
-func (r *runner) respond(req request, err error) {
-	r.replies = append(r.replies, func(st Status) { req.reply <- result{st, err} })
-}
-
-func (p *program) run(ctx context.Context, b *boot) {
-	defer close(p.done)
-	r := p.boot(ctx, b)
-	// The goroutine spends its life parked in wait, so wait's frame and this
-	// one are all its stack holds then: the garbage collector shrinks the stack
-	// of each of the hundreds of idle runners to 4 KiB, where the frames of the
-	// handling code (kept out of the loop in on) would hold it at 8.
-	for {
-		w := r.wait(ctx)
-		if w.kind == wokeByShutdown || !r.on(&w) {
-			return
-		}
-	}
-}
-
-// boot puts the program where the manager's start leaves it and makes that
-// visible.
-func (p *program) boot(ctx context.Context, b *boot) *runner {
-	r := &runner{program: p, ctx: ctx, st: *p.snapshot.Load(), desired: b.desired}
-	switch {
-	case b.install != nil:
-		r.beginInstall(b.install)
-	case b.interrupted:
-		r.setError("installation interrupted: the manager stopped during the install; upload the program again")
-	case b.adopted != nil:
-		r.adopt(b.adopted, b.startedAt)
-		if b.desired == statefile.DesiredStopped {
-			// The previous manager went down in the middle of a user's stop: finish it.
-			r.log.Info("finishing a stop interrupted by the previous manager", "pid", b.adopted.Identity().PID)
-			r.beginStop(func(error) { r.setState(Stopped) })
-		}
-	case b.start:
-		r.start()
-	default:
-		r.save(false)
-	}
-	r.publish()
-	return r
-}
-
-// wakeKind says what woke a runner.
-type wakeKind int
-
-const (
-	wokeByShutdown wakeKind = iota // the manager is going away
-	wokeByRequest
-	wokeByExit        // the process ended unasked
-	wokeByStopDone    // a background stop ended
-	wokeByInstallDone // an install ended
-	wokeByTimer       // the restart delay or broken cool-down ran out
-)
-
-// wake is one thing that woke a runner, with what came with it.
-type wake struct {
-	kind wakeKind
-	req  request
-	err  error
-}
-
-// wait blocks until something needs the runner's attention.
-func (r *runner) wait(ctx context.Context) wake {
-	var timerC <-chan time.Time
-	if r.timer != nil {
-		timerC = r.timer.C
-	}
-	select {
-	case <-ctx.Done():
-		return wake{kind: wokeByShutdown}
-	case req := <-r.requests:
-		return wake{kind: wokeByRequest, req: req}
-	case <-r.exited:
-		return wake{kind: wokeByExit}
-	case err := <-r.stopDone:
-		return wake{kind: wokeByStopDone, err: err}
-	case err := <-r.installDone:
-		return wake{kind: wokeByInstallDone, err: err}
-	case <-timerC:
-		return wake{kind: wokeByTimer}
-	}
-}
-
-// on handles what woke the runner, publishes the state it led to and answers
-// the requests that waited for it. It returns false once the program is
-// removed and the goroutine must end.
-//
-// On shutdown (not handled here) the runner stops no timer and signals
-// nothing: programs keep running, and the next manager picks everything up
-// from the state file.
-func (r *runner) on(w *wake) bool {
-	switch w.kind {
-	case wokeByRequest:
-		req := w.req
-		switch {
-		case r.installDone != nil && req.op == opStop:
-			r.cancelInstall() // a stop during an install abandons it; reply once it ended
-			r.queue = append(r.queue, req)
-		case r.installDone != nil:
-			r.respond(req, fmt.Errorf("%w: it is installing", ErrBusy))
-		case r.stopDone != nil:
-			r.queue = append(r.queue, req)
-		default:
-			r.handle(req)
-		}
-	case wokeByExit:
-		r.onExit()
-	case wokeByStopDone:
-		r.stopDone = nil
-		after := r.afterStop
-		r.afterStop = nil
-		after(w.err)
-		r.drainQueue()
-	case wokeByInstallDone:
-		r.finishInstall(w.err)
-		r.drainQueue()
-	case wokeByTimer:
-		r.timer = nil
-		r.startAgain()
-	}
-	r.publish()
-	st := r.status()
-	for _, reply := range r.replies {
-		reply(st)
-	}
-	r.replies = r.replies[:0]
-	if r.removed {
-		// Last, so that no save made on the way (a stop's) brings the entry back.
-		r.persist.remove(r.ctx, r.name)
-		return false
-	}
-	return true
-}
-
-// drainQueue handles the requests that waited for a stop or an install.
-func (r *runner) drainQueue() {
-	for len(r.queue) > 0 && r.stopDone == nil && r.installDone == nil && !r.removed {
-		req := r.queue[0]
-		r.queue = r.queue[1:]
-		r.handle(req)
-	}
-	if r.removed {
-		for _, req := range r.queue {
-			r.respond(req, ErrNotFound)
-		}
-		r.queue = nil
-	}
-}
-
-func (r *runner) handle(req request) {
-	switch req.op {
-	case opStart:
-		r.desired = statefile.DesiredRunning
-		if r.st.State == Running {
-			r.respond(req, nil)
-			return
-		}
-		r.cancelTimer()
-		r.st.ConsecutiveFailures = 0
-		r.start()
-		r.respond(req, r.startResult())
-	case opRestart:
-		r.restart(func(err error) { r.respond(req, err) })
-	case opReload:
-		r.reload(req)
-	case opDrop:
-		r.drop(req)
-	case opUpdate:
-		if !r.idle() {
-			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
-			return
-		}
-		r.cancelTimer()
-		r.setSpec(*req.spec, req.cfg)
-		r.st.ConsecutiveFailures = 0
-		r.beginInstall(req.install)
-		r.respond(req, nil)
-	case opRemove:
-		if !r.idle() {
-			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
-			return
-		}
-		r.cancelTimer()
-		r.removed = true
-		r.respond(req, nil)
-	case opStop:
-		r.desired = statefile.DesiredStopped
-		r.cancelTimer()
-		if r.proc == nil {
-			if r.st.State != Stopped && r.st.State != Error {
-				r.setState(Stopped)
-			}
-			r.save(true)
-			r.respond(req, nil)
-			return
-		}
-		// Persist the user's stop before signalling, so a manager killed meanwhile
-		// does not start the program again.
-		r.save(true)
-		r.stopFor(req, func() { r.respond(req, nil) })
-	}
-}
-
-// stopFor stops the process group in the background for req: a stop that
-// fails puts the program in error and answers req with the failure; one that
-// succeeds leaves it stopped and calls done.
-func (r *runner) stopFor(req request, done func()) {
-	r.beginStop(func(err error) {
-		if err != nil {
-			r.setError(fmt.Sprintf("stop: %v", err))
-			r.respond(req, err)
-			return
-		}
-		r.setState(Stopped)
-		done()
-	})
-}
-
-// restart stops the process if one runs, then starts a new one, clearing broken
-// and the failure count; done gets the start's result. The stop uses the
-// definition in force when restart is called (its stop_signal and timeout).
-func (r *runner) restart(done func(error)) {
-	r.desired = statefile.DesiredRunning
-	r.cancelTimer()
-	r.st.ConsecutiveFailures = 0
-	startAgain := func() {
-		r.start()
-		if r.st.State == Running {
-			r.st.RestartCount++
-		}
-		done(r.startResult())
-	}
-	if r.proc == nil {
-		startAgain()
-		return
-	}
-	r.beginStop(func(err error) {
-		if err != nil {
-			r.setError(fmt.Sprintf("restart: stop: %v", err))
-			done(err)
-			return
-		}
-		startAgain()
-	})
-}
-
-// startResult is the reply to a start: nil when running, the error otherwise.
-func (r *runner) startResult() error {
-	if r.st.State == Running {
-		return nil
-	}
-	return &StartError{Program: r.name, Msg: r.st.Error}
-}
-
-// start launches a new process. Failures put the program in state error.
-func (r *runner) start() {
-	// Resolved afresh for each start rather than kept: the environment is a copy
-	// of the manager's for every program, which adds up with many programs.
-	cmd := r.cfg.Command(&r.spec, r.environ)
-	if err := cmd.Check(); err != nil {
-		r.setError(err.Error())
-		return
-	}
-	out, err := logfile.OpenAppend(r.logPath)
-	if err != nil {
-		r.setError(fmt.Sprintf("open log: %v", err))
-		return
-	}
-	env := append(cmd.Env, envProgram+"="+r.name, envStateFile+"="+r.statePath)
-	p, err := proc.Start(proc.Spec{
-		Path:   cmd.Python,
-		Args:   append([]string{cmd.Script}, cmd.Args...),
-		Dir:    cmd.Dir,
-		Env:    env,
-		Output: out,
-		// nil without a user setting: the program runs as pyvisor does.
-		Credential: cmd.User.Credential(),
-		Watcher:    r.watcher,
-	})
-	out.Close()
-	if err != nil {
-		r.setError(fmt.Sprintf("start: %v", err))
-		return
-	}
-	r.proc = p
-	r.exited = p.Done()
-	r.st.State = Running
-	r.st.PID = p.Identity().PID
-	r.st.Adopted = false
-	r.st.StartedAt = time.Now()
-	r.st.Error = ""
-	r.log.Info("started", "pid", r.st.PID)
-	r.save(false)
-}
-
-// adopt takes over a process started by an earlier manager.
-func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
-	r.proc = p
-	r.exited = p.Done()
-	id := p.Identity()
-	r.st.State = Running
-	r.st.PID = id.PID
-	r.st.Adopted = true
-	// The saved time is exact; the one derived from the kernel's boot time is
-	// only good to the second.
-	r.st.StartedAt = startedAt
-	if startedAt.IsZero() {
-		r.st.StartedAt = id.Started()
-	}
-	r.log.Info("adopted running process", "pid", id.PID)
-	r.save(false)
-}
-
-// onExit handles a process that ended without being asked to.
-func (r *runner) onExit() {
-	exit := r.proc.Exit()
-	ran := time.Since(r.st.StartedAt)
-	leftover := r.proc
-	r.exited = nil
-	r.proc = nil
-	r.st.PID = 0
-	r.st.LastExit = &exit
-	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
-	r.st.ConsecutiveFailures = d.Failures
-	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
-	apply := func(error) {
-		r.st.State = d.State
-		r.st.Error = ""
-		switch d.State {
-		case Restarting:
-			if d.Delay <= 0 {
-				// At once, rather than through a timer that fires at once: the
-				// trip through the loop would add to the restart gap.
-				r.startAgain()
-				return
-			}
-			r.arm(d.Delay)
-		case Broken:
-			r.st.Error = d.Reason
-			if d.Delay > 0 {
-				r.arm(d.Delay)
-			}
-		}
-		r.save(false)
-	}
-	if leftover.GroupAlive() {
-		// The program is gone but processes it started in its group are not (workers,
-		// subprocesses). Stop them before a new instance starts, as a stop would.
-		r.st.State = d.State
-		r.stopInBackground(leftover, apply)
-		return
-	}
-	apply(nil)
-}
-
-// startAgain starts the next run of a program that waited to restart or
-// cooled down after broken.
-func (r *runner) startAgain() {
-	r.st.NextStart = time.Time{}
-	r.start()
-	if r.st.State == Running {
-		r.st.RestartCount++
-	}
-}
-
-// beginStop stops the running process in the background and calls after once its
-// whole process group is gone.
-func (r *runner) beginStop(after func(error)) {
-	p := r.proc
-	r.exited = nil // the stop owns the process now
-	r.st.State = Stopping
-	r.stopInBackground(p, func(err error) {
-		if err == nil {
-			exit := p.Exit()
-			r.st.LastExit = &exit
-			r.proc = nil
-			r.st.PID = 0
-		} else {
-			r.exited = p.Done()
-		}
-		after(err)
-		r.save(false)
-	})
-}
-
-func (r *runner) stopInBackground(p *proc.Process, after func(error)) {
-	done := make(chan error, 1)
-	r.stopDone = done
-	r.afterStop = after
-	sig, timeout := r.spec.StopSignal, r.spec.StopTimeout
-	go func() { done <- p.Stop(r.ctx, sig, timeout) }()
-}
-
-func (r *runner) arm(d time.Duration) {
-	r.cancelTimer()
-	r.timer = time.NewTimer(d)
-	r.st.NextStart = time.Now().Add(d)
-}
-
-func (r *runner) cancelTimer() {
-	if r.timer != nil {
-		r.timer.Stop()
-		r.timer = nil
-	}
-	r.st.NextStart = time.Time{}
-}
-
-func (r *runner) setState(s State) {
-	r.st.State = s
-	r.save(false)
-}
-
-func (r *runner) setError(msg string) {
-	r.st.State = Error
-	r.st.Error = msg
-	r.log.Error("program error", "err", msg)
-	r.save(false)
-}
-
-// idle reports whether the program may be updated or removed: stopped, in
-// error or broken, as UpdateUpload and RemoveUpload promise; not while it waits
-// to restart.
-func (r *runner) idle() bool {
-	switch r.st.State {
-	case Stopped, Error, Broken:
-		return r.proc == nil
-	}
-	return false
-}
-
-// save sends the program's entry to the state file.
-func (r *runner) save(wait bool) {
-	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
-	if r.proc != nil {
-		id := r.proc.Identity()
-		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt
-	}
-	r.persist.set(r.ctx, r.name, e, wait)
-}
-
 // publish makes the current state visible to readers, as a copy.
 func (r *runner) publish() {
 	s := r.st
@@ -598,7 +117,7 @@ func (r *runner) publish() {
 		// Still a change for Generation: fields that need no event (when the
 		// process started, how the last run ended) may differ, and readers of
 		// Statuses must not miss them.
-		r.changed()
+		r.bumpGeneration()
 	} else {
 		r.notify()
 	}

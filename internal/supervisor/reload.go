@@ -280,7 +280,7 @@ func (s *Supervisor) applyChanges(ctx context.Context, eff *config.Config, next 
 		}
 		spec := d.spec
 		wg.Go(func() {
-			if _, err := p.send(ctx, request{op: opReload, spec: &spec, cfg: eff}); err != nil {
+			if _, err := p.request(ctx, request{op: opReload, spec: &spec, cfg: eff}); err != nil {
 				fail(fmt.Errorf("apply the new definition of %q: %w", p.name, err))
 			}
 		})
@@ -288,7 +288,7 @@ func (s *Supervisor) applyChanges(ctx context.Context, eff *config.Config, next 
 	var gone []*program
 	for _, p := range dropped {
 		wg.Go(func() {
-			if _, err := p.do(ctx, opDrop); err != nil {
+			if _, err := p.request(ctx, request{op: opDrop}); err != nil {
 				fail(fmt.Errorf("stop removed program %q: %w", p.name, err))
 				return
 			}
@@ -374,7 +374,7 @@ func (r *runner) reload(req request) {
 	case reloadStart:
 		apply()
 		r.desired = statefile.DesiredRunning
-		r.cancelTimer()
+		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
 		r.start()
 		r.respond(req, nil)
@@ -401,7 +401,7 @@ func (r *runner) reload(req request) {
 // (opDrop): it is no longer in the configuration. The run loop removes its
 // state file entry last; its log file stays.
 func (r *runner) drop(req request) {
-	r.cancelTimer()
+	r.cancelScheduledStart()
 	end := func() {
 		r.removed = true
 		r.respond(req, nil)

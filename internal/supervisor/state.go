@@ -12,7 +12,7 @@ import (
 
 // State is where a program is in its life cycle.
 //
-// The transitions, all made by the program's own goroutine (program.go):
+// The transitions, all made by the program's own goroutine (runner.go):
 //
 //	stopped    --start------------------------> running | error
 //	error      --start------------------------> running | error

@@ -1,10 +1,10 @@
 // Package supervisor is pyvisor's core: it keeps the configured programs running.
-// Each program is owned by one goroutine (program.go) that starts, watches, stops
+// Each program is owned by one goroutine (runner.go) that starts, watches, stops
 // and restarts its process; restart decisions are pure functions (state.go). At
-// start the supervisor re-adopts the processes an earlier manager left running;
-// when it stops it leaves them running and saves their PIDs. Reload applies the
-// configuration file read again (reload.go). Others read copies of the state
-// (Status, Statuses) and are told of changes through Subscribe.
+// start the supervisor re-adopts the processes an earlier manager left running
+// (boot.go); when it stops it leaves them running and saves their PIDs. Reload
+// applies the configuration file read again (reload.go). Others read copies of
+// the state (Status, Statuses) and are told of changes through Subscribe.
 package supervisor
 
 import (
@@ -146,17 +146,17 @@ func (s *Supervisor) config() *config.Config { return s.cfg.Load() }
 func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *program {
 	cmd := cfg.Command(&spec, s.environ)
 	p := &program{
-		name:      spec.Name,
-		spec:      spec,
-		cfg:       cfg,
-		environ:   s.environ,
-		logPath:   filepath.Join(s.logDir, config.LogFileName(spec.Name)),
-		statePath: s.statePath,
-		log:       s.log.With("program", spec.Name),
-		notify:    s.notify,
-		changed:   s.changed,
-		requests:  make(chan request),
-		done:      make(chan struct{}),
+		name:           spec.Name,
+		spec:           spec,
+		cfg:            cfg,
+		environ:        s.environ,
+		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),
+		statePath:      s.statePath,
+		log:            s.log.With("program", spec.Name),
+		notify:         s.notify,
+		bumpGeneration: s.bumpGeneration,
+		requests:       make(chan request),
+		done:           make(chan struct{}),
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
@@ -221,81 +221,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.persist.close()
 	s.log.Info("state saved; programs left running", "state_file", s.statePath)
 	return nil
-}
-
-// plan decides, for each of programs, whether to adopt a running process, start
-// a new one or wait, from the saved state and the processes tagged as ours.
-func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs []*program) map[string]boot {
-	tagged, err := proc.FindTagged(envProgram, "PYVISOR_")
-	if err != nil {
-		s.log.Warn("look for running programs by tag", "err", err)
-	}
-	found := map[string][]proc.Identity{}
-	for _, t := range tagged {
-		if t.Env[envStateFile] == s.statePath {
-			found[t.Env[envProgram]] = append(found[t.Env[envProgram]], t.Identity)
-		}
-	}
-	for name, e := range saved.Programs {
-		if _, ok := s.byName[name]; !ok && e.PID != 0 {
-			s.log.Warn("program in the state file is no longer configured; its process is left alone", "program", name, "pid", e.PID)
-		}
-	}
-
-	boots := map[string]boot{}
-	for _, p := range programs {
-		e, known := saved.Programs[p.name]
-		b := boot{desired: statefile.DesiredRunning}
-		if known {
-			b.desired = e.Desired
-		}
-		if e.Installing {
-			// The last manager went down during this program's install; whatever is
-			// on disk may be half done, so it is not started.
-			boots[p.name] = boot{desired: b.desired, interrupted: true}
-			continue
-		}
-		// Candidates: the saved PID first, then any process tagged with this program.
-		var candidates []proc.Identity
-		if e.PID != 0 && e.StartTime != 0 {
-			candidates = append(candidates, proc.Identity{PID: e.PID, StartTime: e.StartTime})
-		} else if e.PID != 0 {
-			p.log.Warn("saved PID has no start time; not adopted on its PID alone", "pid", e.PID)
-		}
-		for _, id := range found[p.name] {
-			if len(candidates) == 0 || id != candidates[0] {
-				candidates = append(candidates, id)
-			}
-		}
-		for _, id := range candidates {
-			pr, err := s.watcher.Adopt(id)
-			if err != nil {
-				if !errors.Is(err, proc.ErrNotRunning) {
-					p.log.Warn("adopt", "pid", id.PID, "err", err)
-				}
-				continue
-			}
-			if b.adopted == nil {
-				b.adopted = pr
-				if id.PID == e.PID && id.StartTime == e.StartTime {
-					b.startedAt = e.StartedAt
-				}
-				continue
-			}
-			// A second live copy can only come from a manager killed between starting a
-			// process and saving its PID. Keep one.
-			// Run waits for the stop like for the runners, so none outlives it.
-			p.log.Warn("stopping a duplicate copy", "pid", id.PID, "kept", b.adopted.Identity().PID)
-			s.wg.Go(func() {
-				if err := pr.Stop(ctx, p.spec.StopSignal, p.spec.StopTimeout); err != nil {
-					p.log.Warn("stop a duplicate copy", "pid", id.PID, "err", err)
-				}
-			})
-		}
-		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
-		boots[p.name] = b
-	}
-	return boots
 }
 
 // sampleLoop measures CPU and memory of every running program's process group at
@@ -396,12 +321,13 @@ func (s *Supervisor) Subscribe() (changed <-chan struct{}, cancel func()) {
 // it grows also for changes that Subscribe does not report.
 func (s *Supervisor) Generation() uint64 { return s.gen.Load() }
 
-// changed records a change that needs no event of its own (see sameForEvents).
-func (s *Supervisor) changed() { s.gen.Add(1) }
+// bumpGeneration records a change that needs no event of its own (see
+// sameForEvents): Generation grows, the subscribers are not woken.
+func (s *Supervisor) bumpGeneration() { s.gen.Add(1) }
 
-// notify records a change and tells the subscribers.
+// notify records a change (bumpGeneration) and wakes the subscribers.
 func (s *Supervisor) notify() {
-	s.changed()
+	s.bumpGeneration()
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for ch := range s.subs {
@@ -460,26 +386,27 @@ func (s *Supervisor) LogPath(name string) (string, error) {
 // Start starts a program that is not running and returns its state once it runs
 // (or failed to). Starting a running program changes nothing.
 func (s *Supervisor) Start(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opStart)
+	return s.request(ctx, name, opStart)
 }
 
 // Stop stops a program and returns once its whole process group is gone.
 // Stopping a stopped program changes nothing.
 func (s *Supervisor) Stop(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opStop)
+	return s.request(ctx, name, opStop)
 }
 
 // Restart stops the program if it runs, then starts it; it clears broken.
 func (s *Supervisor) Restart(ctx context.Context, name string) (Status, error) {
-	return s.act(ctx, name, opRestart)
+	return s.request(ctx, name, opRestart)
 }
 
-func (s *Supervisor) act(ctx context.Context, name string, o op) (Status, error) {
+// request asks the program name to carry out o and returns the state o left it in.
+func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, error) {
 	p, err := s.lookup(name)
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := p.do(ctx, o)
+	st, err := p.request(ctx, request{op: o})
 	st = s.withUsage(st)
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
