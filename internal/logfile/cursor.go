@@ -14,11 +14,11 @@ var (
 	// ErrBadCursor means a search cursor is not one Search handed out, or
 	// was handed out for another query.
 	ErrBadCursor = errors.New("bad search cursor")
-	// ErrStaleCursor means the bytes a cursor points into are gone from the
-	// files: the logs were rotated so that the rest of that file was dropped
-	// or cut, or the file was rewritten. Going on could skip or repeat
-	// matches, so the search has to start again.
-	ErrStaleCursor = errors.New("the logs were rotated since the search began; search again")
+	// ErrRotated means the logs were rotated in a way the search cannot go
+	// on from: the bytes a cursor points into were dropped or cut, or the
+	// live log kept being cut while it was read. Going on could skip or
+	// repeat matches, so the search has to start again.
+	ErrRotated = errors.New("the logs were rotated during the search; search again")
 )
 
 // cursor says where a search goes on: in file number file, below offset end

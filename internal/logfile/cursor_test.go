@@ -2,10 +2,12 @@ package logfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSearchBadInput(t *testing.T) {
@@ -38,7 +40,7 @@ func TestSearchBadInput(t *testing.T) {
 		{"cursor truncated", Query{Text: "a"}, valid.Cursor[:len(valid.Cursor)-3], ErrBadCursor, ""},
 		{"cursor of another query", Query{Text: "b"}, valid.Cursor, ErrBadCursor, "another query"},
 		{"cursor of another case", Query{Text: "a", CaseSensitive: true}, valid.Cursor, ErrBadCursor, "another query"},
-		{"cursor into bytes that changed", Query{Text: "a"}, other.Cursor, ErrStaleCursor, ""},
+		{"cursor into bytes that changed", Query{Text: "a"}, other.Cursor, ErrRotated, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +91,7 @@ func TestSearchCursorAcrossRotation(t *testing.T) {
 	}{
 		{"cursor in the live log follows it to backup 1", 3, 1, nil},
 		{"cursor in backup 1 follows it to backup 2", 3, 2, nil},
-		{"cursor in a dropped backup is stale", 1, 2, ErrStaleCursor},
+		{"cursor in a dropped backup is stale", 1, 2, ErrRotated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,4 +162,138 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatalf("decodeCursor(encode(%+v)) = %+v, %v", c, back, err)
 		}
 	})
+}
+
+// TestSearchWhileRotating searches, following cursors, while another
+// goroutine appends numbered lines and rotates the log (copy, then truncate,
+// as CopyTruncate does) between them. Newest first means the numbers found
+// fall strictly: a repeat or a rise would be a match seen twice or out of
+// order. A search may end with ErrRotated, which is allowed.
+func TestSearchWhileRotating(t *testing.T) {
+	path := writeLog(t, "")
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			var sb strings.Builder
+			for range 500 {
+				fmt.Fprintf(&sb, "line %d\n", n)
+				n++
+			}
+			err := appendTo(path, sb.String())
+			if err == nil {
+				// Pause so that some searches get through between rotations.
+				time.Sleep(time.Millisecond)
+				err = rotateCopyTruncate(path, 3)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	r := NewReader()
+	searches, stale, whole := 0, 0, 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); searches++ {
+		last, cursor := -1, ""
+		for {
+			res, err := r.Search(t.Context(), path, Query{Text: "7 ", Regex: false, Limit: 50}, cursor, 0)
+			if errors.Is(err, ErrRotated) {
+				stale++
+				break
+			}
+			if err != nil {
+				t.Fatalf("Search: %v", err)
+			}
+			for _, m := range res.Matches {
+				var n int
+				if _, err := fmt.Sscanf(m.Text, "line %d", &n); err != nil {
+					t.Fatalf("match %+v: %v", m, err)
+				}
+				if last >= 0 && n >= last {
+					t.Fatalf("search %d: line %d came after line %d", searches, n, last)
+				}
+				last = n
+			}
+			if cursor = res.Cursor; cursor == "" {
+				whole++
+				break
+			}
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d searches: %d to the end, %d ended with ErrRotated", searches, whole, stale)
+	if whole == 0 {
+		t.Errorf("no search got to the end")
+	}
+}
+
+func appendTo(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rotateCopyTruncate shifts the backups, copies the live log to backup 1
+// and empties it, keeping its inode.
+func rotateCopyTruncate(path string, backups int) error {
+	for i := backups - 1; i >= 1; i-- {
+		if err := os.Rename(FilePath(path, i), FilePath(path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(FilePath(path, 1)+".tmp", data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(FilePath(path, 1)+".tmp", FilePath(path, 1)); err != nil {
+		return err
+	}
+	return os.Truncate(path, 0)
+}
+
+// TestSearchFilesNoticeRotation checks the two checks that catch a rotation
+// that is not caught by a short read: the names no longer being the opened
+// files, and the live log rewritten past the size it was opened at.
+func TestSearchFilesNoticeRotation(t *testing.T) {
+	path := writeLog(t, "live 1\n", "backup 1\n")
+	files, err := openSearchFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeSearchFiles(files)
+	if !sameSearchFiles(path, files) || files[0].checkUnchanged() != nil {
+		t.Fatal("files seen as changed before any change")
+	}
+	appendFile(t, path, "live 2\n")
+	if !sameSearchFiles(path, files) || files[0].checkUnchanged() != nil {
+		t.Error("an append is seen as a change")
+	}
+	rotateCopyTruncate(path, 3)
+	if sameSearchFiles(path, files) {
+		t.Error("sameSearchFiles after a rotation = true; want false")
+	}
+	appendFile(t, path, "new live log, longer than the old one\n")
+	if err := files[0].checkUnchanged(); !errors.Is(err, errChangedWhileReading) {
+		t.Errorf("checkUnchanged after a rotation and regrowth = %v; want errChangedWhileReading", err)
+	}
 }

@@ -74,10 +74,11 @@ type Result struct {
 // as two lines, which is how Page shows them too.
 //
 // Each call opens all files once and holds them, so a rotation during the
-// call neither skips nor repeats matches (the live log being cut under it
-// makes the call start over, once). A cursor finds its file by content, so it
-// follows a backup that rotation renamed; if its bytes were dropped instead,
-// the error is ErrStaleCursor. Bad input is ErrBadQuery or ErrBadCursor.
+// call neither skips nor repeats matches; the live log being cut under it
+// makes the call start over, twice at most, and then fail with ErrRotated. A
+// cursor finds its file by content, so it follows a backup that rotation
+// renamed; if its bytes were dropped instead, the error is ErrRotated too.
+// Bad input is ErrBadQuery or ErrBadCursor.
 func (r *Reader) Search(ctx context.Context, path string, q Query, after string, budget time.Duration) (Result, error) {
 	q, err := q.normalize()
 	if err != nil {
@@ -104,7 +105,11 @@ func (r *Reader) Search(ctx context.Context, path string, q Query, after string,
 	}
 	s := &searcher{r: r, ctx: ctx, q: q, fd: fd, key: key, deadline: time.Now().Add(budget)}
 	res, err := s.run(path, from)
-	if errors.Is(err, errChangedWhileReading) {
+	for try := 0; errors.Is(err, errChangedWhileReading); try++ {
+		if try == 2 {
+			err = fmt.Errorf("%w: %w", ErrRotated, err)
+			break
+		}
 		s = &searcher{r: r, ctx: ctx, q: q, fd: fd, key: key, deadline: s.deadline}
 		res, err = s.run(path, from)
 	}
@@ -322,7 +327,7 @@ func (s *searcher) longLine(fs *fileScan, lo int64) error {
 func (s *searcher) resolve(fs *fileScan) error {
 	if fs.end == 0 {
 		if fs.nlTop >= 0 && fs.nlTop != fs.nlScanned {
-			return fmt.Errorf("file %d has other lines than when the cursor was made: %w", fs.k, ErrStaleCursor)
+			return fmt.Errorf("file %d has other lines than when the cursor was made: %w", fs.k, ErrRotated)
 		}
 		fs.nlTop = fs.nlScanned
 	}

@@ -163,7 +163,7 @@ func locateCursor(files []*searchFile, c *cursor) (int, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("file %d: %w", c.file, ErrStaleCursor)
+	return 0, fmt.Errorf("file %d: %w", c.file, ErrRotated)
 }
 
 // newlinesBefore counts the newlines in sf before offset off with the help
