@@ -199,7 +199,8 @@ func nomadRestart(p *config.Program, warn func(key, format string, args ...any))
 		return &RestartPolicy{Attempts: 0, Interval: minRestartInterval, Delay: r.Delay, Mode: "fail"}, never
 	}
 	if r.BackoffFactor > 1 {
-		warn("restart.backoff_factor", "Nomad restarts a task after a constant delay: %s at each restart", r.Delay)
+		warn("restart.backoff_factor", "Nomad restarts a task after a constant delay: %s at each restart "+
+			"(backoff_factor and max_delay_seconds are not carried over)", r.Delay)
 	}
 	if r.MaxConsecutiveFailures == 0 {
 		// Never broken: "delay" mode waits out the interval and goes on restarting.
