@@ -12,7 +12,8 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/memtune"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/memtune", "internal/export"},
+		"internal/export":     {"internal/config"},
 		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc", "internal/api"},
 		"internal/auth":       {"internal/atomicfile", "internal/passhash"},
 		"internal/supervisor": {"internal/config", "internal/proc", "internal/logfile", "internal/statefile", "internal/atomicfile"},

@@ -12,6 +12,7 @@
 //	pyvisor start|stop|restart NAME...|all     act on programs, one after the other
 //	pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log; -f follows it
 //	pyvisor reload                             make the manager read its configuration again
+//	pyvisor export systemd|nomad [flags]       write the programs as systemd units or a Nomad job
 //
 // The client commands take --url URL or -c FILE; see usageText for where the
 // address comes from and the exit statuses.
@@ -60,6 +61,10 @@ const usageText = `usage:
   pyvisor start|stop|restart NAME...|all     act on programs, one after the other
   pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log (20); -f follows it
   pyvisor reload                             make the manager read its configuration again
+  pyvisor export systemd [-c FILE] [--out DIR] [--prefix pyvisor-]
+                                             write one systemd unit per program
+  pyvisor export nomad [-c FILE] [--datacenter dc1] [--json]
+                                             print the programs as one Nomad job
 ` + clientHelp
 
 // run is main without the exit, so its exit codes are easy to see: 0 for a
@@ -72,6 +77,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runClient(ctx, cmd, args, os.Getenv, stdout, stderr)
+	}
+	if cmd == "export" {
+		return runExport(args, stdout, stderr)
 	}
 	if cmd == "help" {
 		fmt.Fprint(stdout, usageText)
@@ -112,7 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "new-token":
 		return newToken(fset.Arg(0), stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, export, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
 		return 2
 	}
 }

@@ -170,3 +170,7 @@ func firstSet(override, global string) string {
 	}
 	return global
 }
+
+// Abs resolves a path setting as written in the configuration (venv, cwd, env_file) the way Command does:
+// a leading "~" becomes Home, and a relative path is taken from the config file's directory.
+func (c *Config) Abs(path string) string { return c.resolve(c.Dir, path) }

@@ -104,9 +104,7 @@ func (d *decoder) syntax(err error) {
 // config applies the top-level mapping to c, which holds the defaults.
 func (d *decoder) config(c *Config, root *yaml.Node) {
 	var envFile, programs *yaml.Node
-	for _, p := range d.fields(root, "", []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "programs",
-	}) {
+	for _, p := range d.fields(root, "", topKeys()) {
 		switch p.key {
 		case "web_ui":
 			d.webUI(c, p.value)
@@ -165,7 +163,7 @@ func (d *decoder) path(c *Config, n *yaml.Node, field string) string {
 func (d *decoder) webUI(c *Config, n *yaml.Node) {
 	w := &c.WebUI
 	var cert, key *yaml.Node
-	for _, p := range d.fields(n, "web_ui", []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key"}) {
+	for _, p := range d.fields(n, "web_ui", webUIKeys()) {
 		field := join("web_ui", p.key)
 		switch p.key {
 		case "auth":
@@ -212,10 +210,7 @@ func (d *decoder) webUI(c *Config, n *yaml.Node) {
 func (d *decoder) restart(n *yaml.Node, field string, base RestartPolicy, inherited bool) RestartPolicy {
 	r := base
 	var delayNode, maxDelayNode *yaml.Node
-	for _, p := range d.fields(n, field, []string{
-		"delay_seconds", "max_consecutive_failures", "failure_reset_seconds",
-		"backoff_factor", "max_delay_seconds", "broken_cooldown_seconds",
-	}) {
+	for _, p := range d.fields(n, field, restartKeys()) {
 		f := join(field, p.key)
 		switch p.key {
 		case "delay_seconds":
@@ -287,7 +282,7 @@ func (d *decoder) megabytes(n *yaml.Node, field string) (int64, bool) {
 }
 
 func (d *decoder) logging(l *Logging, n *yaml.Node) {
-	for _, p := range d.fields(n, "logging", []string{"max_size_mb", "backups"}) {
+	for _, p := range d.fields(n, "logging", loggingKeys()) {
 		field := join("logging", p.key)
 		switch p.key {
 		case "max_size_mb":
@@ -306,7 +301,7 @@ func (d *decoder) logging(l *Logging, n *yaml.Node) {
 }
 
 func (d *decoder) sampling(s *Sampling, n *yaml.Node) {
-	for _, p := range d.fields(n, "sampling", []string{"interval_seconds", "history"}) {
+	for _, p := range d.fields(n, "sampling", samplingKeys()) {
 		field := join("sampling", p.key)
 		switch p.key {
 		case "interval_seconds":

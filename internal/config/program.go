@@ -45,14 +45,6 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 }
 
 // program decodes one entry of the programs list. nameNode is the node of a valid name, nil otherwise.
-// programKeys returns the keys of a program entry in process_manager.yaml.
-func programKeys() []string {
-	return []string{
-		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
-		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
-	}
-}
-
 func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nameNode *yaml.Node) {
 	p = c.defaultProgram()
 	p.Line = n.Line

@@ -54,9 +54,7 @@ func (c *Config) NewProgram(name, script string) Program {
 func (c *Config) UploadedPath() string { return filepath.Join(c.Dir, UploadedFileName) }
 
 func (d *decoder) uploads(u *Uploads, n *yaml.Node) {
-	for _, p := range d.fields(n, "uploads", []string{
-		"max_zip_mb", "max_files", "max_unpacked_mb", "python", "install_timeout_seconds",
-	}) {
+	for _, p := range d.fields(n, "uploads", uploadsKeys()) {
 		field := join("uploads", p.key)
 		switch p.key {
 		case "max_zip_mb":
@@ -107,7 +105,7 @@ func loadUploaded(c *Config) error {
 	}
 	// Only the keys pyvisor writes there: it rewrites the file at every upload,
 	// update and removal, so any other setting would be lost without a word.
-	d := &decoder{file: path, programKeys: []string{"name", "script", "args", "enabled", "cwd", "venv"}}
+	d := &decoder{file: path, programKeys: uploadedProgramKeys()}
 	root := d.uploadedRoot(data)
 	if root != nil {
 		taken := map[string]int{}

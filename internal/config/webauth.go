@@ -127,7 +127,7 @@ func (d *decoder) auth(a *Auth, n *yaml.Node) {
 	}
 	a.Mode = AuthConfigured
 	var userNode, hashNode *yaml.Node
-	for _, p := range d.fields(n, field, []string{"username", "password_hash", "tokens", "session_hours"}) {
+	for _, p := range d.fields(n, field, authKeys()) {
 		f := join(field, p.key)
 		switch p.key {
 		case "username":
@@ -177,7 +177,7 @@ func (d *decoder) tokens(n *yaml.Node, field string) []Token {
 		f := index(field, i)
 		var t Token
 		var nameNode, hashNode *yaml.Node
-		for _, p := range d.fields(item, f, []string{"name", "sha256"}) {
+		for _, p := range d.fields(item, f, tokenKeys()) {
 			switch p.key {
 			case "name":
 				if s, ok := d.str(p.value, join(f, "name")); ok {
