@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -131,6 +132,22 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 	return authn, nil
 }
 
+// minPasswordChars is the shortest password hash-password accepts. A login
+// is limited in how often it may be tried, but a stolen hash is not: twelve
+// characters put even a guessable-looking passphrase out of reach of an
+// offline search of bcrypt at cost 12.
+const minPasswordChars = 12
+
+// passwordProblem says what is wrong with a password chosen for
+// hash-password, or returns "". The length is counted in characters, not
+// bytes, so that a password in another script is measured as it is typed.
+func passwordProblem(password string) string {
+	if n := utf8.RuneCountInString(password); n < minPasswordChars {
+		return fmt.Sprintf("the password is %d characters long; use at least %d characters", n, minPasswordChars)
+	}
+	return ""
+}
+
 // hashPassword is `pyvisor hash-password`: it reads a password (without echo,
 // twice, from a terminal; else one line from stdin, so scripts can pipe it)
 // and prints its bcrypt hash for web_ui.auth.password_hash.
@@ -138,6 +155,10 @@ func hashPassword(stdin io.Reader, stdout, stderr io.Writer) int {
 	password, err := readPassword(stdin, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor hash-password: %v\n", err)
+		return 2
+	}
+	if msg := passwordProblem(password); msg != "" {
+		fmt.Fprintf(stderr, "pyvisor hash-password: %s\n", msg)
 		return 2
 	}
 	hash, err := auth.HashPassword(password)

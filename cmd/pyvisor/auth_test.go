@@ -270,6 +270,8 @@ func TestCommandErrors(t *testing.T) {
 		{"hash-password without input", "", []string{"hash-password"}, "no password on stdin"},
 		{"hash-password of an empty line", "\n", []string{"hash-password"}, "no password on stdin"},
 		{"hash-password too long", strings.Repeat("x", 73) + "\n", []string{"hash-password"}, "73 bytes long"},
+		{"hash-password too short", "eleven-char\n", []string{"hash-password"}, "at least 12 characters"},
+		{"hash-password of 11 two-byte characters", strings.Repeat("é", 11) + "\n", []string{"hash-password"}, "11 characters long"},
 		{"hash-password with an argument", "x\n", []string{"hash-password", "x"}, `unexpected argument "x"`},
 		{"new-token without a name", "", []string{"new-token"}, "usage: pyvisor new-token NAME"},
 		{"new-token with a bad name", "", []string{"new-token", "my token"}, "not a token name"},
