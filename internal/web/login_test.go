@@ -317,3 +317,24 @@ func TestLogoutEndsStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusal: each limit on logins gets its status and words; only a
+// server too busy to check a password answers 503.
+func TestRefusal(t *testing.T) {
+	cases := []struct {
+		limit      auth.Limit
+		wantStatus int
+		wantMsg    string
+	}{
+		{auth.LimitAddress, 429, "from your address"},
+		{auth.LimitNetwork, 429, "from your network"},
+		{auth.LimitServer, 429, "on this server"},
+		{auth.LimitBusy, 503, "being checked at once"},
+	}
+	for _, c := range cases {
+		status, event, msg := refusal(c.limit)
+		if status != c.wantStatus || !strings.Contains(msg, c.wantMsg) || event == "" {
+			t.Errorf("refusal(%v) = %d, %q, %q; want %d, an event, and words containing %q", c.limit, status, event, msg, c.wantStatus, c.wantMsg)
+		}
+	}
+}
