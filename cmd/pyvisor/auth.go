@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/statefile"
 )
 
 // access is how the manager lets clients in.
@@ -99,11 +101,8 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 		if err != nil {
 			return nil, err
 		}
-		if password != "" {
-			fmt.Fprintf(stdout, "Generated admin password: %s (user %s); stored hashed in %s\n", password, s.Username, path)
-			fmt.Fprintln(stdout, "It is shown only this once. To choose your own, see `pyvisor hash-password` and web_ui.auth in the README.")
-		} else {
-			fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", s.Username, path)
+		if err := announceGenerated(s.Username, password, path, filepath.Join(cfg.Dir, config.GeneratedPasswordFileName), stdout); err != nil {
+			return nil, err
 		}
 		creds = auth.Credentials{Username: s.Username, PasswordHash: s.PasswordHash}
 	case accessConfigured:
@@ -146,6 +145,62 @@ func passwordProblem(password string) string {
 		return fmt.Sprintf("the password is %d characters long; use at least %d characters", n, minPasswordChars)
 	}
 	return ""
+}
+
+// announceGenerated tells the operator the admin password (for user) that
+// LoadOrGenerate just generated, or, when password is "" and the hash in
+// authPath is an earlier one, that a login is required. A new password is
+// shown only on a terminal: under systemd stdout goes to the journal, which
+// keeps it for anyone who may read the logs. Elsewhere it is written to
+// passwordPath (mode 0600) and only that path is printed. If it cannot be
+// written, authPath is removed, so that the next start generates another
+// password instead of keeping one nobody knows.
+func announceGenerated(user, password, authPath, passwordPath string, stdout io.Writer) error {
+	if password == "" {
+		fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", user, authPath)
+		if _, err := os.Stat(passwordPath); err == nil {
+			fmt.Fprintf(stdout, "The generated password is still in %s: delete that file once you have read it.\n", passwordPath)
+		}
+		return nil
+	}
+	onTerminal := isTerminal(stdout)
+	var err error
+	if onTerminal {
+		// A file left by an earlier generation holds a password that no longer works.
+		err = os.Remove(passwordPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		err = statefile.WriteAtomic(passwordPath, []byte(password+"\n"), 0o600)
+	}
+	if err != nil {
+		os.Remove(authPath)
+		return fmt.Errorf("generated admin password: %w", err)
+	}
+	fmt.Fprint(stdout, generatedNotice(user, password, authPath, passwordPath, onTerminal))
+	return nil
+}
+
+// generatedNotice is what the manager prints about a new generated admin
+// password: the password itself only onTerminal, else where it was written
+// and how to read it. It is pure.
+func generatedNotice(user, password, authPath, passwordPath string, onTerminal bool) string {
+	const own = "To choose your own, see `pyvisor hash-password` and web_ui.auth in the README.\n"
+	if onTerminal {
+		return fmt.Sprintf("Generated admin password: %s (user %s); stored hashed in %s\n"+
+			"It is shown only this once. "+own, password, user, authPath)
+	}
+	return fmt.Sprintf("Generated admin password for user %s: written to %s (mode 0600), not shown here: "+
+		"stdout is not a terminal, and a log (such as the system journal) would keep it.\n"+
+		"Read it with `cat %s` as the user pyvisor runs as (or root), then delete that file; "+
+		"the login keeps working (its hash is in %s). "+own, user, passwordPath, passwordPath, authPath)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // hashPassword is `pyvisor hash-password`: it reads a password (without echo,

@@ -31,6 +31,11 @@ const (
 // AuthFileName is the file, beside the config, that holds the hash of the generated admin password.
 const AuthFileName = "process_manager.auth.json"
 
+// GeneratedPasswordFileName is the file, beside the config, to which a generated admin password is written
+// (mode 0600) when the manager's stdout is not a terminal, so that it does not land in a log; the operator
+// reads it and deletes it.
+const GeneratedPasswordFileName = "process_manager.admin-password"
+
 // LocalTokenFileName is the file, beside the config, in which a manager that requires a login leaves an API
 // token for the command-line client on the same machine (mode 0600, a new one at each start).
 const LocalTokenFileName = "process_manager.token"
