@@ -17,7 +17,6 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
-	"github.com/pyvisor/pyvisor/internal/statefile"
 )
 
 // access is how the manager lets clients in.
@@ -172,13 +171,39 @@ func announceGenerated(user, password, authPath, passwordPath string, stdout io.
 			err = nil
 		}
 	} else {
-		err = statefile.WriteAtomic(passwordPath, []byte(password+"\n"), 0o600)
+		err = writeSecret(passwordPath, password+"\n")
 	}
 	if err != nil {
 		os.Remove(authPath)
 		return fmt.Errorf("generated admin password: %w", err)
 	}
 	fmt.Fprint(stdout, generatedNotice(user, password, authPath, passwordPath, onTerminal))
+	return nil
+}
+
+// writeSecret writes text to a new file at path that only its owner may
+// read, replacing what was there. The file is created afresh (O_EXCL), so
+// that neither a symbolic link nor a file of looser mode planted at path
+// receives the secret.
+func writeSecret(path, text string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	_, err = f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
 }
 
