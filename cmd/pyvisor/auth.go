@@ -17,6 +17,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/web"
 )
 
 // access is how the manager lets clients in.
@@ -226,6 +227,17 @@ func generatedNotice(user, password, authPath, passwordPath string, onTerminal b
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// cookiePolicy is the web package's reading of web_ui.secure_cookies. It is pure.
+func cookiePolicy(s config.SecureCookies) web.CookieSecurity {
+	switch s {
+	case config.SecureCookiesAlways:
+		return web.CookiesAlwaysSecure
+	case config.SecureCookiesNever:
+		return web.CookiesNeverSecure
+	}
+	return web.CookiesSecureOverTLS
 }
 
 // hashPassword is `pyvisor hash-password`: it reads a password (without echo,

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/web"
 )
 
 func TestDecideAccess(t *testing.T) {
@@ -449,6 +450,18 @@ func TestGeneratedNotice(t *testing.T) {
 			if strings.Contains(got, s) {
 				t.Errorf("generatedNotice(onTerminal %v) = %q; want it without %q", c.onTerminal, got, s)
 			}
+		}
+	}
+}
+
+func TestCookiePolicy(t *testing.T) {
+	for in, want := range map[config.SecureCookies]web.CookieSecurity{
+		config.SecureCookiesAuto:   web.CookiesSecureOverTLS,
+		config.SecureCookiesAlways: web.CookiesAlwaysSecure,
+		config.SecureCookiesNever:  web.CookiesNeverSecure,
+	} {
+		if got := cookiePolicy(in); got != want {
+			t.Errorf("cookiePolicy(%v) = %v, want %v", in, got, want)
 		}
 	}
 }

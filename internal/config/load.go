@@ -165,11 +165,13 @@ func (d *decoder) path(c *Config, n *yaml.Node, field string) string {
 func (d *decoder) webUI(c *Config, n *yaml.Node) {
 	w := &c.WebUI
 	var cert, key *yaml.Node
-	for _, p := range d.fields(n, "web_ui", []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key"}) {
+	for _, p := range d.fields(n, "web_ui", []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key", "secure_cookies"}) {
 		field := join("web_ui", p.key)
 		switch p.key {
 		case "auth":
 			d.auth(&w.Auth, p.value)
+		case "secure_cookies":
+			w.SecureCookies = d.secureCookies(p.value, field)
 		case "tls_cert":
 			cert = p.value
 		case "tls_key":

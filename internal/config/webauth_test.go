@@ -188,3 +188,37 @@ func TestLoadTLS(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadSecureCookies(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want SecureCookies
+	}{
+		{"web_ui: {port: 8000}\n", SecureCookiesAuto},
+		{"web_ui:\n  secure_cookies: auto\n", SecureCookiesAuto},
+		{"web_ui:\n  secure_cookies: true\n", SecureCookiesAlways},
+		{"web_ui:\n  secure_cookies: on\n", SecureCookiesAlways},
+		{"web_ui:\n  secure_cookies: false\n", SecureCookiesNever},
+	} {
+		if got := mustLoad(t, tt.yaml).WebUI.SecureCookies; got != tt.want {
+			t.Errorf("load(%q): SecureCookies = %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		name, yaml string
+		want       []wantErr
+	}{
+		{"a word", "web_ui:\n  port: 8000\n  secure_cookies: sometimes\n",
+			[]wantErr{{3, "web_ui.secure_cookies", `expected true, false or auto, got "sometimes"`}}},
+		{"quoted auto is fine, a list is not", "web_ui:\n  secure_cookies: [auto]\n",
+			[]wantErr{{2, "web_ui.secure_cookies", "expected true, false or auto"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, path, err := loadYAML(t, tt.yaml)
+			if c != nil {
+				t.Fatalf("load(%q) returned a config, want errors", tt.yaml)
+			}
+			checkProblems(t, "load("+tt.yaml+")", err, path, tt.want)
+		})
+	}
+}

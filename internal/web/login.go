@@ -143,7 +143,7 @@ func (h *handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	info.event, info.refused = "login", false
 	info.user, info.session = s.User, s.ID
-	http.SetCookie(w, newAuthCookie(r, &s, int(h.auth.SessionLifetime().Seconds())))
+	http.SetCookie(w, newAuthCookie(r, h.cookies, &s, int(h.auth.SessionLifetime().Seconds())))
 	redirect(w, safeNext(next))
 }
 
@@ -174,7 +174,7 @@ func (h *handler) logoutPost(w http.ResponseWriter, r *http.Request) {
 	if info.session != "" {
 		h.auth.Logout(info.session)
 	}
-	http.SetCookie(w, newAuthCookie(r, nil, 0))
+	http.SetCookie(w, newAuthCookie(r, h.cookies, nil, 0))
 	redirect(w, "login?loggedout=1")
 }
 
