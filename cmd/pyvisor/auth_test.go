@@ -119,7 +119,7 @@ func loginCookie(t *testing.T, c *http.Client, base, user, password string) (str
 	form := url.Values{"username": {user}, "password": {password}}.Encode()
 	status, hdr, _ := send(t, c, "POST", base+"/login", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded")
 	for _, ck := range (&http.Response{Header: hdr}).Cookies() {
-		if ck.Name == "pyvisor_session" && ck.Value != "" {
+		if (ck.Name == "pyvisor_session" || ck.Name == "__Host-pyvisor_session") && ck.Value != "" {
 			return ck.Name + "=" + ck.Value, status
 		}
 	}
@@ -399,6 +399,9 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	cookie, status := loginCookie(t, c, base, "ops", password)
 	if cookie == "" {
 		t.Fatalf("POST /login with the hashed password = %d and no cookie\nstderr:\n%s", status, m.stderr)
+	}
+	if !strings.HasPrefix(cookie, "__Host-pyvisor_session=") {
+		t.Errorf("POST /login over HTTPS set the cookie %q; want __Host-pyvisor_session (Secure)", cookie)
 	}
 	if status, _, body := send(t, c, "GET", base+"/api/session", nil, "Cookie", cookie); status != 200 || !strings.Contains(body, `"user":"ops"`) {
 		t.Errorf("GET /api/session with the session = %d %s, want ops", status, body)
