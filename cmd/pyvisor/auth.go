@@ -212,7 +212,7 @@ func writeSecret(path, text string) error {
 // password: the password itself only onTerminal, else where it was written
 // and how to read it. It is pure.
 func generatedNotice(user, password, authPath, passwordPath string, onTerminal bool) string {
-	const own = "To choose your own, see `pyvisor hash-password` and web_ui.auth in the README.\n"
+	const own = "To choose your own, see `pyvisor hash-password` and web_ui.auth in docs/security.md.\n"
 	if onTerminal {
 		return fmt.Sprintf("Generated admin password: %s (user %s); stored hashed in %s\n"+
 			"It is shown only this once. "+own, password, user, authPath)

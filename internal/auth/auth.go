@@ -1,8 +1,9 @@
 // Package auth owns who may use pyvisor's dashboard and API: checking a
 // username and password (bcrypt or argon2id hashes) and API tokens (stored as
 // SHA-256), the browser sessions a login creates, the limits on failed logins
-// (per address, per IPv6 network and per server), and process_manager.auth.json, which holds the hash of a
-// generated admin password. Every comparison of a secret is constant-time, and
+// (per address, per IPv6 network and per server), and
+// process_manager.auth.json, which holds the hash of a generated admin
+// password. Every comparison of a secret is constant-time, and
 // a failed login says the same whatever was wrong, so neither the answer nor
 // its timing tells which usernames exist. It knows nothing of HTTP.
 package auth
