@@ -6,15 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/web"
 )
 
 // access is how the manager lets clients in.
@@ -98,11 +101,8 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 		if err != nil {
 			return nil, err
 		}
-		if password != "" {
-			fmt.Fprintf(stdout, "Generated admin password: %s (user %s); stored hashed in %s\n", password, s.Username, path)
-			fmt.Fprintln(stdout, "It is shown only this once. To choose your own, see `pyvisor hash-password` and web_ui.auth in docs/security.md.")
-		} else {
-			fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", s.Username, path)
+		if err := announceGenerated(s.Username, password, path, filepath.Join(cfg.Dir, config.GeneratedPasswordFileName), stdout); err != nil {
+			return nil, err
 		}
 		creds = auth.Credentials{Username: s.Username, PasswordHash: s.PasswordHash}
 	case accessConfigured:
@@ -131,6 +131,115 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 	return authn, nil
 }
 
+// minPasswordChars is the shortest password hash-password accepts. A login
+// is limited in how often it may be tried, but a stolen hash is not: twelve
+// characters put even a guessable-looking passphrase out of reach of an
+// offline search of bcrypt at cost 12.
+const minPasswordChars = 12
+
+// passwordProblem says what is wrong with a password chosen for
+// hash-password, or returns "". The length is counted in characters, not
+// bytes, so that a password in another script is measured as it is typed.
+func passwordProblem(password string) string {
+	if n := utf8.RuneCountInString(password); n < minPasswordChars {
+		return fmt.Sprintf("the password is %d characters long; use at least %d characters", n, minPasswordChars)
+	}
+	return ""
+}
+
+// announceGenerated tells the operator the admin password (for user) that
+// LoadOrGenerate just generated, or, when password is "" and the hash in
+// authPath is an earlier one, that a login is required. A new password is
+// shown only on a terminal: under systemd stdout goes to the journal, which
+// keeps it for anyone who may read the logs. Elsewhere it is written to
+// passwordPath (mode 0600) and only that path is printed. If it cannot be
+// written, authPath is removed, so that the next start generates another
+// password instead of keeping one nobody knows.
+func announceGenerated(user, password, authPath, passwordPath string, stdout io.Writer) error {
+	if password == "" {
+		fmt.Fprintf(stdout, "Login required: user %s, password hash in %s (delete that file and restart for a new password)\n", user, authPath)
+		if _, err := os.Stat(passwordPath); err == nil {
+			fmt.Fprintf(stdout, "The generated password is still in %s: delete that file once you have read it.\n", passwordPath)
+		}
+		return nil
+	}
+	onTerminal := isTerminal(stdout)
+	var err error
+	if onTerminal {
+		// A file left by an earlier generation holds a password that no longer works.
+		err = os.Remove(passwordPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		err = writeSecret(passwordPath, password+"\n")
+	}
+	if err != nil {
+		os.Remove(authPath)
+		return fmt.Errorf("generated admin password: %w", err)
+	}
+	fmt.Fprint(stdout, generatedNotice(user, password, authPath, passwordPath, onTerminal))
+	return nil
+}
+
+// writeSecret writes text to a new file at path that only its owner may
+// read, replacing what was there. The file is created afresh (O_EXCL), so
+// that neither a symbolic link nor a file of looser mode planted at path
+// receives the secret.
+func writeSecret(path, text string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	_, err = f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// generatedNotice is what the manager prints about a new generated admin
+// password: the password itself only onTerminal, else where it was written
+// and how to read it. It is pure.
+func generatedNotice(user, password, authPath, passwordPath string, onTerminal bool) string {
+	const own = "To choose your own, see `pyvisor hash-password` and web_ui.auth in docs/security.md.\n"
+	if onTerminal {
+		return fmt.Sprintf("Generated admin password: %s (user %s); stored hashed in %s\n"+
+			"It is shown only this once. "+own, password, user, authPath)
+	}
+	return fmt.Sprintf("Generated admin password for user %s: written to %s (mode 0600), not shown here: "+
+		"stdout is not a terminal, and a log (such as the system journal) would keep it.\n"+
+		"Read it with `cat %s` as the user pyvisor runs as (or root), then delete that file; "+
+		"the login keeps working (its hash is in %s). "+own, user, passwordPath, passwordPath, authPath)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// cookiePolicy is the web package's reading of web_ui.secure_cookies. It is pure.
+func cookiePolicy(s config.SecureCookies) web.CookieSecurity {
+	switch s {
+	case config.SecureCookiesAlways:
+		return web.CookiesAlwaysSecure
+	case config.SecureCookiesNever:
+		return web.CookiesNeverSecure
+	}
+	return web.CookiesSecureOverTLS
+}
+
 // hashPassword is `pyvisor hash-password`: it reads a password (without echo,
 // twice, from a terminal; else one line from stdin, so scripts can pipe it)
 // and prints its bcrypt hash for web_ui.auth.password_hash.
@@ -138,6 +247,10 @@ func hashPassword(stdin io.Reader, stdout, stderr io.Writer) int {
 	password, err := readPassword(stdin, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor hash-password: %v\n", err)
+		return 2
+	}
+	if msg := passwordProblem(password); msg != "" {
+		fmt.Fprintf(stderr, "pyvisor hash-password: %s\n", msg)
 		return 2
 	}
 	hash, err := auth.HashPassword(password)

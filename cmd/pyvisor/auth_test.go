@@ -26,6 +26,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/web"
 )
 
 func TestDecideAccess(t *testing.T) {
@@ -118,30 +119,39 @@ func loginCookie(t *testing.T, c *http.Client, base, user, password string) (str
 	form := url.Values{"username": {user}, "password": {password}}.Encode()
 	status, hdr, _ := send(t, c, "POST", base+"/login", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded")
 	for _, ck := range (&http.Response{Header: hdr}).Cookies() {
-		if ck.Name == "pyvisor_session" && ck.Value != "" {
+		if (ck.Name == "pyvisor_session" || ck.Name == "__Host-pyvisor_session") && ck.Value != "" {
 			return ck.Name + "=" + ck.Value, status
 		}
 	}
 	return "", status
 }
 
-var generatedRE = regexp.MustCompile(`Generated admin password: (\S+) \(user admin\); stored hashed in (\S+)\n`)
+var generatedRE = regexp.MustCompile(`Generated admin password for user admin: written to (\S+) \(mode 0600\)`)
 
-// TestGeneratedPassword starts managers on 0.0.0.0 without auth settings:
-// the first prints a password that works, requests without it are refused,
-// and the next start reuses the stored hash and prints no password.
+// TestGeneratedPassword starts managers on 0.0.0.0 without auth settings,
+// their stdout a pipe (as under systemd, whose journal keeps it): the first
+// writes a password that works to a file readable by its user only and
+// prints where, not the password; requests without it are refused; the next
+// start reuses the stored hash and generates no password.
 func TestGeneratedPassword(t *testing.T) {
 	port := freePort(t)
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 0.0.0.0, port: %d}\n", port))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := noRedirects(http.DefaultTransport.(*http.Transport).Clone())
+	path := filepath.Join(dir, config.AuthFileName)
 
 	m := startManager(t, dir)
-	sm := m.waitOutput(t, generatedRE)
-	password, path := sm[1], sm[2]
+	passwordPath := m.waitOutput(t, generatedRE)[1]
 	m.waitOutput(t, regexp.MustCompile(`Web UI available at http://0\.0\.0\.0:`))
-	if path != filepath.Join(dir, config.AuthFileName) || len(password) < 20 {
-		t.Fatalf("printed password %q stored in %s; want a long one in %s", password, path, filepath.Join(dir, config.AuthFileName))
+	data, err := os.ReadFile(passwordPath)
+	password := strings.TrimSpace(string(data))
+	if info, statErr := os.Stat(passwordPath); err != nil || statErr != nil || info.Mode().Perm() != 0o600 ||
+		passwordPath != filepath.Join(dir, config.GeneratedPasswordFileName) || len(password) < 20 {
+		t.Fatalf("the generated password file %s: %v, %v, %q; want a long password in %s, mode 0600",
+			passwordPath, err, statErr, password, filepath.Join(dir, config.GeneratedPasswordFileName))
+	}
+	if out := m.stdout.String(); strings.Contains(out, password) || !strings.Contains(out, "cat "+passwordPath) {
+		t.Errorf("the manager's stdout, not a terminal, shows the password or not how to read it:\n%s", out)
 	}
 	stored, err := os.ReadFile(path)
 	info, _ := os.Stat(path)
@@ -191,8 +201,9 @@ func TestGeneratedPassword(t *testing.T) {
 
 	m = startManager(t, dir)
 	m.waitOutput(t, regexp.MustCompile(`Web UI available at`))
-	if out := m.stdout.String(); strings.Contains(out, "Generated admin password") || strings.Contains(out, password) {
-		t.Errorf("second start printed a password:\n%s", out)
+	if out := m.stdout.String(); strings.Contains(out, "Generated admin password") || strings.Contains(out, password) ||
+		!strings.Contains(out, "still in "+passwordPath) {
+		t.Errorf("second start printed a password, or no reminder to delete %s:\n%s", passwordPath, out)
 	}
 	if again, _ := os.ReadFile(path); !bytes.Equal(again, stored) {
 		t.Errorf("second start changed %s:\n%s\nwas\n%s", path, again, stored)
@@ -270,6 +281,8 @@ func TestCommandErrors(t *testing.T) {
 		{"hash-password without input", "", []string{"hash-password"}, "no password on stdin"},
 		{"hash-password of an empty line", "\n", []string{"hash-password"}, "no password on stdin"},
 		{"hash-password too long", strings.Repeat("x", 73) + "\n", []string{"hash-password"}, "73 bytes long"},
+		{"hash-password too short", "eleven-char\n", []string{"hash-password"}, "at least 12 characters"},
+		{"hash-password of 11 two-byte characters", strings.Repeat("é", 11) + "\n", []string{"hash-password"}, "11 characters long"},
 		{"hash-password with an argument", "x\n", []string{"hash-password", "x"}, `unexpected argument "x"`},
 		{"new-token without a name", "", []string{"new-token"}, "usage: pyvisor new-token NAME"},
 		{"new-token with a bad name", "", []string{"new-token", "my token"}, "not a token name"},
@@ -387,6 +400,9 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	if cookie == "" {
 		t.Fatalf("POST /login with the hashed password = %d and no cookie\nstderr:\n%s", status, m.stderr)
 	}
+	if !strings.HasPrefix(cookie, "__Host-pyvisor_session=") {
+		t.Errorf("POST /login over HTTPS set the cookie %q; want __Host-pyvisor_session (Secure)", cookie)
+	}
 	if status, _, body := send(t, c, "GET", base+"/api/session", nil, "Cookie", cookie); status != 200 || !strings.Contains(body, `"user":"ops"`) {
 		t.Errorf("GET /api/session with the session = %d %s, want ops", status, body)
 	}
@@ -414,5 +430,41 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	t.Setenv("PYVISOR_TOKEN", token)
 	if r := cli("status", "-c", cfgPath); r.code == 0 || !strings.Contains(r.stderr, "not the one in") {
 		t.Errorf("status -c %s when the manager's certificate is not the file's: %v; want a refusal naming the file", cfgPath, r)
+	}
+}
+
+func TestGeneratedNotice(t *testing.T) {
+	const pw = "SECRETPASSWORD"
+	cases := []struct {
+		onTerminal   bool
+		want, refuse []string
+	}{
+		{true, []string{"Generated admin password: " + pw + " (user admin)", "stored hashed in /d/auth.json", "only this once"}, nil},
+		{false, []string{"for user admin: written to /d/pw (mode 0600)", "not a terminal", "cat /d/pw", "delete that file"}, []string{pw}},
+	}
+	for _, c := range cases {
+		got := generatedNotice("admin", pw, "/d/auth.json", "/d/pw", c.onTerminal)
+		for _, s := range c.want {
+			if !strings.Contains(got, s) {
+				t.Errorf("generatedNotice(onTerminal %v) = %q; want it to contain %q", c.onTerminal, got, s)
+			}
+		}
+		for _, s := range c.refuse {
+			if strings.Contains(got, s) {
+				t.Errorf("generatedNotice(onTerminal %v) = %q; want it without %q", c.onTerminal, got, s)
+			}
+		}
+	}
+}
+
+func TestCookiePolicy(t *testing.T) {
+	for in, want := range map[config.SecureCookies]web.CookieSecurity{
+		config.SecureCookiesAuto:   web.CookiesSecureOverTLS,
+		config.SecureCookiesAlways: web.CookiesAlwaysSecure,
+		config.SecureCookiesNever:  web.CookiesNeverSecure,
+	} {
+		if got := cookiePolicy(in); got != want {
+			t.Errorf("cookiePolicy(%v) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -89,11 +90,16 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	opts := client.Options{Token: getenv("PYVISOR_TOKEN")}
+	var opts client.Options
 	tokenFrom := ""
-	if opts.Token != "" {
-		tokenFrom = "PYVISOR_TOKEN"
-	} else if addr.TokenFile != "" {
+	if env := getenv("PYVISOR_TOKEN"); env != "" {
+		if why := envTokenWithheld(addr); why != "" {
+			fmt.Fprintf(stderr, "pyvisor %s: not sending PYVISOR_TOKEN to %s: %s\n", cmd, addr.URL, why)
+		} else {
+			opts.Token, tokenFrom = env, "PYVISOR_TOKEN"
+		}
+	}
+	if tokenFrom == "" && addr.TokenFile != "" {
 		// A manager that requires a login leaves a token beside its config
 		// for clients on the same machine; one without leaves none.
 		if data, err := os.ReadFile(addr.TokenFile); err == nil {
@@ -124,14 +130,33 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	}
 }
 
+// envTokenWithheld says why PYVISOR_TOKEN must not be sent to addr, or
+// returns "" when it may be: to an address the user gave (--url,
+// PYVISOR_URL) or a loopback one. An address read from a configuration file,
+// such as a process_manager.yaml in whatever directory the command runs in,
+// is whoever wrote that file's choice, and the token would be theirs. It is
+// pure.
+func envTokenWithheld(addr managerAddress) string {
+	if addr.Source == "--url" || addr.Source == "PYVISOR_URL" {
+		return ""
+	}
+	if u, err := url.Parse(addr.URL); err == nil && isLoopbackHost(u.Hostname()) {
+		return ""
+	}
+	return fmt.Sprintf("that address comes from %s, not from --url or PYVISOR_URL, and is not a loopback address; "+
+		"give it with --url or PYVISOR_URL to send the token there", addr.Source)
+}
+
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
 The client commands (status, start, stop, restart, logs, reload) talk to a
 running manager. Its address: --url URL, else the one in the file given with
 -c FILE, else $PYVISOR_URL, else the one in ./process_manager.yaml, else
-http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set;
-else, with the address from a config file, the token the manager left in
-process_manager.token beside it, if this user may read it.
+http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set,
+to an address from --url or $PYVISOR_URL or a loopback address only (not to
+another address a config file names); else, with the address from a config
+file, the token the manager left in process_manager.token beside it, if this
+user may read it.
 
 Exit status: 0 success; 1 a request failed (unknown program, failed action,
 rejected reload) or the manager failed; 2 usage error or invalid configuration;

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -432,6 +434,102 @@ func TestTokenAdvice(t *testing.T) {
 		x := &ctl{tokenFrom: tc.tokenFrom, addr: managerAddress{TokenFile: tc.tokenFile}}
 		if got := x.tokenAdvice(); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: tokenAdvice() = %q, want it to contain %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestEnvTokenOnlyToTrustedAddress: PYVISOR_TOKEN goes to an address given
+// with --url or PYVISOR_URL, or to a loopback one, and not to one that a
+// process_manager.yaml in the current directory names: whoever wrote that
+// file would receive the token.
+func TestEnvTokenOnlyToTrustedAddress(t *testing.T) {
+	var external netip.Addr
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+				external = p.Addr()
+				break
+			}
+		}
+	}
+	if !external.IsValid() {
+		t.Skip("this machine has no IPv4 address but loopback to serve on")
+	}
+	const token = "tok-env-7c1e"
+	serve := func(host string) (port int, auth chan string) {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatalf("listen on %s: %v", host, err)
+		}
+		auth = make(chan string, 10)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			auth <- r.Header.Get("Authorization")
+			fmt.Fprint(w, `{"title":"T","programs":[]}`)
+		}))
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return ln.Addr().(*net.TCPAddr).Port, auth
+	}
+	extPort, extAuth := serve(external.String())
+	loPort, loAuth := serve("127.0.0.1")
+	t.Setenv("PYVISOR_TOKEN", token)
+	t.Setenv("PYVISOR_URL", "")
+
+	cases := []struct {
+		name     string
+		config   string // ./process_manager.yaml; "" for none
+		args     []string
+		env      string // PYVISOR_URL
+		auth     chan string
+		wantSent bool
+	}{
+		{"address from ./process_manager.yaml", fmt.Sprintf("web_ui: {host: %s, port: %d}\n", external, extPort), nil, "", extAuth, false},
+		{"the same address from --url", "", []string{"--url", fmt.Sprintf("http://%s:%d", external, extPort)}, "", extAuth, true},
+		{"the same address from PYVISOR_URL", "", nil, fmt.Sprintf("http://%s:%d", external, extPort), extAuth, true},
+		{"a loopback address from ./process_manager.yaml", fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", loPort), nil, "", loAuth, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.config != "" {
+				writeFile(t, filepath.Join(dir, defaultConfigName), tc.config)
+			}
+			t.Chdir(dir)
+			t.Setenv("PYVISOR_URL", tc.env)
+			r := cli(append([]string{"status"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("status: %v; want exit 0", r)
+			}
+			got := <-tc.auth
+			warned := strings.Contains(r.stderr, "not sending PYVISOR_TOKEN")
+			if sent := got == "Bearer "+token; sent != tc.wantSent || warned == tc.wantSent {
+				t.Errorf("status with the %s: the server got Authorization %q, stderr %q; want the token sent: %v, a warning: %v",
+					tc.name, got, r.stderr, tc.wantSent, !tc.wantSent)
+			}
+		})
+	}
+}
+
+func TestEnvTokenWithheld(t *testing.T) {
+	cases := []struct {
+		addr     managerAddress
+		withheld bool
+	}{
+		{managerAddress{URL: "http://pm.example:1", Source: "--url"}, false},
+		{managerAddress{URL: "https://203.0.113.5:1", Source: "PYVISOR_URL"}, false},
+		{managerAddress{URL: "http://127.0.0.1:10000", Source: "the default address"}, false},
+		{managerAddress{URL: "http://[::1]:2002", Source: "/srv/process_manager.yaml"}, false},
+		{managerAddress{URL: "http://localhost:2002", Source: "/srv/process_manager.yaml"}, false},
+		{managerAddress{URL: "http://203.0.113.5:2002", Source: "/tmp/x/process_manager.yaml"}, true},
+		{managerAddress{URL: "https://pm.example:2002", Source: "/tmp/x/process_manager.yaml"}, true},
+		{managerAddress{URL: "http://localhost.evil.example:2002", Source: "/tmp/x/process_manager.yaml"}, true},
+	}
+	for _, c := range cases {
+		why := envTokenWithheld(c.addr)
+		if (why != "") != c.withheld || c.withheld && !strings.Contains(why, c.addr.Source) {
+			t.Errorf("envTokenWithheld(%+v) = %q; want withheld: %v, naming the source", c.addr, why, c.withheld)
 		}
 	}
 }

@@ -210,13 +210,14 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := web.NewServer(addr, web.NewHandler(web.Options{
-		Supervisor:   sup,
-		Title:        cfg.WebUI.Title,
-		AllowedHosts: cfg.WebUI.AllowedHosts,
-		Logger:       logger,
-		Uploads:      uploadOptions(&cfg.Uploads, cfg.User),
-		Reload:       rl.reload,
-		Auth:         authn,
+		Supervisor:    sup,
+		Title:         cfg.WebUI.Title,
+		AllowedHosts:  cfg.WebUI.AllowedHosts,
+		Logger:        logger,
+		Uploads:       uploadOptions(&cfg.Uploads, cfg.User),
+		Reload:        rl.reload,
+		Auth:          authn,
+		SecureCookies: cookiePolicy(cfg.WebUI.SecureCookies),
 	}))
 	serveErr := make(chan error, 1)
 	go func() {

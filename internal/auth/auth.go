@@ -1,13 +1,15 @@
 // Package auth owns who may use pyvisor's dashboard and API: checking a
 // username and password (bcrypt or argon2id hashes) and API tokens (stored as
-// SHA-256), the browser sessions a login creates, the per-address limit on
-// failed logins, and process_manager.auth.json, which holds the hash of a
-// generated admin password. Every comparison of a secret is constant-time, and
+// SHA-256), the browser sessions a login creates, the limits on failed logins
+// (per address, per IPv6 network and per server), and
+// process_manager.auth.json, which holds the hash of a generated admin
+// password. Every comparison of a secret is constant-time, and
 // a failed login says the same whatever was wrong, so neither the answer nor
 // its timing tells which usernames exist. It knows nothing of HTTP.
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -28,6 +30,11 @@ const DefaultSessionLifetime = 12 * time.Hour
 // addresses must not take the CPU from the programs pyvisor runs.
 const maxConcurrentChecks = 2
 
+// maxCheckWait bounds the wait of a login for its turn to check a password:
+// a queue longer than that is a flood, and the login is refused (LimitBusy)
+// rather than held open.
+const maxCheckWait = 5 * time.Second
+
 // maxPasswordBytes bounds a password given to Login; bcrypt uses only the
 // first 72 bytes anyway, and hashing megabytes with argon2id would be a gift.
 const maxPasswordBytes = 1024
@@ -36,14 +43,39 @@ const maxPasswordBytes = 1024
 // password, or both.
 var ErrInvalidCredentials = errors.New("invalid username or password")
 
-// RateLimitedError refuses a login from an address with too many recent failures.
+// RateLimitedError refuses a login, unchecked, for the reason Limit names.
 type RateLimitedError struct {
-	// RetryAfter is how long the address must wait before its next attempt.
+	// RetryAfter is how long the client should wait before its next attempt.
 	RetryAfter time.Duration
+	// Limit says which limit refused it.
+	Limit Limit
 }
 
+// Limit names a limit on logins.
+type Limit int
+
+const (
+	// LimitAddress: the client's address (an IPv6 /64) has too many recent failures.
+	LimitAddress Limit = iota
+	// LimitNetwork: the client's IPv6 /48 has too many recent failures.
+	LimitNetwork
+	// LimitServer: the server has had too many failed logins in the last minute, from all addresses.
+	LimitServer
+	// LimitBusy: no password check could start within the wait allowed (see maxConcurrentChecks).
+	LimitBusy
+)
+
 func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("too many failed logins from this address; try again in %s", e.RetryAfter.Round(time.Second))
+	why := "too many failed logins from this address"
+	switch e.Limit {
+	case LimitNetwork:
+		why = "too many failed logins from this address's network"
+	case LimitServer:
+		why = "too many failed logins on this server"
+	case LimitBusy:
+		why = "too many logins being checked at once"
+	}
+	return fmt.Sprintf("%s; try again in %s", why, e.RetryAfter.Round(time.Second))
 }
 
 // Credentials are what clients may authenticate with.
@@ -71,6 +103,10 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests set it to expire sessions and
 	// lockouts without waiting.
 	Now func() time.Time
+	// FailedLoginsPerMinute is the most failed logins the server accepts a
+	// minute from all addresses together (in a burst, or spread evenly); 0
+	// means DefaultFailedLoginsPerMinute.
+	FailedLoginsPerMinute int
 }
 
 // Session is a browser's login.
@@ -111,7 +147,7 @@ func New(creds Credentials, opts Options) (*Authenticator, error) {
 		now:      opts.Now,
 		checks:   make(chan struct{}, maxConcurrentChecks),
 		sessions: newSessions(),
-		limiter:  newLimiter(),
+		limiter:  newLimiter(cmp.Or(opts.FailedLoginsPerMinute, DefaultFailedLoginsPerMinute)),
 	}
 	if a.lifetime <= 0 {
 		a.lifetime = DefaultSessionLifetime
@@ -164,15 +200,17 @@ func (a *Authenticator) HasPassword() bool { return a.hasUser }
 // Login checks a username and password given by a client at address client
 // and on success starts a session. It returns ErrInvalidCredentials for any
 // mismatch and a *RateLimitedError, without checking anything, while client
-// is locked out after too many failures. The password is checked even when the
-// username is wrong, so a wrong username takes as long as a wrong password.
-// ctx bounds the wait for a turn to check (see maxConcurrentChecks).
+// (or its network, or the whole server) is locked out after too many failures,
+// or when no password check could start within maxCheckWait. The password is
+// checked even when the username is wrong, so a wrong username takes as long
+// as a wrong password. ctx, too, bounds the wait for a turn to check.
 func (a *Authenticator) Login(ctx context.Context, client netip.Addr, username, password string) (Session, error) {
-	if wait, ok := a.limiter.attempt(client, a.now()); !ok {
-		return Session{}, &RateLimitedError{RetryAfter: wait}
+	if refused := a.limiter.attempt(client, a.now()); refused != nil {
+		return Session{}, refused
 	}
 	ok, err := a.checkPassword(ctx, username, password)
 	if err != nil {
+		a.limiter.undo(client) // nothing was checked
 		return Session{}, err
 	}
 	if !ok {
@@ -185,8 +223,12 @@ func (a *Authenticator) Login(ctx context.Context, client netip.Addr, username, 
 // checkPassword reports whether username and password match, in time that
 // depends on neither.
 func (a *Authenticator) checkPassword(ctx context.Context, username, password string) (bool, error) {
+	timer := time.NewTimer(maxCheckWait)
+	defer timer.Stop()
 	select {
 	case a.checks <- struct{}{}:
+	case <-timer.C:
+		return false, &RateLimitedError{RetryAfter: maxCheckWait, Limit: LimitBusy}
 	case <-ctx.Done():
 		return false, fmt.Errorf("wait to check a password: %w", context.Cause(ctx))
 	}

@@ -59,6 +59,9 @@ type WebUI struct {
 	// TLSCert and TLSKey are the absolute paths of the certificate (chain) and key to serve HTTPS with;
 	// both "" means plain HTTP. Load checks that they are a readable, matching pair.
 	TLSCert, TLSKey string
+	// SecureCookies says when the session cookie is marked Secure (web_ui.secure_cookies); the zero
+	// value is SecureCookiesAuto.
+	SecureCookies SecureCookies
 }
 
 // RestartPolicy says when and how fast a program that exited unrequested is started again.

@@ -1,13 +1,8 @@
 package config
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,7 +11,7 @@ import (
 const configDoc = "../../docs/configuration.md"
 
 // TestConfigKeysDocumented keeps docs/configuration.md in step with the loader: every key the loader accepts
-// must appear there in backquotes. The keys are read from the loader's own source, so a key added to the
+// must appear there in backquotes. The keys come from Keys, whose lists the decoders use, so a key added to the
 // code without a word in the manual fails here.
 func TestConfigKeysDocumented(t *testing.T) {
 	keys := loaderKeys(t)
@@ -70,93 +65,15 @@ func undocumented(keys []string, doc string) []string {
 	return missing
 }
 
-// loaderKeys returns, sorted, every key the loader accepts, read from the package's source. The loader
-// rejects unknown keys in decoder.fields, which takes the known keys of each mapping as a []string. They
-// are written either as a literal in the call, or (for a program entry, whose keys differ between
-// process_manager.yaml and uploaded_programs.yaml) in a variable filled from a function or a decoder field
-// whose name ends in "Keys". Any other way of passing them fails the test, so that no keys go unseen.
+// loaderKeys returns, sorted and without duplicates, the last element of every key path Keys lists (the
+// decoders take their known keys from the same lists), as the reference shows them: `delay_seconds`.
 func loaderKeys(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	set := map[string]bool{}
-	indirect := 0 // fields calls whose keys are in a variable
-	fromKeysNames := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatalf("parse %s: %v", name, err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.CallExpr:
-				sel, ok := n.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "fields" || len(n.Args) != 3 {
-					return true
-				}
-				switch arg := n.Args[2].(type) {
-				case *ast.CompositeLit:
-					addStrings(t, fset, arg, set)
-				case *ast.Ident:
-					indirect++
-				default:
-					t.Fatalf("%s: fields is given its known keys as %T; loaderKeys reads only a []string literal or a variable", fset.Position(arg.Pos()), arg)
-				}
-			case *ast.FuncDecl:
-				if !strings.HasSuffix(n.Name.Name, "Keys") || n.Body == nil {
-					return true
-				}
-				ast.Inspect(n.Body, func(m ast.Node) bool {
-					if ret, ok := m.(*ast.ReturnStmt); ok {
-						for _, r := range ret.Results {
-							if lit, ok := r.(*ast.CompositeLit); ok {
-								addStrings(t, fset, lit, set)
-								fromKeysNames++
-							}
-						}
-					}
-					return true
-				})
-			case *ast.KeyValueExpr:
-				key, ok := n.Key.(*ast.Ident)
-				lit, isLit := n.Value.(*ast.CompositeLit)
-				if ok && isLit && strings.HasSuffix(key.Name, "Keys") {
-					addStrings(t, fset, lit, set)
-					fromKeysNames++
-				}
-			}
-			return true
-		})
-	}
-	if indirect > 0 && fromKeysNames == 0 {
-		t.Fatalf("%d fields calls take their keys from a variable, but no function or field named *Keys lists any", indirect)
-	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	var keys []string
+	for _, path := range Keys() {
+		last := path[strings.LastIndex(path, ".")+1:]
+		keys = append(keys, strings.TrimSuffix(last, "[]"))
 	}
 	slices.Sort(keys)
-	return keys
-}
-
-// addStrings adds the string literals of lit to set, failing on any element that is not one.
-func addStrings(t *testing.T, fset *token.FileSet, lit *ast.CompositeLit, set map[string]bool) {
-	t.Helper()
-	for _, e := range lit.Elts {
-		b, ok := e.(*ast.BasicLit)
-		if !ok || b.Kind != token.STRING {
-			t.Fatalf("%s: a list of known keys holds %T, not a string literal", fset.Position(e.Pos()), e)
-		}
-		s, err := strconv.Unquote(b.Value)
-		if err != nil {
-			t.Fatalf("%s: unquote %s: %v", fset.Position(b.Pos()), b.Value, err)
-		}
-		set[s] = true
-	}
+	return slices.Compact(keys)
 }

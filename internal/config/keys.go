@@ -10,7 +10,7 @@ func topKeys() []string {
 }
 
 func webUIKeys() []string {
-	return []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key"}
+	return []string{"host", "port", "title", "allowed_hosts", "auth", "tls_cert", "tls_key", "secure_cookies"}
 }
 
 func authKeys() []string { return []string{"username", "password_hash", "tokens", "session_hours"} }

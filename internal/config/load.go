@@ -168,6 +168,8 @@ func (d *decoder) webUI(c *Config, n *yaml.Node) {
 		switch p.key {
 		case "auth":
 			d.auth(&w.Auth, p.value)
+		case "secure_cookies":
+			w.SecureCookies = d.secureCookies(p.value, field)
 		case "tls_cert":
 			cert = p.value
 		case "tls_key":

@@ -31,12 +31,50 @@ const (
 // AuthFileName is the file, beside the config, that holds the hash of the generated admin password.
 const AuthFileName = "process_manager.auth.json"
 
+// GeneratedPasswordFileName is the file, beside the config, to which a generated admin password is written
+// (mode 0600) when the manager's stdout is not a terminal, so that it does not land in a log; the operator
+// reads it and deletes it.
+const GeneratedPasswordFileName = "process_manager.admin-password"
+
 // LocalTokenFileName is the file, beside the config, in which a manager that requires a login leaves an API
 // token for the command-line client on the same machine (mode 0600, a new one at each start).
 const LocalTokenFileName = "process_manager.token"
 
 // DefaultSessionLifetime is how long a browser stays logged in when session_hours is not set.
 const DefaultSessionLifetime = 12 * time.Hour
+
+// SecureCookies is web_ui.secure_cookies: when the session cookie is marked Secure, which makes
+// browsers send it over HTTPS only, and named with the __Host- prefix, which makes them refuse one set
+// for a wider domain or path or over plain HTTP.
+type SecureCookies int
+
+const (
+	// SecureCookiesAuto ("auto", the default): Secure when pyvisor serves HTTPS itself (web_ui.tls_cert).
+	SecureCookiesAuto SecureCookies = iota
+	// SecureCookiesAlways (true): always Secure, for a reverse proxy that terminates HTTPS in front of a
+	// plain-HTTP pyvisor.
+	SecureCookiesAlways
+	// SecureCookiesNever (false): never Secure, even over HTTPS.
+	SecureCookiesNever
+)
+
+// secureCookies reads web_ui.secure_cookies: true, false or auto.
+func (d *decoder) secureCookies(n *yaml.Node, field string) SecureCookies {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && n.Value == "auto" {
+		return SecureCookiesAuto
+	}
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!bool" || n.Style == 0) {
+		switch n.Value {
+		case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON":
+			return SecureCookiesAlways
+		case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF":
+			return SecureCookiesNever
+		}
+	}
+	d.errorf(n, field, "expected true, false or auto, got %s", describe(n))
+	return SecureCookiesAuto
+}
 
 // Limits of the auth settings.
 const (

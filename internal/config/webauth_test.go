@@ -70,6 +70,11 @@ func TestLoadAuthErrors(t *testing.T) {
 			[]wantErr{{4, "web_ui.auth.password_hash", "unknown hash format"}}},
 		{"truncated bcrypt", "web_ui:\n  auth:\n    username: admin\n    password_hash: '" + testBcrypt[:50] + "'\n",
 			[]wantErr{{4, "web_ui.auth.password_hash", "not a valid bcrypt hash: 50 characters long"}}},
+		{"bcrypt over the cost cap", "web_ui:\n  auth:\n    username: admin\n    password_hash: '$2a$15$" + testBcrypt[7:] + "'\n",
+			[]wantErr{{4, "web_ui.auth.password_hash", "bcrypt cost 15 is over the cap of 14"}}},
+		{"argon2id over the memory cap", "web_ui:\n  auth:\n    username: admin\n    password_hash: '" +
+			strings.Replace(testArgon2id, "m=65536", "m=1048576", 1) + "'\n",
+			[]wantErr{{4, "web_ui.auth.password_hash", "argon2id m=1048576 (KiB) is over the cap of 262144 (256 MiB)"}}},
 		{"empty username", "web_ui:\n  auth:\n    username: ''\n    password_hash: '" + testBcrypt + "'\n", []wantErr{{3, "web_ui.auth.username", "must not be empty"}}},
 		{"session hours zero", "web_ui:\n  auth:\n    tokens: [{name: a, sha256: " + testSHA + "}]\n    session_hours: 0\n",
 			[]wantErr{{4, "web_ui.auth.session_hours", "must be greater than 0"}}},
@@ -180,6 +185,40 @@ func TestLoadTLS(t *testing.T) {
 				t.Fatalf("Load(%q) returned a config, want errors", tt.yaml)
 			}
 			checkProblems(t, "Load("+tt.yaml+")", err, path, tt.want)
+		})
+	}
+}
+
+func TestLoadSecureCookies(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want SecureCookies
+	}{
+		{"web_ui: {port: 8000}\n", SecureCookiesAuto},
+		{"web_ui:\n  secure_cookies: auto\n", SecureCookiesAuto},
+		{"web_ui:\n  secure_cookies: true\n", SecureCookiesAlways},
+		{"web_ui:\n  secure_cookies: on\n", SecureCookiesAlways},
+		{"web_ui:\n  secure_cookies: false\n", SecureCookiesNever},
+	} {
+		if got := mustLoad(t, tt.yaml).WebUI.SecureCookies; got != tt.want {
+			t.Errorf("load(%q): SecureCookies = %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		name, yaml string
+		want       []wantErr
+	}{
+		{"a word", "web_ui:\n  port: 8000\n  secure_cookies: sometimes\n",
+			[]wantErr{{3, "web_ui.secure_cookies", `expected true, false or auto, got "sometimes"`}}},
+		{"quoted auto is fine, a list is not", "web_ui:\n  secure_cookies: [auto]\n",
+			[]wantErr{{2, "web_ui.secure_cookies", "expected true, false or auto"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, path, err := loadYAML(t, tt.yaml)
+			if c != nil {
+				t.Fatalf("load(%q) returned a config, want errors", tt.yaml)
+			}
+			checkProblems(t, "load("+tt.yaml+")", err, path, tt.want)
 		})
 	}
 }

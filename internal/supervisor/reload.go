@@ -149,6 +149,7 @@ func needsRestart(old, next *config.Config) []string {
 	check("web_ui.auth", reflect.DeepEqual(o.WebUI.Auth, n.WebUI.Auth))
 	check("web_ui.tls_cert", o.WebUI.TLSCert == n.WebUI.TLSCert)
 	check("web_ui.tls_key", o.WebUI.TLSKey == n.WebUI.TLSKey)
+	check("web_ui.secure_cookies", o.WebUI.SecureCookies == n.WebUI.SecureCookies)
 	check("logging.max_size_mb", o.Logging.MaxSizeBytes == n.Logging.MaxSizeBytes)
 	check("logging.backups", o.Logging.Backups == n.Logging.Backups)
 	check("sampling.interval_seconds", o.Sampling.Interval == n.Sampling.Interval)

@@ -17,8 +17,48 @@ import (
 // is made in ServeHTTP for whatever route a request reaches, so a route added
 // later is guarded without anyone remembering to.
 
-// sessionCookie names the cookie that carries a browser's session ID.
+// sessionCookie names the cookie that carries a browser's session ID; a
+// Secure one is named with the __Host- prefix (see sessionCookieName).
 const sessionCookie = "pyvisor_session"
+
+// CookieSecurity says when the session cookie is marked Secure, so that
+// browsers send it over HTTPS only.
+type CookieSecurity int
+
+const (
+	// CookiesSecureOverTLS marks it Secure on requests that came over TLS:
+	// right when pyvisor serves HTTPS itself.
+	CookiesSecureOverTLS CookieSecurity = iota
+	// CookiesAlwaysSecure marks it Secure always: for a reverse proxy that
+	// serves HTTPS to browsers and plain HTTP to pyvisor.
+	CookiesAlwaysSecure
+	// CookiesNeverSecure never marks it Secure.
+	CookiesNeverSecure
+)
+
+// cookieSecure reports whether the session cookie is Secure under policy c
+// for a request that came over TLS or not. It is pure.
+func cookieSecure(c CookieSecurity, overTLS bool) bool {
+	switch c {
+	case CookiesAlwaysSecure:
+		return true
+	case CookiesNeverSecure:
+		return false
+	}
+	return overTLS
+}
+
+// sessionCookieName names the session cookie. A Secure one carries the
+// __Host- prefix: browsers then accept it only when it is Secure, set over
+// HTTPS, for the path / and without a Domain, so that neither another host of
+// the domain nor a plain-HTTP page can plant a session of its choosing. It is
+// pure.
+func sessionCookieName(secure bool) string {
+	if secure {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
 
 // isPublic reports whether the route pattern is served without credentials:
 // what a browser needs to log in or out, and the health check.
@@ -93,7 +133,7 @@ func (h *handler) identify(r *http.Request, info *requestInfo) (ok bool, problem
 		info.user = "token:" + name
 		return true, 0
 	}
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(sessionCookieName(cookieSecure(h.cookies, r.TLS != nil)))
 	if err != nil {
 		return false, noCredentials
 	}
@@ -189,14 +229,15 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request) {
 }
 
 // newAuthCookie is the session cookie for s, or with s nil the cookie that
-// deletes it.
-func newAuthCookie(r *http.Request, s *auth.Session, maxAge int) *http.Cookie {
+// deletes it, Secure as policy says for r.
+func newAuthCookie(r *http.Request, policy CookieSecurity, s *auth.Session, maxAge int) *http.Cookie {
+	secure := cookieSecure(policy, r.TLS != nil)
 	c := &http.Cookie{
-		Name:     sessionCookie,
-		Path:     "/",
+		Name:     sessionCookieName(secure),
+		Path:     "/", // and no Domain, as the __Host- prefix requires
 		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		MaxAge:   -1,
 	}
 	if s != nil {

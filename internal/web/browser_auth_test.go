@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -234,4 +236,45 @@ func keys(m map[string][]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestBrowserLoginSecureCookie logs in with web_ui.secure_cookies: true, as
+// behind a proxy that serves HTTPS: the browser keeps the Secure
+// __Host-pyvisor_session cookie and the dashboard works with it. The page is
+// served over plain HTTP on 127.0.0.1, which Chromium, like every current
+// browser, counts as a secure context that may set Secure cookies.
+func TestBrowserLoginSecureCookie(t *testing.T) {
+	chromiumPath(t)
+	af := newAuthFixture(t, baseConfig)
+	a, err := auth.New(af.creds, auth.Options{SessionLifetime: testLifetime, Now: af.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, NewHandler(Options{Supervisor: af.sup, Logger: slog.New(af.audit), Auth: a, SecureCookies: CookiesAlwaysSecure}))
+	// The dashboard's Host and Origin checks know 127.0.0.1.
+	tb := newTab(t, startBrowser(t))
+	tb.do("open the dashboard", chromedp.Navigate(srv.URL+"/"))
+	tb.waitNav("the login page", `location.pathname === '/login' && !!document.querySelector('[data-field=password]')`, `location.href`)
+	tb.do("log in", chromedp.SendKeys(chromedp.CSS(`[data-field=username]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`[data-field=password]`), testPassword))
+	tb.click("Log in", `document.querySelector('[data-action=login]')`)
+	tb.waitNav("the dashboard, logged in", `location.pathname === '/' && `+
+		`document.querySelector('[data-field=user]').textContent === 'admin'`, `location.href`)
+
+	ctx, cancel := tb.within()
+	defer cancel()
+	got, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+	if err != nil {
+		t.Fatalf("Network.getCookies: %v", err)
+	}
+	var names []string
+	for _, ck := range got.Cookies {
+		names = append(names, ck.Name)
+		if ck.Name == "__Host-"+sessionCookie && (!ck.Secure || !ck.HTTPOnly || ck.Path != "/") {
+			t.Errorf("the browser keeps the session cookie as %+v; want Secure, HttpOnly, Path=/", ck)
+		}
+	}
+	if !slices.Equal(names, []string{"__Host-" + sessionCookie}) {
+		t.Errorf("the browser keeps the cookies %q; want only __Host-%s", names, sessionCookie)
+	}
 }

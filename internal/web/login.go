@@ -101,8 +101,9 @@ func (h *handler) loginPageGet(w http.ResponseWriter, r *http.Request) {
 
 // login serves POST /login: a form with username and password. Success sets
 // the session cookie and sends the browser on to ?next= (303); a failure sends
-// it back to the login page (303), and an address with too many failures gets
-// 429 with Retry-After and the login page saying how long to wait.
+// it back to the login page (303). A login refused by a limit gets 429 (or
+// 503 when no password check could start in time) with Retry-After and the
+// login page saying how long to wait.
 func (h *handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	if h.auth == nil {
 		h.writeError(w, r, &requestError{http.StatusNotFound, "authentication is off: there is nothing to log in to"})
@@ -126,11 +127,12 @@ func (h *handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	var limited *auth.RateLimitedError
 	switch {
 	case errors.As(err, &limited):
-		info.event = "login refused: too many failures"
 		secs := int(math.Ceil(limited.RetryAfter.Seconds()))
+		status, event, msg := refusal(limited.Limit)
+		info.event = "login refused: " + event
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		h.writeLoginPage(w, r, http.StatusTooManyRequests, loginPage{Error: true, Message: fmt.Sprintf(
-			"Too many failed logins from your address. Try again in %d seconds.", secs)})
+		h.writeLoginPage(w, r, status, loginPage{Error: true, Message: fmt.Sprintf(
+			"%s. Try again in %d seconds.", msg, secs)})
 		return
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		redirect(w, "login?failed=1&next="+url.QueryEscape(next))
@@ -141,8 +143,23 @@ func (h *handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	info.event, info.refused = "login", false
 	info.user, info.session = s.User, s.ID
-	http.SetCookie(w, newAuthCookie(r, &s, int(h.auth.SessionLifetime().Seconds())))
+	http.SetCookie(w, newAuthCookie(r, h.cookies, &s, int(h.auth.SessionLifetime().Seconds())))
 	redirect(w, safeNext(next))
+}
+
+// refusal is the status, the audit event and the words of a login refused by
+// limit: 429 for too many failures, 503 when the server is too busy to check
+// the password.
+func refusal(limit auth.Limit) (status int, event, msg string) {
+	switch limit {
+	case auth.LimitNetwork:
+		return http.StatusTooManyRequests, "too many failures from the network", "Too many failed logins from your network"
+	case auth.LimitServer:
+		return http.StatusTooManyRequests, "too many failures on the server", "Too many failed logins on this server, from all addresses"
+	case auth.LimitBusy:
+		return http.StatusServiceUnavailable, "too many password checks at once", "Too many logins are being checked at once"
+	}
+	return http.StatusTooManyRequests, "too many failures", "Too many failed logins from your address"
 }
 
 // logoutPost serves POST /logout: it ends the session of the cookie, deletes
@@ -157,7 +174,7 @@ func (h *handler) logoutPost(w http.ResponseWriter, r *http.Request) {
 	if info.session != "" {
 		h.auth.Logout(info.session)
 	}
-	http.SetCookie(w, newAuthCookie(r, nil, 0))
+	http.SetCookie(w, newAuthCookie(r, h.cookies, nil, 0))
 	redirect(w, "login?loggedout=1")
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +22,7 @@ import (
 // sessionCookieOf returns the session cookie a response sets, or nil.
 func sessionCookieOf(r response) *http.Cookie {
 	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
-		if ck.Name == sessionCookie {
+		if ck.Name == sessionCookie || ck.Name == "__Host-"+sessionCookie {
 			return ck
 		}
 	}
@@ -134,19 +135,67 @@ func TestLoginFlow(t *testing.T) {
 	})
 }
 
-func TestLoginSecureCookieUnderTLS(t *testing.T) {
+// TestSessionCookieSecurity logs in under each web_ui.secure_cookies policy,
+// over HTTP and HTTPS: the cookie is Secure as the policy says, named with the
+// __Host- prefix (Path=/, no Domain) when it is, and the session works under
+// that name only; logging out deletes it by that name.
+func TestSessionCookieSecurity(t *testing.T) {
 	af := newAuthFixture(t, baseConfig)
-	srv := serveTLS(t, af.h)
-	c := srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	body, hdr := form("username", "admin", "password", testPassword)
-	r := call(t, c, "POST", srv.URL+"/login", body, hdr...)
-	ck := sessionCookieOf(r)
-	if r.status != 303 || ck == nil || !ck.Secure || !ck.HttpOnly {
-		t.Fatalf("POST /login over HTTPS = %d, cookie %+v; want 303 and a Secure, HttpOnly cookie", r.status, ck)
+	const plain, host = sessionCookie, "__Host-" + sessionCookie
+	cases := []struct {
+		name       string
+		policy     CookieSecurity
+		tls        bool
+		wantName   string
+		wantSecure bool
+	}{
+		{"auto over HTTP", CookiesSecureOverTLS, false, plain, false},
+		{"auto over HTTPS", CookiesSecureOverTLS, true, host, true},
+		{"always over HTTP (behind an HTTPS proxy)", CookiesAlwaysSecure, false, host, true},
+		{"always over HTTPS", CookiesAlwaysSecure, true, host, true},
+		{"never over HTTP", CookiesNeverSecure, false, plain, false},
+		{"never over HTTPS", CookiesNeverSecure, true, plain, false},
 	}
-	if r := call(t, c, "GET", srv.URL+"/api/programs", nil, cookieHeader(ck)...); r.status != 200 {
-		t.Errorf("GET /api/programs over HTTPS with the cookie = %d %s, want 200", r.status, r.body)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := auth.New(af.creds, auth.Options{SessionLifetime: testLifetime, Now: af.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := NewHandler(Options{Supervisor: af.sup, Logger: slog.New(af.audit), Auth: a, SecureCookies: tc.policy})
+			var srv *httptest.Server
+			c := client(t, "")
+			if tc.tls {
+				srv = serveTLS(t, h)
+				c = srv.Client()
+				c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			} else {
+				srv = serve(t, h)
+			}
+			body, hdr := form("username", "admin", "password", testPassword)
+			r := call(t, c, "POST", srv.URL+"/login", body, hdr...)
+			ck := sessionCookieOf(r)
+			if r.status != 303 || ck == nil {
+				t.Fatalf("POST /login = %d, Set-Cookie %q; want 303 and a session cookie", r.status, r.header.Values("Set-Cookie"))
+			}
+			if ck.Name != tc.wantName || ck.Secure != tc.wantSecure || ck.Path != "/" || ck.Domain != "" || !ck.HttpOnly {
+				t.Errorf("session cookie %+v; want the name %s, Secure %v, Path=/, no Domain, HttpOnly", ck, tc.wantName, tc.wantSecure)
+			}
+			if r := call(t, c, "GET", srv.URL+"/api/programs", nil, cookieHeader(ck)...); r.status != 200 {
+				t.Errorf("GET /api/programs with the cookie = %d %s, want 200", r.status, r.body)
+			}
+			other := plain
+			if ck.Name == plain {
+				other = host
+			}
+			if r := call(t, c, "GET", srv.URL+"/api/programs", nil, "Cookie", other+"="+ck.Value); r.status != 401 {
+				t.Errorf("GET /api/programs with the session under the name %s = %d, want 401", other, r.status)
+			}
+			out := call(t, c, "POST", srv.URL+"/logout", nil, append(cookieHeader(ck), "Origin", srv.URL)...)
+			if del := sessionCookieOf(out); del == nil || del.Name != tc.wantName || del.MaxAge >= 0 {
+				t.Errorf("POST /logout = %d, Set-Cookie %q; want the cookie %s deleted", out.status, out.header.Values("Set-Cookie"), tc.wantName)
+			}
+		})
 	}
 }
 
@@ -314,6 +363,27 @@ func TestLogoutEndsStreams(t *testing.T) {
 		case <-ended:
 		case <-time.After(pingEvery + waitTimeout):
 			t.Fatalf("a stream of the session still runs %v after the logout", pingEvery+waitTimeout)
+		}
+	}
+}
+
+// TestRefusal: each limit on logins gets its status and words; only a
+// server too busy to check a password answers 503.
+func TestRefusal(t *testing.T) {
+	cases := []struct {
+		limit      auth.Limit
+		wantStatus int
+		wantMsg    string
+	}{
+		{auth.LimitAddress, 429, "from your address"},
+		{auth.LimitNetwork, 429, "from your network"},
+		{auth.LimitServer, 429, "on this server"},
+		{auth.LimitBusy, 503, "being checked at once"},
+	}
+	for _, c := range cases {
+		status, event, msg := refusal(c.limit)
+		if status != c.wantStatus || !strings.Contains(msg, c.wantMsg) || event == "" {
+			t.Errorf("refusal(%v) = %d, %q, %q; want %d, an event, and words containing %q", c.limit, status, event, msg, c.wantStatus, c.wantMsg)
 		}
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// login page, /healthz) must carry; nil means none are needed (a server
 	// on a loopback address, or "web_ui.auth: false").
 	Auth *auth.Authenticator
+	// SecureCookies says when the session cookie is Secure (web_ui.secure_cookies);
+	// the zero value marks it so on requests that came over TLS.
+	SecureCookies CookieSecurity
 }
 
 // DefaultMaxZipBytes is the largest ZIP accepted when UploadOptions.MaxZipBytes is 0.
@@ -73,6 +76,7 @@ type handler struct {
 	uploads UploadOptions
 	reload  func(context.Context) (supervisor.ReloadResult, error)
 	auth    *auth.Authenticator
+	cookies CookieSecurity
 	assets  map[string]*asset
 	mux     *http.ServeMux
 	// programsEvent is the data of the latest "programs" event, for every stream.
@@ -92,6 +96,7 @@ func NewHandler(opts Options) http.Handler {
 		uploads: opts.Uploads,
 		reload:  opts.Reload,
 		auth:    opts.Auth,
+		cookies: opts.SecureCookies,
 		assets:  loadAssets(),
 		mux:     http.NewServeMux(),
 	}
