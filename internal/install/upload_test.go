@@ -12,6 +12,31 @@ import (
 	"testing"
 )
 
+// entries lists the names in dir.
+func entries(t testing.TB, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// writeMain writes dir/main.py holding body, making dir if missing.
+func writeMain(t testing.TB, dir, body string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.py"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestIsLeftover(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -31,20 +56,6 @@ func TestIsLeftover(t *testing.T) {
 			t.Errorf("IsLeftover(%q) = %v, want %v", c.name, got, c.want)
 		}
 	}
-}
-
-// entries lists the names in dir.
-func entries(t testing.TB, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestUploadStepsLeaveLeftoverNames: what ZipFile, Stage and SetAside put in
@@ -157,12 +168,7 @@ func TestJobInstall(t *testing.T) {
 			up := t.TempDir()
 			dir := filepath.Join(up, "app")
 			if c.before != "" {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(dir, "main.py"), []byte(c.before), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				writeMain(t, dir, c.before)
 			}
 			s := stageVersion(t, up, "v2")
 			job := &Job{Name: "app", Staged: s, Dir: dir, Replace: c.replace, Installer: Installer{Python: python},
@@ -210,12 +216,7 @@ func TestJobWithdrawn(t *testing.T) {
 func TestSwapDirsPutsBack(t *testing.T) {
 	up := t.TempDir()
 	dir := filepath.Join(up, "app")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.py"), []byte("v1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeMain(t, dir, "v1")
 	err := swapDirs(filepath.Join(up, ".staging-missing"), dir, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "move the new files into") {
 		t.Errorf("swapDirs from a missing staging directory = %v, want an error naming the move", err)

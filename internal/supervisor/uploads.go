@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,7 +176,7 @@ func (s *Supervisor) RemoveUpload(ctx context.Context, name string) error {
 	// would then remove.
 	trash := ""
 	if s.uploadFiles != nil && s.checkDir(Upload{Name: name, Dir: dir}) == nil {
-		if trash, err = s.uploadFiles.SetAside(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if trash, err = s.uploadFiles.SetAside(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Error("remove upload: move its files aside", "program", name, "err", err)
 		}
 	}
