@@ -180,7 +180,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "No %s in %s: running on built-in defaults (no programs, dashboard on %s:%d)\n",
 			defaultConfigName, cfg.Dir, cfg.WebUI.Host, cfg.WebUI.Port)
 	}
-	sup := supervisor.New(cfg, supervisor.Options{Logger: logger})
+	sup := supervisor.New(cfg, supervisor.Options{Logger: logger, UploadFiles: install.Leftovers{}})
 	unlock, err := sup.Lock()
 	if err != nil {
 		fmt.Fprintf(stderr, "pyvisor: %v\n", err)

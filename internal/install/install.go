@@ -1,9 +1,11 @@
-// Package install turns an uploaded ZIP into an installed program directory: safe extraction into a staging
-// directory, a virtual environment of its own, pip install of its requirements under a time limit, with all
-// output written to the io.Writer it is handed.
+// Package install turns an uploaded ZIP into an installed program directory: the received ZIP, safe
+// extraction into a staging directory, a move into place (or a swap with the program's current files), a
+// virtual environment of its own and pip install of its requirements under a time limit, with all output
+// written to the io.Writer it is handed. It also names what these steps, and the removal of a program's
+// directory, leave behind while under way (IsLeftover).
 //
 // It owns no state between calls and knows nothing of the supervisor or of HTTP: the caller picks the
-// directories, moves a staged directory into place, and maps BadArchiveError to a client error.
+// directories, hands a Job's Install to whoever runs it, and maps BadArchiveError to a client error.
 package install
 
 import "fmt"

@@ -256,11 +256,25 @@ func TestInterruptedInstallIsReported(t *testing.T) {
 	}
 }
 
+// testUploadFiles stands in for install.Leftovers, which this package cannot
+// import: its leftovers are the names that start with "~".
+type testUploadFiles struct{}
+
+func (testUploadFiles) IsLeftover(name string) bool { return strings.HasPrefix(name, "~") }
+
+func (testUploadFiles) SetAside(dir string) (string, error) {
+	aside := filepath.Join(filepath.Dir(dir), "~removed-"+filepath.Base(dir))
+	if err := os.Rename(dir, aside); err != nil {
+		return "", err
+	}
+	return aside, nil
+}
+
 func TestLeftoversOfInterruptedUploadsAreSwept(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	up := filepath.Join(f.dir, UploadsDirName)
 	keep := filepath.Join(up, "My_App")
-	leftovers := []string{".upload-123.zip", ".staging-abc", ".old-def", ".removed-ghi"}
+	leftovers := []string{"~upload-123.zip", "~staging-abc", "~old-def", "~removed-ghi"}
 	for _, d := range append([]string{"My_App"}, leftovers...) {
 		if err := os.MkdirAll(filepath.Join(up, d), 0o755); err != nil {
 			t.Fatal(err)

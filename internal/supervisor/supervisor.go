@@ -64,6 +64,10 @@ type Options struct {
 	LogDir string
 	// Environ is the environment programs inherit; nil means os.Environ().
 	Environ []string
+	// UploadFiles names the leftovers of uploads, which Run deletes at start,
+	// and sets a removed upload's directory aside; nil means the supervisor
+	// leaves the uploads directory alone: nothing is swept, nothing deleted.
+	UploadFiles UploadFiles
 }
 
 // Supervisor runs the programs of one configuration.
@@ -79,6 +83,8 @@ type Supervisor struct {
 	logDir    string
 	rotator   logfile.Rotator
 	environ   []string
+	// uploadFiles is Options.UploadFiles.
+	uploadFiles UploadFiles
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -128,6 +134,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		s.logDir = filepath.Join(cfg.Dir, LogDirName)
 	}
 	s.environ = opts.Environ
+	s.uploadFiles = opts.UploadFiles
 	if s.environ == nil {
 		s.environ = os.Environ()
 	}

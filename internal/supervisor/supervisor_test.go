@@ -123,7 +123,7 @@ func (f *fixture) start() *manager {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	sup := New(f.cfg, Options{Logger: logger})
+	sup := New(f.cfg, Options{Logger: logger, UploadFiles: testUploadFiles{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &manager{sup: sup, cancel: cancel, done: make(chan struct{})}
 	go func() {

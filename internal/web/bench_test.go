@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -68,7 +69,7 @@ func benchHandler(b *testing.B, n int) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
+	sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler), UploadFiles: install.Leftovers{}})
 	return NewHandler(Options{Supervisor: sup, Title: cfg.WebUI.Title, Logger: slog.New(slog.DiscardHandler)})
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -111,7 +112,7 @@ func newFixture(t testing.TB, yaml string) *fixture {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	sup := supervisor.New(cfg, supervisor.Options{Logger: logger})
+	sup := supervisor.New(cfg, supervisor.Options{Logger: logger, UploadFiles: install.Leftovers{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/install"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
 // Limits of an upload request besides the ZIP itself.
@@ -26,6 +29,7 @@ const (
 // uploadForm is a parsed upload request: its text fields, and the ZIP saved in
 // a temporary file, which close removes.
 type uploadForm struct {
+	dir     string // where the ZIP is, and its staging directory goes
 	fields  map[string]string
 	zip     *os.File // nil when the request had no file part
 	zipSize int64
@@ -45,6 +49,19 @@ func (f *uploadForm) close() {
 		os.Remove(f.zip.Name())
 		f.zip = nil
 	}
+}
+
+// receive reads an upload form into the uploads directory once the supervisor
+// has started, which is quick: as it starts it sweeps that directory of what
+// interrupted uploads left there, which could take this one's files.
+func (h *handler) receive(w http.ResponseWriter, r *http.Request) (*uploadForm, error) {
+	select {
+	case <-h.sup.Ready():
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	fields := []string{"name", "script", "args", "autostart"}
+	return readUploadForm(w, r, h.sup.UploadsDir(), h.uploads.MaxZipBytes, fields)
 }
 
 // readUploadForm reads a multipart upload: the part "file" is streamed into a
@@ -74,7 +91,7 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, dir string, maxZip i
 		}
 	}()
 
-	form := &uploadForm{fields: map[string]string{}}
+	form := &uploadForm{dir: dir, fields: map[string]string{}}
 	defer func() {
 		if err != nil {
 			form.close()
@@ -127,10 +144,7 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, dir string, maxZip i
 // the client's (readErr says how to report them), failures to write the
 // server's.
 func (f *uploadForm) saveZip(part io.Reader, dir string, maxZip int64, readErr func(error) error) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save the upload: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".upload-*.zip")
+	tmp, err := install.ZipFile(dir)
 	if err != nil {
 		return fmt.Errorf("save the upload: %w", err)
 	}
@@ -159,6 +173,24 @@ func (e *errWriter) Write(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// applyTo sets the fields of u that the form gives: script (unless blank),
+// args and autostart. Those it omits keep their values.
+func (f *uploadForm) applyTo(u *supervisor.Upload) error {
+	if v := f.fields["script"]; strings.TrimSpace(v) != "" {
+		u.Script = v
+	}
+	if v, ok := f.fields["args"]; ok {
+		u.Args = splitArgs(v)
+	}
+	if v, ok := f.fields["autostart"]; ok {
+		var err error
+		if u.Autostart, err = parseAutostart(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // splitArgs splits the args field: on commas, each item trimmed of surrounding

@@ -2,17 +2,10 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/install"
@@ -20,48 +13,23 @@ import (
 )
 
 // Uploads: POST /api/programs adds a program from a ZIP, PUT replaces the files
-// of an uploaded one, DELETE removes one. A ZIP is received into a temporary
-// file and unpacked into a staging directory beside the programs' directories
-// (same filesystem, so moving it into place is a rename); the supervisor then
-// shows the program as installing while the install function, run in the
-// background, moves the files into place and builds the venv, writing to the
-// program's log. No path leaves a temporary file or staging directory behind.
-
-// uploadFields returns the text fields of an upload form, besides its file.
-func uploadFields() []string { return []string{"name", "script", "args", "autostart"} }
-
-// waitReady waits until the supervisor has started, which is quick: as it
-// starts it sweeps the uploads directory of what interrupted uploads left
-// there, so an upload that wrote its files there earlier could lose them.
-func (h *handler) waitReady(r *http.Request) error {
-	select {
-	case <-h.sup.Ready():
-		return nil
-	case <-r.Context().Done():
-		return r.Context().Err()
-	}
-}
+// of an uploaded one, DELETE removes one. The handlers read the form, have
+// package install stage the ZIP, and hand the supervisor the program with its
+// install, which it runs in the background while it shows the program as
+// installing. No path leaves a temporary file or staging directory behind.
 
 func (h *handler) addProgram(w http.ResponseWriter, r *http.Request) {
 	st, err := h.add(w, r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, newProgramJSON(&st, time.Now()))
+	h.writeUpload(w, r, http.StatusCreated, st, err)
 }
 
 func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status, error) {
-	if err := h.waitReady(r); err != nil {
-		return supervisor.Status{}, err
-	}
-	dir := h.sup.UploadsDir()
-	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, uploadFields())
+	form, err := h.receive(w, r)
 	if err != nil {
 		return supervisor.Status{}, err
 	}
 	defer form.close()
-	name, _ := form.field("name")
+	name := form.fields["name"]
 	infoOf(r).program = name // for the audit log
 	if err := install.ValidateName(name); err != nil {
 		return supervisor.Status{}, badRequest(err.Error())
@@ -69,29 +37,16 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) (supervisor.Status
 	if st, err := h.sup.Status(name); err == nil {
 		return supervisor.Status{}, existsError(fmt.Errorf("add %q: %w", name, supervisor.ErrExists), st.Uploaded)
 	}
-	script, _ := form.field("script")
-	args, _ := form.field("args")
-	autostartText, _ := form.field("autostart")
-	autostart, err := parseAutostart(autostartText)
-	if err != nil {
+	u := supervisor.Upload{Name: name, Script: form.fields["script"], Dir: filepath.Join(form.dir, install.DirName(name))}
+	if err := form.applyTo(&u); err != nil {
 		return supervisor.Status{}, err
 	}
-	s, err := h.stage(form, dir, script)
-	if err != nil {
-		return supervisor.Status{}, err
+	st, err := h.stage(form, u, false, h.sup.AddUpload)
+	if errors.Is(err, supervisor.ErrExists) {
+		// Another upload of this name (or of one with the same directory) won.
+		err = existsError(err, true)
 	}
-	final := filepath.Join(dir, install.DirName(name))
-	u := supervisor.Upload{Name: name, Script: s.script, Args: splitArgs(args), Autostart: autostart, Dir: final}
-	st, err := h.sup.AddUpload(u, h.installFunc(name, s, final, moveIntoPlace))
-	if err != nil {
-		s.discard()
-		if errors.Is(err, supervisor.ErrExists) {
-			// Another upload of this name (or of one with the same directory) won.
-			return supervisor.Status{}, existsError(err, true)
-		}
-		return supervisor.Status{}, err
-	}
-	return st, nil
+	return st, err
 }
 
 // existsError adds to err, the 409 for an upload whose name is taken, what to do.
@@ -104,11 +59,7 @@ func existsError(err error, uploaded bool) error {
 
 func (h *handler) updateProgram(w http.ResponseWriter, r *http.Request) {
 	st, err := h.update(w, r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newProgramJSON(&st, time.Now()))
+	h.writeUpload(w, r, http.StatusOK, st, err)
 }
 
 func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Status, error) {
@@ -123,11 +74,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Sta
 	if err != nil {
 		return supervisor.Status{}, err
 	}
-	if err := h.waitReady(r); err != nil {
-		return supervisor.Status{}, err
-	}
-	dir := h.sup.UploadsDir()
-	form, err := readUploadForm(w, r, dir, h.uploads.MaxZipBytes, uploadFields())
+	form, err := h.receive(w, r)
 	if err != nil {
 		return supervisor.Status{}, err
 	}
@@ -135,34 +82,47 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Sta
 	if v, ok := form.field("name"); ok && v != name {
 		return supervisor.Status{}, badRequest(fmt.Sprintf("the form names %q, the URL %q: a program cannot be renamed", v, name))
 	}
-	// Omitted fields keep their current values.
-	script := spec.Script
-	if v, _ := form.field("script"); strings.TrimSpace(v) != "" {
-		script = v
-	}
-	args := spec.Args
-	if v, ok := form.field("args"); ok {
-		args = splitArgs(v)
-	}
-	autostart := spec.Enabled
-	if v, ok := form.field("autostart"); ok {
-		if autostart, err = parseAutostart(v); err != nil {
-			return supervisor.Status{}, err
-		}
-	}
-	s, err := h.stage(form, dir, script)
-	if err != nil {
+	// Omitted fields keep their current values. Status.Cwd is the program's
+	// directory resolved to an absolute path.
+	u := supervisor.Upload{Name: name, Script: spec.Script, Args: spec.Args, Autostart: spec.Enabled, Dir: cur.Cwd}
+	if err := form.applyTo(&u); err != nil {
 		return supervisor.Status{}, err
 	}
-	// Status.Cwd is the program's directory resolved to an absolute path.
-	u := supervisor.Upload{Name: name, Script: s.script, Args: args, Autostart: autostart, Dir: cur.Cwd}
 	// Once the upload is in, a client that goes away does not cancel it halfway.
-	st, err := h.sup.UpdateUpload(context.WithoutCancel(r.Context()), u, h.installFunc(name, s, cur.Cwd, swapDirs))
+	ctx := context.WithoutCancel(r.Context())
+	return h.stage(form, u, true, func(u supervisor.Upload, job supervisor.InstallFunc) (supervisor.Status, error) {
+		return h.sup.UpdateUpload(ctx, u, job)
+	})
+}
+
+// writeUpload answers an add or an update with the program, or the error.
+func (h *handler) writeUpload(w http.ResponseWriter, r *http.Request, code int, st supervisor.Status, err error) {
 	if err != nil {
-		s.discard()
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, code, newProgramJSON(&st, time.Now()))
+}
+
+// stage has the form's ZIP unpacked beside it and checked to hold u's
+// script, then hands u and its install to submit (the supervisor's AddUpload or
+// UpdateUpload). The staged files go if submit refuses them.
+func (h *handler) stage(form *uploadForm, u supervisor.Upload, replace bool,
+	submit func(supervisor.Upload, supervisor.InstallFunc) (supervisor.Status, error)) (supervisor.Status, error) {
+	if form.zip == nil {
+		return supervisor.Status{}, badRequest(`no ZIP file: the form lacks the field "file"`)
+	}
+	s, err := install.Stage(form.zip, form.zipSize, form.dir, u.Script, h.uploads.Limits)
+	if err != nil {
 		return supervisor.Status{}, err
 	}
-	return st, nil
+	u.Script = s.Script()
+	job := &install.Job{Name: u.Name, Staged: s, Dir: u.Dir, Replace: replace, Installer: h.uploads.Installer, Log: h.log}
+	st, err := submit(u, job.Install)
+	if err != nil {
+		s.Discard()
+	}
+	return st, err
 }
 
 func (h *handler) removeProgram(w http.ResponseWriter, r *http.Request) {
@@ -200,115 +160,4 @@ func (h *handler) changeable(name, verb string) (supervisor.Status, error) {
 		return st, fmt.Errorf("%s %q: %w: it is %s; stop it first", verb, name, supervisor.ErrBusy, st.State)
 	}
 	return st, nil
-}
-
-// staged is an unpacked upload in its staging directory, waiting to be moved
-// into place. Exactly one party gets it: the install function, which moves it,
-// or the handler, which deletes it when the supervisor refused the upload. Both
-// may try: a request can fail after the supervisor took it (its client went
-// away while waiting for the answer).
-type staged struct {
-	dir     string
-	script  string // as checked, cleaned
-	files   int
-	took    time.Duration // to unpack
-	claimed atomic.Bool
-}
-
-// claim reports whether the caller is the one that gets the directory.
-func (s *staged) claim() bool { return s.claimed.CompareAndSwap(false, true) }
-
-// discard deletes the staging directory unless the install function has it.
-func (s *staged) discard() {
-	if s.claim() {
-		os.RemoveAll(s.dir) // nothing to report to: the request failed already
-	}
-}
-
-// stage unpacks the form's ZIP into a new staging directory in dir and checks
-// that it holds script. On error nothing is left.
-func (h *handler) stage(form *uploadForm, dir, script string) (*staged, error) {
-	if form.zip == nil {
-		return nil, badRequest(`no ZIP file: the form lacks the field "file"`)
-	}
-	s := &staged{dir: filepath.Join(dir, ".staging-"+rand.Text())}
-	start := time.Now()
-	files, err := install.Extract(form.zip, form.zipSize, s.dir, h.uploads.Limits)
-	if err != nil {
-		return nil, err // Extract leaves nothing behind
-	}
-	s.files, s.took = len(files), time.Since(start)
-	if err := install.CheckScript(s.dir, script); err != nil {
-		s.discard()
-		return nil, err
-	}
-	s.script = path.Clean(script)
-	return s, nil
-}
-
-// placeFunc moves a staging directory to a program's directory.
-type placeFunc func(staging, dir string, out io.Writer) error
-
-// installFunc returns the install of an upload, which the supervisor runs in
-// the background: move the staged files to dir with place, then build the venv.
-func (h *handler) installFunc(name string, s *staged, dir string, place placeFunc) supervisor.InstallFunc {
-	return func(ctx context.Context, out io.Writer) error {
-		if !s.claim() {
-			return errors.New("the upload was withdrawn before its install began")
-		}
-		defer os.RemoveAll(s.dir) // gone already unless place failed; nothing more to report
-		fmt.Fprintf(out, "===== pyvisor: upload of %q received: %d files unpacked in %.1fs =====\n", name, s.files, s.took.Seconds())
-		start := time.Now()
-		if err := place(s.dir, dir, out); err != nil {
-			fmt.Fprintf(out, "===== pyvisor: installation FAILED: %v =====\n", err)
-			return err
-		}
-		t, err := h.uploads.Installer.Install(ctx, dir, out)
-		h.log.Info("upload installed", "program", name, "ok", err == nil, "files", s.files,
-			"unpack", s.took, "venv", t.Venv, "pip", t.Pip, "install", time.Since(start))
-		return err
-	}
-}
-
-// moveIntoPlace moves a new upload's files to its directory dir. A dir that
-// exists is a leftover (of a crash, or of files a remove could not delete): the
-// supervisor gives no program a directory another one uses, so it goes.
-func moveIntoPlace(staging, dir string, out io.Writer) error {
-	if _, err := os.Lstat(dir); err == nil {
-		fmt.Fprintf(out, "----- deleting the leftover directory %s\n", dir)
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("delete the leftover directory %s: %w", dir, err)
-		}
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		return fmt.Errorf("move the files into %s: %w", dir, err)
-	}
-	return nil
-}
-
-// swapDirs replaces the files in dir by the staged ones: the old directory is
-// renamed aside first, so that a failure can put it back, and deleted last.
-func swapDirs(staging, dir string, out io.Writer) error {
-	old := filepath.Join(filepath.Dir(dir), ".old-"+rand.Text())
-	err := os.Rename(dir, old)
-	aside := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("move the old files of %s aside: %w", dir, err)
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		if aside {
-			if back := os.Rename(old, dir); back != nil {
-				err = errors.Join(err, fmt.Errorf("and put the old files back from %s: %w", old, back))
-			}
-		}
-		return fmt.Errorf("move the new files into %s: %w", dir, err)
-	}
-	if aside {
-		if err := os.RemoveAll(old); err != nil {
-			// The program has its new files; the old ones only take space.
-			fmt.Fprintf(out, "----- warning: could not delete the old files in %s: %v\n", old, err)
-		}
-	}
-	fmt.Fprintf(out, "----- the new files replaced the old ones in %s\n", dir)
-	return nil
 }

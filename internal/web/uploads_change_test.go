@@ -242,7 +242,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.Load after the manager stopped: %v", err)
 	}
-	sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
+	sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler), UploadFiles: install.Leftovers{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -37,7 +38,7 @@ func TestUploadWaitsForStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
+		sup := supervisor.New(cfg, supervisor.Options{Logger: slog.New(slog.DiscardHandler), UploadFiles: install.Leftovers{}})
 		h := NewHandler(Options{Supervisor: sup, Logger: slog.New(slog.DiscardHandler)})
 		call := step.method + " " + step.target
 		body, ct := multipartBody(t, []field{{"name", "early"}, {"script", "main.py"}, {"autostart", "off"}}, appZip(t, "", step.version))
