@@ -134,4 +134,3 @@ func mount(t *testing.T, args ...string) {
 		}
 	})
 }
-
