@@ -195,6 +195,7 @@ func (r Rotator) rotate(path string, limit int64) (Result, error) {
 	}
 	res := set.result(p.method)
 	if p.method == CollapseRange {
+		writeBackFrom(live, p.n)
 		err := collapse(live, p.n)
 		if err == nil {
 			return res, nil

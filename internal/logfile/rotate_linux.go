@@ -22,6 +22,16 @@ func blockSize(f *os.File) (int64, error) {
 	return int64(st.Bsize), nil
 }
 
+// writeBackFrom writes the dirty pages of f from off to its end to disk and
+// waits for them. A collapse does that itself, under the inode lock that the
+// child's writes wait for; done first, outside the lock, it leaves the collapse
+// only what the child wrote in between.
+func writeBackFrom(f *os.File, off int64) {
+	// Only an optimisation: an error here will show again in the collapse.
+	unix.SyncFileRange(int(f.Fd()), off, 0,
+		unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+}
+
 // collapse removes the first n bytes of f, shifting the rest down, in one
 // step under the inode lock, so an O_APPEND write of the child lands either
 // wholly before (and is removed only if it was copied) or wholly after.

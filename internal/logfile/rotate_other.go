@@ -19,6 +19,8 @@ func blockSize(*os.File) (int64, error) { return 0, errCollapseUnsupported }
 
 func collapse(*os.File, int64) error { return errCollapseUnsupported }
 
+func writeBackFrom(*os.File, int64) {}
+
 // copyRange writes the n bytes of src at srcOff to dst at dstOff. Without
 // copy_file_range, the bytes pass through a buffer of this process.
 func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error {
