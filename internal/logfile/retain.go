@@ -11,7 +11,15 @@ import (
 // from one goroutine (Run). Each log is checked at a rate that follows its
 // growth: an idle log every Idle, as a stat, a growing one often enough to be
 // caught close to the limit (see nextCheck); on Linux the first write to an
-// idle log wakes the loop too, so a burst is caught within eventGap.
+// idle log wakes the loop too (a one-shot inotify watch), so a burst is caught
+// within eventGap. A log that keeps being written is checked at most every
+// eventGap while far from its limit, every minCheck near it.
+//
+// How far past the limit a log gets: what its program writes in the time a
+// rotation takes (a copy of up to Limit bytes within the kernel and an fsync
+// of it) plus minCheck when its rate is steady, eventGap when it starts from
+// idle, and Idle where there is no inotify. Whatever it writes meanwhile is
+// still kept: a rotation moves the whole excess, in as many backups as needed.
 type Retainer struct {
 	// Rotator does the rotations.
 	Rotator Rotator
