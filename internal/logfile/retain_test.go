@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,4 +179,64 @@ func checkContiguous(data []byte, written int) (first int, err error) {
 		return 0, fmt.Errorf("the last line kept is %d; want the last written, %d", want-1, written-1)
 	}
 	return first, nil
+}
+
+// TestRetainerWakesOnWrite checks that a log idle at its first check is
+// rotated soon after it passes the limit, long before the idle period ends:
+// the write itself wakes the loop. It also checks that a path Paths stops
+// returning is no longer rotated.
+func TestRetainerWakesOnWrite(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux wakes on writes; elsewhere an idle log waits for its next check")
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	writeFile(t, a, "first\n")
+	writeFile(t, b, "first\n")
+	var mu sync.Mutex
+	paths := []string{a, b}
+	rotated := make(chan string, 10)
+	r := &Retainer{
+		Rotator: Rotator{Backups: 2},
+		Limit:   1000,
+		Idle:    time.Hour,
+		Paths: func(dst []string) []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append(dst, paths...)
+		},
+		Report: func(path string, res Result, err error) {
+			if err != nil {
+				t.Errorf("rotate %s: %+v, %v", path, res, err)
+			}
+			rotated <- path
+		},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan struct{})
+	go func() { defer close(ended); r.Run(ctx) }()
+	defer func() { cancel(); <-ended }()
+
+	time.Sleep(100 * time.Millisecond) // past the first check, which finds both idle
+	appendFile(t, a, strings.Repeat("0123456789\n", 200))
+	select {
+	case got := <-rotated:
+		if got != a {
+			t.Fatalf("rotated %s; want %s", got, a)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("%s, over its limit, not rotated a minute after the write (idle period %v)", a, r.Idle)
+	}
+	// b is forgotten before it grows: its write must wake nothing.
+	mu.Lock()
+	paths = paths[:1]
+	mu.Unlock()
+	appendFile(t, a, "one more line to wake the loop, which then reads Paths\n")
+	time.Sleep(eventGap + 100*time.Millisecond)
+	appendFile(t, b, strings.Repeat("0123456789\n", 200))
+	select {
+	case got := <-rotated:
+		t.Errorf("rotated %s after it left Paths", got)
+	case <-time.After(2 * eventGap):
+	}
 }
