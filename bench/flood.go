@@ -128,9 +128,9 @@ func benchFlood(bin, work string, window time.Duration) error {
 		fmt.Fprintln(os.Stderr, "bench: flood floor:", err)
 		return nil
 	}
-	fmt.Printf("flood:   floor: a bare loop doing the same copy_file_range + fsync + renames + collapse beside the same writer: %d rotations in %s, %.2f%% of one core (%s per rotation); writer %.0f lines/s, longest stall %s\n",
+	fmt.Printf("flood:   floor: a bare loop doing the same copy_file_range + fsync + renames + collapse beside the same writer: %d rotations in %s, %.2f%% of one core (%s per rotation), longest collapse %s; writer %.0f lines/s, longest stall %s\n",
 		floor.rotations, floor.elapsed.Round(time.Second), float64(floor.cpu)/float64(floor.elapsed)*100,
-		(floor.cpu / time.Duration(max(floor.rotations, 1))).Round(time.Microsecond), floor.writer.rate(), floor.writer.stall.Round(time.Microsecond))
+		(floor.cpu / time.Duration(max(floor.rotations, 1))).Round(time.Microsecond), floor.collapse.Round(time.Microsecond), floor.writer.rate(), floor.writer.stall.Round(time.Microsecond))
 	return nil
 }
 

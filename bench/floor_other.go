@@ -11,6 +11,7 @@ type floorResult struct {
 	rotations int
 	cpu       time.Duration
 	elapsed   time.Duration
+	collapse  time.Duration
 	writer    floodStats
 }
 
