@@ -9,9 +9,12 @@
 //	    after start-up; a shorter one shows a resident size below the steady one.
 //	  - gap:   restart gap with delay_seconds 0: time from a program's exit to the
 //	    start of the next run, against the floor of spawning the interpreter directly.
-//	  - flood: one program writing to stdout as fast as it can; the manager's CPU
-//	    over whole rotation periods (up to -seconds, at most 60), and the floor:
-//	    the CPU the kernel takes to truncate the same bytes with no manager.
+//	  - flood: one program writing numbered lines, one write(2) each, as fast as it
+//	    can, under pyvisor (logging: 10 MB, 3 backups) and, at the same time, the
+//	    same program writing to a file with no manager, for -seconds (at most 60);
+//	    lines missing from the retained files, both throughputs, the manager's CPU,
+//	    the live file's peak size, the writers' longest stall; then the floor: a
+//	    bare loop doing the same copies and collapses beside the same writer.
 //	  - status: `pyvisor status` (and --json) run -runs times as a whole process
 //	    against a manager with N idle programs; median and p90 wall time.
 //
@@ -30,7 +33,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -392,138 +394,6 @@ func gapsFromLog(path string) ([]time.Duration, error) {
 		}
 	}
 	return gaps, sc.Err()
-}
-
-const floodPy = `import sys
-line = "x" * 100 + "\n"
-w = sys.stdout.write
-i = 0
-while True:
-    i += 1
-    w(str(i) + line)
-`
-
-// benchFlood measures the manager's CPU while a program floods its log, over
-// whole rotation periods: from right after one rotation to right after the last
-// one that fits in the window, so that the window holds exactly as many
-// rotations as periods of writing. (A window of fixed length can end just
-// before a rotation and then count the writing of a period without its cost.)
-// Nearly all of that CPU is the kernel freeing the page cache of the bytes a
-// rotation removes, so the same bytes are then written and truncated with no
-// manager at all, to show that floor.
-func benchFlood(bin, work string, window time.Duration) error {
-	p, err := newProject(work, "flood", map[string]string{"flood.py": floodPy}, `
-programs:
-  - {name: flood, script: flood.py}
-`)
-	if err != nil {
-		return err
-	}
-	defer p.close()
-	if err := p.start(bin); err != nil {
-		return err
-	}
-	if err := p.waitRunning(1, 30*time.Second); err != nil {
-		return err
-	}
-	pid := p.cmd.Process.Pid
-	logPath := filepath.Join(p.dir, "log", "flood.log")
-	// Log sizes are checked every 5 sampling rounds: every 10 s by default.
-	const period = 10 * time.Second
-	if _, err := waitRotation(logPath, 3*period); err != nil {
-		return err
-	}
-	cpu0, err := cpuTime(pid)
-	if err != nil {
-		return err
-	}
-	t0 := time.Now()
-	var removed int64 // bytes the rotations took out of the live log
-	rotations := max(int(window/period), 1)
-	for range rotations {
-		peak, err := waitRotation(logPath, 3*period)
-		if err != nil {
-			return err
-		}
-		removed += peak
-	}
-	cpu1, err := cpuTime(pid)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(t0)
-	p.close()
-
-	perRotation := (cpu1 - cpu0) / time.Duration(rotations)
-	fmt.Printf("flood: manager CPU %.2f%% of one core over %d rotations in %s (%.0f MB/s written; %s of CPU per rotation of %d MiB; logging: 10 MB, 1 backup)\n",
-		float64(cpu1-cpu0)/float64(elapsed)*100, rotations, elapsed.Round(time.Second),
-		float64(removed)/elapsed.Seconds()/1e6, perRotation.Round(time.Millisecond), removed/int64(rotations)>>20)
-
-	floor, size, err := truncateFloor(filepath.Join(p.dir, "flood.py"), filepath.Join(work, "floor.log"), period)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: truncate floor:", err)
-		return nil
-	}
-	fmt.Printf("flood: truncate floor: with no manager, truncating the %d MiB the same program writes in %s costs %s of CPU (%.2f%% of one core over those %s)\n",
-		size>>20, period, floor.Round(time.Millisecond), float64(floor)/float64(period)*100, period)
-	return nil
-}
-
-// waitRotation waits until the log at path shrinks, which is what a rotation
-// does to it, and returns its size before that.
-func waitRotation(path string, timeout time.Duration) (peak int64, err error) {
-	last := int64(-1)
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		fi, err := os.Stat(path)
-		if err != nil {
-			continue
-		}
-		if fi.Size() < last {
-			return last, nil
-		}
-		last = fi.Size()
-	}
-	return 0, fmt.Errorf("%s was not rotated within %s", path, timeout)
-}
-
-// truncateFloor runs script for d with its output appended to path, as pyvisor
-// runs a program, stops it, and returns the CPU time this thread then spends
-// in one ftruncate of the file to zero (the kernel freeing its page cache, as a
-// rotation's collapse does) and the file's size.
-func truncateFloor(script, path string, d time.Duration) (time.Duration, int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	c := exec.Command("python3", script)
-	c.Stdout, c.Stderr = f, f
-	c.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	if err := c.Start(); err != nil {
-		return 0, 0, err
-	}
-	time.Sleep(d)
-	c.Process.Kill()
-	c.Wait()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	before, err := threadCPU()
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := f.Truncate(0); err != nil {
-		return 0, 0, err
-	}
-	after, err := threadCPU()
-	if err != nil {
-		return 0, 0, err
-	}
-	return after - before, fi.Size(), nil
 }
 
 // threadCPU is the CPU time the calling OS thread has used.

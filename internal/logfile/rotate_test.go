@@ -162,26 +162,26 @@ func TestRotateIfLarger(t *testing.T) {
 			if tt.content != nil {
 				writeFile(t, path, *tt.content)
 			}
-			rotated, m, err := Rotator{Backups: tt.backups}.RotateIfLarger(path, tt.max)
-			if rotated != tt.wantRotated || (err != nil) != tt.wantErr {
-				t.Fatalf("RotateIfLarger(%d) = %v, %v, %v; want rotated %v, error %v", tt.max, rotated, m, err, tt.wantRotated, tt.wantErr)
+			res, err := Rotator{Backups: tt.backups}.RotateIfLarger(path, tt.max)
+			if rotated := res.Method != NoRotation; rotated != tt.wantRotated || (err != nil) != tt.wantErr {
+				t.Fatalf("RotateIfLarger(%d) = %+v, %v; want rotated %v, error %v", tt.max, res, err, tt.wantRotated, tt.wantErr)
 			}
-			if rotated && m != CopyTruncate {
-				t.Errorf("RotateIfLarger(%d) method = %v; want %v for a file under a block", tt.max, m, CopyTruncate)
+			if tt.wantRotated && res.Method != CopyTruncate {
+				t.Errorf("RotateIfLarger(%d) method = %v; want %v for a file under a block", tt.max, res.Method, CopyTruncate)
 			}
 		})
 	}
 }
 
-// The manager checks every program's log every 10 s; a check that finds
-// nothing to do must not make garbage (the path's NUL-terminated copy aside).
+// The manager checks every idle log every 10 s; a check that finds nothing
+// to do must not make garbage (the path's NUL-terminated copy aside).
 func TestRotateIfLargerCheckAllocatesAlmostNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "small.log")
 	writeFile(t, path, "12345\n")
 	r := Rotator{Backups: 1}
 	allocs := testing.AllocsPerRun(100, func() {
-		if rotated, _, err := r.RotateIfLarger(path, 10); rotated || err != nil {
-			t.Fatalf("RotateIfLarger = %v, %v; want nothing done", rotated, err)
+		if res, err := r.RotateIfLarger(path, 10); res.Method != NoRotation || err != nil {
+			t.Fatalf("RotateIfLarger = %+v, %v; want nothing done", res, err)
 		}
 	})
 	if allocs > 1 {
@@ -189,49 +189,122 @@ func TestRotateIfLargerCheckAllocatesAlmostNothing(t *testing.T) {
 	}
 	// A path that cannot be a file is an error that names it, not "no file".
 	bad := filepath.Join(path, "x.log")
-	if _, _, err := r.RotateIfLarger(bad, 10); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := r.RotateIfLarger(bad, 10); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("RotateIfLarger(%q) = %v, want an error naming it", bad, err)
 	}
 }
 
-// TestRotateIfLargerKeepsAtMostTheLimit checks a flood: a file far over the
-// limit leaves a backup of at most the limit, starting at a line, holding the
-// newest lines that left the live file.
-func TestRotateIfLargerKeepsAtMostTheLimit(t *testing.T) {
+// TestRotateIfLargerKeepsEverything checks a file far over the limit: all of
+// it but the newest part goes into backups of at most the limit each, and the
+// backups, oldest first, and the live file hold a contiguous tail of what was
+// written (all of it when the backups have room), each byte once.
+func TestRotateIfLargerKeepsEverything(t *testing.T) {
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "%08d\n", i) // 180,000 bytes
+	}
+	content := b.String()
+	const limit = 20000
 	for _, force := range []bool{false, true} {
-		t.Run(fmt.Sprintf("copy-truncate=%v", force), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "flood.log")
-			var b strings.Builder
-			for i := range 20000 {
-				fmt.Fprintf(&b, "%08d\n", i) // 180,000 bytes
-			}
-			writeFile(t, path, b.String())
-			const limit = 20000
-			rotated, m, err := Rotator{Backups: 1, ForceCopyTruncate: force}.RotateIfLarger(path, limit)
-			if err != nil || !rotated {
-				t.Fatalf("RotateIfLarger(%d) = %v, %v, %v", limit, rotated, m, err)
-			}
-			backup, err := os.ReadFile(path + ".1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			live, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(backup) > limit || len(backup) < limit-4096-9 {
-				t.Errorf("%v: backup holds %d bytes, want at most %d and not much less", m, len(backup), limit)
-			}
-			if len(backup) == 0 || len(backup)%9 != 0 && m == CopyTruncate {
-				t.Errorf("%v: backup of %d bytes does not hold whole lines", m, len(backup))
-			}
-			// The backup and the live file together end with the newest lines, in order.
-			all := string(backup) + string(live)
-			if !strings.HasSuffix(all, "00019999\n") || !strings.Contains(all, "00019000\n00019001\n") {
-				t.Errorf("%v: backup+live do not end with the newest lines: ...%q", m, all[max(len(all)-40, 0):])
-			}
-			if !strings.HasPrefix(string(backup), fmt.Sprintf("%08d\n", 20000-len(all)/9)) {
-				t.Errorf("%v: backup starts with %q, want a whole line continuing into the live file", m, backup[:min(len(backup), 9)])
+		for _, backups := range []int{50, 3} {
+			t.Run(fmt.Sprintf("copy-truncate=%v/backups=%d", force, backups), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "flood.log")
+				writeFile(t, path, content)
+				res, err := Rotator{Backups: backups, ForceCopyTruncate: force}.RotateIfLarger(path, limit)
+				if err != nil || res.Method == NoRotation {
+					t.Fatalf("RotateIfLarger(%d) = %+v, %v", limit, res, err)
+				}
+				all := readRetained(t, path, backups+1)
+				sizes := backupSizes(t, path, backups+1)
+				for i, n := range sizes {
+					if n > limit {
+						t.Errorf("%v: backup .%d holds %d bytes, over the %d limit", res.Method, i+1, n, limit)
+					}
+				}
+				if len(sizes) != min(backups, res.Backups) || len(sizes) > backups {
+					t.Errorf("%v: %d backups after %+v with Backups=%d", res.Method, len(sizes), res, backups)
+				}
+				if !strings.HasSuffix(content, all) {
+					t.Fatalf("%v: backups+live (%d bytes) are not a tail of the %d bytes written", res.Method, len(all), len(content))
+				}
+				if int64(len(content)) != int64(len(all))+res.Expired {
+					t.Errorf("%v: backups+live %d bytes, %d expired; want %d together", res.Method, len(all), res.Expired, len(content))
+				}
+				if backups == 50 && all != content {
+					t.Errorf("%v: with room in the backups, %d of %d bytes kept", res.Method, len(all), len(content))
+				}
+				if backups == 3 && len(all) < 3*(limit-4096) {
+					t.Errorf("%v: %d bytes kept with 3 backups of up to %d; want the backups nearly full", res.Method, len(all), limit)
+				}
+			})
+		}
+	}
+}
+
+// readRetained returns the backups of path, oldest first, then the live file.
+func readRetained(t *testing.T, path string, upTo int) string {
+	t.Helper()
+	var all []byte
+	for i := upTo; i >= 1; i-- {
+		b, err := os.ReadFile(backupName(path, i))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	live, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(append(all, live...))
+}
+
+// backupSizes returns the sizes of <path>.1, <path>.2, … up to the first missing one.
+func backupSizes(t *testing.T, path string, upTo int) []int64 {
+	t.Helper()
+	var sizes []int64
+	for i := 1; i <= upTo; i++ {
+		fi, err := os.Stat(backupName(path, i))
+		if err != nil {
+			break
+		}
+		sizes = append(sizes, fi.Size())
+	}
+	return sizes
+}
+
+func TestPlanRotation(t *testing.T) {
+	tests := []struct {
+		name            string
+		size, limit, bs int64
+		backups         int
+		want            rotationPlan
+	}{
+		{"just over the limit: one backup", 10<<20 + 100, 10 << 20, 4096, 3,
+			rotationPlan{CollapseRange, 10 << 20, 10 << 20, 0}},
+		{"exactly two backups' worth and a byte", 20<<20 + 1, 10 << 20, 4096, 3,
+			rotationPlan{CollapseRange, 20 << 20, 10 << 20, 0}},
+		{"two backups' worth: the second stays live", 20 << 20, 10 << 20, 4096, 3,
+			rotationPlan{CollapseRange, 10 << 20, 10 << 20, 0}},
+		{"more than all backups hold: the oldest skipped", 55 << 20, 10 << 20, 4096, 3,
+			rotationPlan{CollapseRange, 50 << 20, 10 << 20, 20 << 20}},
+		{"limit not a multiple of the block", 30000, 20000, 4096, 50,
+			rotationPlan{CollapseRange, 16384, 16384, 0}},
+		{"no limit: all whole blocks in one", 30000, 0, 4096, 1,
+			rotationPlan{CollapseRange, 28672, 28672, 0}},
+		{"limit under a block", 5000, 100, 4096, 1,
+			rotationPlan{CopyTruncate, 5000, 100, 4900}},
+		{"one block or less", 4096, 10, 4096, 2,
+			rotationPlan{CopyTruncate, 4096, 10, 4080}},
+		{"no collapse", 25, 10, 0, 5,
+			rotationPlan{CopyTruncate, 25, 10, 0}},
+		{"no collapse, no limit", 25, 0, 0, 5,
+			rotationPlan{CopyTruncate, 25, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := planRotation(tt.size, tt.limit, tt.bs, tt.backups); got != tt.want {
+				t.Errorf("planRotation(%d, %d, %d, %d) = %+v, want %+v", tt.size, tt.limit, tt.bs, tt.backups, got, tt.want)
 			}
 		})
 	}

@@ -231,7 +231,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 }
 
 // sampleLoop measures CPU and memory of every running program's process group at
-// each interval and rotates log files that grew too large.
+// each interval, and has rotateLogs keep the log files to their limit meanwhile.
 // The sampling settings are read once: a reload does not change them.
 func (s *Supervisor) sampleLoop(ctx context.Context) {
 	cfg := s.config()
@@ -239,6 +239,12 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	rotating := make(chan struct{})
+	go func() {
+		defer close(rotating)
+		s.rotateLogs(ctx, rotateEvery*interval)
+	}()
+	defer func() { <-rotating }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	sm := &sampler{history: max(cfg.Sampling.History, 1)}
@@ -248,7 +254,6 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	var programs []*program
 	var pgids []int
 	pids := map[string]int{} // round does not keep it
-	round := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -272,32 +277,54 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		s.usageMu.Lock()
 		s.usage = sm.round(pids, measured, time.Now())
 		s.usageMu.Unlock()
-		// Log sizes are checked every rotateEvery samples (10 s by default): a stat per
-		// program is a good part of an idle round's cost, and a log overshooting its
-		// limit by a few seconds of output does no harm.
-		if round++; round%rotateEvery == 0 {
-			s.rotateLogs(programs)
-		}
 		s.notify()
 	}
 }
 
-// rotateEvery is how many sampling rounds pass between log size checks.
+// rotateEvery is how many sampling intervals pass between two size checks of a
+// log that does not grow (10 s by default); growing logs are checked as often as
+// their growth needs (see logfile.Retainer).
 const rotateEvery = 5
 
-func (s *Supervisor) rotateLogs(programs []*program) {
+// rotateLogs rotates each program's log whenever it passes logging.max_size_mb,
+// until ctx ends. The logging settings are read once: a reload does not change them.
+func (s *Supervisor) rotateLogs(ctx context.Context, idle time.Duration) {
 	limit := s.config().Logging.MaxSizeBytes
 	if limit <= 0 {
 		return
 	}
-	for _, p := range programs {
-		rotated, method, err := s.rotator.RotateIfLarger(p.logPath, limit)
-		if err != nil {
-			p.log.Error("rotate log", "path", p.logPath, "err", err)
-		} else if rotated {
-			p.log.Info("rotated log", "path", p.logPath, "method", method.String())
-		}
+	var programs []*program // refilled on each of r's wakes, read by Report
+	r := logfile.Retainer{
+		Rotator: s.rotator,
+		Limit:   limit,
+		Idle:    idle,
+		Paths: func(dst []string) []string {
+			programs = s.appendPrograms(programs[:0])
+			for _, p := range programs {
+				dst = append(dst, p.logPath)
+			}
+			return dst
+		},
+		Report: func(path string, res logfile.Result, err error) {
+			log := s.log
+			for _, p := range programs {
+				if p.logPath == path {
+					log = p.log
+				}
+			}
+			if res.Dropped > 0 {
+				log.Warn("no space for a log backup: dropped the oldest bytes of the log",
+					"path", path, "dropped_bytes", res.Dropped)
+			}
+			if err != nil {
+				log.Error("rotate log", "path", path, "err", err)
+			} else if res.Moved > 0 {
+				log.Info("rotated log", "path", path, "method", res.Method.String(),
+					"moved_bytes", res.Moved, "backups", res.Backups, "expired_bytes", res.Expired)
+			}
+		},
 	}
+	r.Run(ctx)
 }
 
 // Ready is closed once Run has adopted or started the programs (or begun to) and
