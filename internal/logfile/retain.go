@@ -34,7 +34,7 @@ type Retainer struct {
 	Paths func(dst []string) []string
 	// Report is told of each rotation that moved or dropped bytes, and of
 	// each failed check; res is what was done even when err is not nil.
-	Report func(path string, res Result, err error)
+	Report func(path string, res Rotation, err error)
 }
 
 const (
@@ -175,7 +175,7 @@ func (r *Retainer) check(path string, w *watched, now time.Time, idle time.Durat
 		return idle
 	}
 	if err != nil {
-		r.Report(path, Result{}, err)
+		r.Report(path, Rotation{}, err)
 		return idle
 	}
 	last := w.size

@@ -72,7 +72,7 @@ func TestRetainerFloodKeepsEveryLine(t *testing.T) {
 				Rotator: Rotator{Backups: tt.backups},
 				Limit:   limit,
 				Paths:   func(dst []string) []string { return append(dst, path) },
-				Report: func(_ string, res Result, err error) {
+				Report: func(_ string, res Rotation, err error) {
 					mu.Lock()
 					defer mu.Unlock()
 					rotations++
@@ -205,7 +205,7 @@ func TestRetainerWakesOnWrite(t *testing.T) {
 			defer mu.Unlock()
 			return append(dst, paths...)
 		},
-		Report: func(path string, res Result, err error) {
+		Report: func(path string, res Rotation, err error) {
 			if err != nil {
 				t.Errorf("rotate %s: %+v, %v", path, res, err)
 			}

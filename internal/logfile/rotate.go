@@ -42,8 +42,8 @@ func (m Method) String() string {
 	return "Method(" + strconv.Itoa(int(m)) + ")"
 }
 
-// Result says what one rotation did.
-type Result struct {
+// Rotation says what one rotation did.
+type Rotation struct {
 	// Method is how the bytes left the live file; NoRotation if none did.
 	Method Method
 	// Moved is how many bytes left the live file into new backups.
@@ -75,21 +75,21 @@ type Rotator struct {
 // the file but its newest part into backups of at most maxBytes each (several
 // if the file holds more than twice maxBytes), so that the backups, oldest
 // first, and the live file hold every byte written since the oldest kept one.
-// It returns a zero Result and no error when rotation is not needed or the
+// It returns a zero Rotation and no error when rotation is not needed or the
 // file does not exist.
-func (r Rotator) RotateIfLarger(path string, maxBytes int64) (Result, error) {
+func (r Rotator) RotateIfLarger(path string, maxBytes int64) (Rotation, error) {
 	if maxBytes <= 0 {
-		return Result{}, fmt.Errorf("rotate log %q: max size %d must be positive", path, maxBytes)
+		return Rotation{}, fmt.Errorf("rotate log %q: max size %d must be positive", path, maxBytes)
 	}
 	size, _, err := fileSize(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Result{}, nil
+		return Rotation{}, nil
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("rotate log %q: %w", path, err)
+		return Rotation{}, fmt.Errorf("rotate log %q: %w", path, err)
 	}
 	if size <= maxBytes {
-		return Result{}, nil
+		return Rotation{}, nil
 	}
 	res, err := r.rotate(path, maxBytes)
 	if err != nil {
@@ -134,10 +134,10 @@ func (r Rotator) Rotate(path string) (Method, error) {
 
 // rotate moves the head of path into new backups of at most limit bytes each
 // (one backup of any size when limit <= 0).
-func (r Rotator) rotate(path string, limit int64) (Result, error) {
+func (r Rotator) rotate(path string, limit int64) (Rotation, error) {
 	backups := r.Backups
 	if backups < 0 {
-		return Result{}, fmt.Errorf("backups %d must not be negative", backups)
+		return Rotation{}, fmt.Errorf("backups %d must not be negative", backups)
 	}
 	if backups == 0 {
 		backups = 1
@@ -146,16 +146,16 @@ func (r Rotator) rotate(path string, limit int64) (Result, error) {
 	// writable descriptor, and the offset of this one is never used to write.
 	live, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return Result{}, err
+		return Rotation{}, err
 	}
 	defer live.Close()
 	fi, err := live.Stat()
 	if err != nil {
-		return Result{}, err
+		return Rotation{}, err
 	}
 	size := fi.Size()
 	if size == 0 {
-		return Result{}, nil
+		return Rotation{}, nil
 	}
 	var bs int64
 	if !r.ForceCopyTruncate {
@@ -169,7 +169,7 @@ func (r Rotator) rotate(path string, limit int64) (Result, error) {
 	set.skipTo(p.start)
 	if err := set.copyFrom(live, p.start, p.n-p.start); err != nil {
 		if !isNoSpace(err) {
-			return Result{}, fmt.Errorf("copy to backup: %w", err)
+			return Rotation{}, fmt.Errorf("copy to backup: %w", err)
 		}
 		return dropHead(live, set, p)
 	}
@@ -178,7 +178,7 @@ func (r Rotator) rotate(path string, limit int64) (Result, error) {
 		// still large, before the slow syncs and renames.
 		if err := catchUp(live, set, 3); err != nil {
 			if !isNoSpace(err) {
-				return Result{}, err
+				return Rotation{}, err
 			}
 			return dropHead(live, set, p)
 		}
@@ -186,12 +186,12 @@ func (r Rotator) rotate(path string, limit int64) (Result, error) {
 	// The backups must be on disk before their bytes leave the live file.
 	if err := set.sync(); err != nil {
 		if !isNoSpace(err) {
-			return Result{}, err
+			return Rotation{}, err
 		}
 		return dropHead(live, set, p)
 	}
 	if err := set.install(); err != nil {
-		return Result{}, err
+		return Rotation{}, err
 	}
 	res := set.result(p.method)
 	if p.method == CollapseRange {
@@ -287,25 +287,25 @@ func catchUp(live *os.File, set *backupSet, rounds int) error {
 // bytes it would have moved leave the live file without a copy, so the log
 // keeps to its limit and the space goes back to the disk (and to the other
 // programs' logs). The next rotation copies again.
-func dropHead(live *os.File, set *backupSet, p rotationPlan) (Result, error) {
+func dropHead(live *os.File, set *backupSet, p rotationPlan) (Rotation, error) {
 	set.discard() // the partial copies hold space too
 	if p.method == CollapseRange {
 		err := collapse(live, p.n)
 		if err == nil {
-			return Result{Method: CollapseRange, Dropped: p.n}, nil
+			return Rotation{Method: CollapseRange, Dropped: p.n}, nil
 		}
 		if !errors.Is(err, errCollapseUnsupported) {
-			return Result{}, fmt.Errorf("no space for the backup; drop first %d bytes: %w", p.n, err)
+			return Rotation{}, fmt.Errorf("no space for the backup; drop first %d bytes: %w", p.n, err)
 		}
 	}
 	fi, err := live.Stat()
 	if err != nil {
-		return Result{}, err
+		return Rotation{}, err
 	}
 	if err := live.Truncate(0); err != nil {
-		return Result{}, fmt.Errorf("no space for the backup; truncate: %w", err)
+		return Rotation{}, fmt.Errorf("no space for the backup; truncate: %w", err)
 	}
-	return Result{Method: CopyTruncate, Dropped: fi.Size()}, nil
+	return Rotation{Method: CopyTruncate, Dropped: fi.Size()}, nil
 }
 
 // backupSet is the new backups of one rotation, oldest first: temporary files
@@ -323,8 +323,8 @@ type backupSet struct {
 	installed       bool
 }
 
-func (b *backupSet) result(m Method) Result {
-	return Result{Method: m, Moved: b.copied - b.skipped, Backups: len(b.files), Expired: b.skipped}
+func (b *backupSet) result(m Method) Rotation {
+	return Rotation{Method: m, Moved: b.copied - b.skipped, Backups: len(b.files), Expired: b.skipped}
 }
 
 // isNoSpace says whether err means the filesystem (or the user's quota) is

@@ -305,7 +305,7 @@ func (s *Supervisor) rotateLogs(ctx context.Context, idle time.Duration) {
 			}
 			return dst
 		},
-		Report: func(path string, res logfile.Result, err error) {
+		Report: func(path string, res logfile.Rotation, err error) {
 			log := s.log
 			for _, p := range programs {
 				if p.logPath == path {
