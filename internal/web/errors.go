@@ -40,6 +40,10 @@ func errorStatus(err error) int {
 	switch {
 	case errors.As(err, &re):
 		return re.status
+	case errors.Is(err, supervisor.ErrStateNotSaved):
+		// Done, but not durable: a manager restarted now would undo it. Before
+		// StartError, which may come with it.
+		return http.StatusServiceUnavailable
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &bad):
