@@ -56,6 +56,10 @@ var (
 	// (a full disk). A request that changed what the user wants was carried
 	// out all the same; the supervisor retries the write until it succeeds.
 	ErrStateNotSaved = errors.New("the state file could not be saved")
+	// ErrNoProgramsListed is returned for a reload of a file that lists no
+	// programs (empty, all comments, no programs key) while programs of the
+	// file run: it would remove them all. `programs: []` says so on purpose.
+	ErrNoProgramsListed = errors.New("the file lists no programs")
 )
 
 // Options are the supervisor's settings that do not come from the config file.

@@ -49,7 +49,7 @@ func errorStatus(err error) int {
 	case errors.As(err, &bad):
 		// The uploaded ZIP itself is at fault (or lacks the script).
 		return http.StatusBadRequest
-	case errors.Is(err, ErrInvalidConfig):
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, supervisor.ErrNoProgramsListed):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, supervisor.ErrNotFound):
 		return http.StatusNotFound

@@ -123,6 +123,9 @@ func TestErrorStatus(t *testing.T) {
 		{fmt.Errorf("start %q: %w", "a", &supervisor.StartError{Program: "a", Msg: "boom"}), 409},
 		{fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 1}), 413},
 		{fmt.Errorf("stop: %w", supervisor.ErrShutdown), 503},
+		{fmt.Errorf("stop: the program is in state stopped, but %w", supervisor.ErrStateNotSaved), 503},
+		{errors.Join(&supervisor.StartError{Program: "a", Msg: "boom"}, supervisor.ErrStateNotSaved), 503},
+		{fmt.Errorf("reload: %w", supervisor.ErrNoProgramsListed), 422},
 		{context.Canceled, 503},
 		{errors.New("disk on fire"), 500},
 	}
