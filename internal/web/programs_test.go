@@ -96,6 +96,11 @@ func TestPageParams(t *testing.T) {
 		{"lines=0", 0, 0, true},
 		{"lines=5001", 0, 0, true},
 		{"lines=99999999999999999999", 0, 0, true},
+		{"page=9223372036854775807&lines=5000", 0, 0, true},
+		{"page=1801439850948&lines=5000", 1801439850948, 5000, false}, // 2^53/5000
+		{"page=1801439850949&lines=5000", 0, 0, true},
+		{"page=9007199254740992&lines=1", 9007199254740992, 1, false},
+		{"page=9007199254740993&lines=1", 0, 0, true},
 	}
 	for _, c := range cases {
 		q, _ := url.ParseQuery(c.query)
