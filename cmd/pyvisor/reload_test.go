@@ -113,6 +113,18 @@ func TestReloadE2E(t *testing.T) {
 			t.Errorf("one after the reloads: pid %d, want %d undisturbed", got["one"], first["one"])
 		}
 	})
+
+	t.Run("an emptied file removes nothing", func(t *testing.T) {
+		write("")
+		status, body := postReload(t, port)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "process_manager.yaml") ||
+			!strings.Contains(body, "programs: []") {
+			t.Errorf("POST /api/reload with an empty file = %d %s; want 422 naming the file and programs: []", status, body)
+		}
+		if names, pids := programPIDs(t, port); !slices.Equal(names, []string{"one"}) || pids["one"] != first["one"] {
+			t.Errorf("the API after reloading an empty file lists %q %v; want one (pid %d) undisturbed", names, pids, first["one"])
+		}
+	})
 }
 
 // waitAPI waits until the manager's API answers.

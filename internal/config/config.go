@@ -40,6 +40,10 @@ type Config struct {
 	User *User
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
+	// ProgramsListed tells whether the file lists its programs: it has a programs key with a list, even
+	// `programs: []`. It is false for a file that is empty, all comments, without the key, or with the key
+	// and no value (every entry commented out), which a reload must not take for "remove every program".
+	ProgramsListed bool
 }
 
 // WebUI configures the dashboard's HTTP server.

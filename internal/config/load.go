@@ -134,6 +134,7 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 		c.EnvFileVars = d.envFile(c, c.EnvFile, envFile, "env_file", "")
 	}
 	if programs != nil {
+		c.ProgramsListed = true
 		c.Programs = d.programs(c, programs)
 	}
 }

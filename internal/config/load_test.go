@@ -46,6 +46,7 @@ func TestLoadFull(t *testing.T) {
 		Sampling:    Sampling{Interval: 5 * time.Second, History: 120},
 		Uploads: Uploads{MaxZipBytes: 20 << 20, MaxFiles: 500, MaxUnpackedBytes: 100 << 20, Python: "/usr/bin/python3.11",
 			PipArgs: []string{"--no-index", "--find-links", "/srv/wheels"}, InstallTimeout: 2 * time.Minute},
+		ProgramsListed: true,
 		Programs: []Program{
 			{
 				Name: "My Application", Script: "my_app.py", Enabled: false, Autorestart: false,
@@ -87,6 +88,7 @@ func TestLoadDefaults(t *testing.T) {
 			}
 			want := Default(filepath.Dir(path))
 			want.Path, want.Home = path, testHome
+			want.ProgramsListed = c.ProgramsListed // TestProgramsListed's business
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("load(%q) =\n%+v\nwant\n%+v", tt.yaml, c, want)
 			}
@@ -262,4 +264,27 @@ func TestLoadFileErrors(t *testing.T) {
 		_, err := load(path, []byte("cwd: ~/x\n"), "")
 		checkProblems(t, "load(cwd: ~/x) without home", err, path, []wantErr{{1, "cwd", "home directory is unknown"}})
 	})
+}
+
+// TestProgramsListed checks that a file that lists its programs, even as
+// `programs: []`, is told from one that is empty or has no list, which a
+// reload must not take for "remove every program".
+func TestProgramsListed(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		want       bool
+	}{
+		{"empty file", "", false},
+		{"only comments", "# programs:\n#   - {name: a, script: a.py}\n", false},
+		{"no programs key", "web_ui: {port: 10001}\n", false},
+		{"key without a value", "programs:\n#  - {name: a, script: a.py}\n", false},
+		{"explicit empty list", "programs: []\n", true},
+		{"a program", "programs:\n  - {name: a, script: a.py}\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustLoad(t, tt.yaml).ProgramsListed; got != tt.want {
+				t.Errorf("load(%q).ProgramsListed = %t, want %t", tt.yaml, got, tt.want)
+			}
+		})
+	}
 }

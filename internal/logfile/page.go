@@ -29,9 +29,20 @@ type Page struct {
 
 // pageSpan is the pure page arithmetic: which lines page p holds when pages
 // of perPage lines are counted from the end of a file of total lines. first
-// and last are 0 when the page is empty (an empty file or p past the end).
+// and last are 0 when the page is empty (an empty file, or p past the end or
+// below 1); pages is at least 1. A perPage below 1 counts as 1. No input
+// overflows: page numbers as large as the int type are a page past the end.
 func pageSpan(total, p, perPage int) (first, last, pages int) {
-	pages = max(1, (total+perPage-1)/perPage)
+	total, perPage = max(total, 0), max(perPage, 1)
+	pages = total / perPage
+	if total%perPage != 0 {
+		pages++
+	}
+	pages = max(pages, 1)
+	if p < 1 || p > pages {
+		return 0, 0, pages
+	}
+	// p <= pages, so (p-1)*perPage < total: no overflow.
 	last = total - (p-1)*perPage
 	if last < 1 {
 		return 0, 0, pages

@@ -2,6 +2,7 @@ package logfile
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -27,6 +28,13 @@ func TestPageSpan(t *testing.T) {
 		{"page beyond the end", 35, 5, 10, 0, 0, 4},
 		{"far beyond the end", 3, 100, 10, 0, 0, 1},
 		{"lines more than the file", 3, 1, 1000, 1, 3, 1},
+		{"largest page number", 35, math.MaxInt, 10, 0, 0, 4},
+		{"largest page number, largest page size", 35, math.MaxInt, math.MaxInt, 0, 0, 1},
+		{"a page number that overflows a product", 10_000, math.MaxInt/5000 + 2, 5000, 0, 0, 2},
+		{"largest file", math.MaxInt, 1, 5000, math.MaxInt - 4999, math.MaxInt, math.MaxInt/5000 + 1},
+		{"largest file, oldest page", math.MaxInt, math.MaxInt/5000 + 1, 5000, 1, math.MaxInt % 5000, math.MaxInt/5000 + 1},
+		{"page 0", 35, 0, 10, 0, 0, 4},
+		{"negative page", 35, math.MinInt, 10, 0, 0, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,4 +335,47 @@ func shorten(s string) string {
 		return fmt.Sprintf("%s…(%d bytes)", s[:40], len(s))
 	}
 	return s
+}
+
+// FuzzPageSpan checks the page arithmetic for any numbers, as a query string
+// can carry them: it never panics, pages is at least 1, and a page holds
+// lines first..last of the file, at most perPage of them, page 1 ending at
+// the last line, or is empty.
+func FuzzPageSpan(f *testing.F) {
+	f.Add(0, 1, 10)
+	f.Add(35, 4, 10)
+	f.Add(100, math.MaxInt, 5000)
+	f.Add(math.MaxInt, math.MaxInt/5000+1, 5000)
+	f.Add(10_000, math.MaxInt/5000+2, 5000)
+	f.Fuzz(func(t *testing.T, total, page, perPage int) {
+		first, last, pages := pageSpan(total, page, perPage)
+		call := fmt.Sprintf("pageSpan(%d, %d, %d) = %d, %d, %d", total, page, perPage, first, last, pages)
+		if pages < 1 {
+			t.Fatalf("%s: pages below 1", call)
+		}
+		if first == 0 || last == 0 {
+			if first != 0 || last != 0 {
+				t.Fatalf("%s: an empty page has first and last 0", call)
+			}
+			if page >= 1 && page <= pages && total > 0 {
+				t.Fatalf("%s: page %d of %d of a file of %d lines is empty", call, page, pages, total)
+			}
+			return
+		}
+		if first < 1 || first > last || last > total {
+			t.Fatalf("%s: want 1 <= first <= last <= total", call)
+		}
+		if page < 1 || page > pages {
+			t.Fatalf("%s: a page outside 1..pages has lines", call)
+		}
+		if n := last - first + 1; n > max(perPage, 1) {
+			t.Fatalf("%s: %d lines on a page of %d", call, n, perPage)
+		}
+		if page == 1 && last != total {
+			t.Fatalf("%s: page 1 does not end at the last line", call)
+		}
+		if page == pages && first != 1 {
+			t.Fatalf("%s: the last page does not start at line 1", call)
+		}
+	})
 }

@@ -48,8 +48,11 @@ type ReloadResult struct {
 // from the start, and the result lists those that changed in NeedsRestart.
 //
 // Reloads are serialized. Reload fails with ErrShutdown once the manager is
-// shutting down, and changes nothing when cfg is of another directory or one
-// of its new programs has the name of an upload made meanwhile (ErrExists).
+// shutting down, and changes nothing when cfg is of another directory, when
+// one of its new programs has the name of an upload made meanwhile
+// (ErrExists), or when the file lists no programs (cfg.ProgramsListed is
+// false) while some of the file run (ErrNoProgramsListed): an empty file
+// removes them all only if it says `programs: []`.
 // Once the changes begin, Reload sees them through even if ctx ends.
 func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadResult, error) {
 	s.reloadMu.Lock()
@@ -78,6 +81,13 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadResu
 		if spec := &eff.Programs[i]; !spec.Uploaded {
 			next = append(next, definition{*spec, eff.Command(spec, s.environ)})
 		}
+	}
+	if len(next) == 0 && len(cur) > 0 && !cfg.ProgramsListed {
+		// An empty or truncated file (a failed copy, an editor's crash) must
+		// not remove every program.
+		return ReloadResult{}, fmt.Errorf("reload %s: %w (it is empty, all comments, or has no programs list), "+
+			"which would remove all %d programs of the file; nothing changed. To remove them all, write \"programs: []\" in it",
+			cfg.Path, ErrNoProgramsListed, len(cur))
 	}
 	res := diffPrograms(cur, next)
 	res.NeedsRestart = needsRestart(old, cfg)

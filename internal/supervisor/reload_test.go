@@ -324,6 +324,44 @@ func TestReloadRefusals(t *testing.T) {
 	})
 }
 
+// TestReloadOfAnEmptyFile checks that a file emptied by accident (0 bytes,
+// all comments, no programs list) does not remove every program, and that
+// `programs: []` does.
+func TestReloadOfAnEmptyFile(t *testing.T) {
+	f := newFixture(t, "programs:\n  - {name: a, script: sleeper.py}\n  - {name: b, script: sleeper.py}\n")
+	m := f.start()
+	a := m.waitFor(t, "a", "running", inState(Running))
+	for _, tt := range []struct{ name, yaml string }{
+		{"0 bytes", ""},
+		{"all comments", "# programs:\n#   - {name: a, script: sleeper.py}\n"},
+		{"every entry commented out", "programs:\n#  - {name: a, script: sleeper.py}\n"},
+		{"no programs key", "restart: {delay_seconds: 2}\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := m.sup.Reload(t.Context(), f.load(tt.yaml))
+			if !errors.Is(err, ErrNoProgramsListed) || !strings.Contains(err.Error(), f.cfg.Path) ||
+				!strings.Contains(err.Error(), "programs: []") {
+				t.Errorf("Reload with %q = %+v, %v; want ErrNoProgramsListed naming %s and saying to write programs: []",
+					tt.yaml, res, err, f.cfg.Path)
+			}
+			if got := m.names(); !slices.Equal(got, []string{"a", "b"}) {
+				t.Errorf("programs after a refused Reload: %q, want [a b]", got)
+			}
+			if st, _ := m.sup.Status("a"); st.State != Running || st.PID != a.PID {
+				t.Errorf("a after a refused Reload: %s, pid %d; want running, pid %d", st.State, st.PID, a.PID)
+			}
+		})
+	}
+	res := m.reload(t, f, "programs: []\n")
+	wantResult(t, res, nil, []string{"a", "b"}, nil, nil)
+	if got := m.names(); len(got) != 0 {
+		t.Errorf("programs after a Reload with programs: [] = %q, want none", got)
+	}
+	if alive(a.PID) {
+		t.Errorf("a (pid %d) alive after a Reload with programs: []", a.PID)
+	}
+}
+
 // TestReloadRacesUploads reloads while programs are uploaded and removed:
 // the registry stays whole, in order, and uploaded_programs.yaml lists every
 // upload.

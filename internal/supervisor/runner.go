@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -194,17 +195,22 @@ func (r *runner) drainQueue() {
 func (r *runner) handleRequest(req request) {
 	switch req.op {
 	case opStart:
+		changed := r.desired != statefile.DesiredRunning
 		r.desired = statefile.DesiredRunning
 		if r.st.State == Running {
-			r.respond(req, nil)
+			var err error
+			if changed {
+				err = r.notSaved(r.save(true))
+			}
+			r.respond(req, err)
 			return
 		}
 		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
 		r.start()
-		r.respond(req, r.startResult())
+		r.respond(req, errors.Join(r.startResult(), r.notSaved(r.save(true))))
 	case opRestart:
-		r.restart(func(err error) { r.respond(req, err) })
+		r.restart(func(err error) { r.respond(req, errors.Join(err, r.notSaved(r.save(true)))) })
 	case opReload:
 		r.reload(req)
 	case opDrop:
@@ -234,14 +240,14 @@ func (r *runner) handleRequest(req request) {
 			if r.st.State != Stopped && r.st.State != Error {
 				r.setState(Stopped)
 			}
-			r.save(true)
-			r.respond(req, nil)
+			r.respond(req, r.notSaved(r.save(true)))
 			return
 		}
 		// Persist the user's stop before signalling, so a manager killed meanwhile
-		// does not start the program again.
-		r.save(true)
-		r.stopFor(req, func() { r.respond(req, nil) })
+		// does not start the program again. A failed save does not prevent the
+		// stop: the user asked for it, and the write is retried.
+		saveErr := r.save(true)
+		r.stopFor(req, func() { r.respond(req, r.notSaved(saveErr)) })
 	}
 }
 
@@ -480,12 +486,23 @@ func (r *runner) idle() bool {
 	return false
 }
 
-// save sends the program's entry to the state file.
-func (r *runner) save(wait bool) {
+// save sends the program's entry to the state file. With wait it returns once
+// the entry is written, or the error (wrapping ErrStateNotSaved) of the write
+// that failed to; without, the persister logs and retries failures.
+func (r *runner) save(wait bool) error {
 	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
 	if r.proc != nil {
 		id := r.proc.Identity()
 		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt
 	}
-	r.persist.set(r.ctx, r.name, e, wait)
+	return r.persist.set(r.ctx, r.name, e, wait)
+}
+
+// notSaved turns the failed save of a request's outcome into the request's
+// error, which says what was done all the same; nil stays nil.
+func (r *runner) notSaved(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("the program is in state %s, but %w; pyvisor retries the write until it succeeds", r.st.State, err)
 }

@@ -52,6 +52,14 @@ var (
 	ErrExists = errors.New("a program with this name exists")
 	// ErrNotUploaded is returned for an upload-only change to a program of the config file.
 	ErrNotUploaded = errors.New("program is defined in the configuration file, not uploaded")
+	// ErrStateNotSaved is returned when the state file could not be written
+	// (a full disk). A request that changed what the user wants was carried
+	// out all the same; the supervisor retries the write until it succeeds.
+	ErrStateNotSaved = errors.New("the state file could not be saved")
+	// ErrNoProgramsListed is returned for a reload of a file that lists no
+	// programs (empty, all comments, no programs key) while programs of the
+	// file run: it would remove them all. `programs: []` says so on purpose.
+	ErrNoProgramsListed = errors.New("the file lists no programs")
 )
 
 // Options are the supervisor's settings that do not come from the config file.
@@ -179,7 +187,9 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 }
 
 // Run re-adopts or starts the programs, samples them and rotates their logs until
-// ctx ends. Then it saves the state and returns, leaving the programs running.
+// ctx ends. Then it saves the state and returns, leaving the programs running;
+// the error, wrapping ErrStateNotSaved, says the last write of the state file
+// failed.
 func (s *Supervisor) Run(ctx context.Context) error {
 	w, err := proc.NewWatcher()
 	if err != nil {
@@ -225,7 +235,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = nil // no more Add
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.persist.close()
+	if err := s.persist.close(); err != nil {
+		// The next manager still finds the programs by their environment tags,
+		// but not what the user changed since the last successful write.
+		return fmt.Errorf("exit with programs left running: %w", err)
+	}
 	s.log.Info("state saved; programs left running", "state_file", s.statePath)
 	return nil
 }

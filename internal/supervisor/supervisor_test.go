@@ -80,7 +80,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, yaml string) *fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return newFixtureIn(t, t.TempDir(), yaml)
+}
+
+// newFixtureIn is newFixture in the directory dir, which exists.
+func newFixtureIn(t *testing.T, dir, yaml string) *fixture {
+	t.Helper()
 	for name, src := range scripts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)

@@ -327,6 +327,8 @@ func TestLogPage(t *testing.T) {
 		{"?page=2&lines=100", 2, 11, 851, 950, 100},
 		{"?page=11&lines=100", 11, 11, 1, 50, 50},
 		{"?page=12&lines=100", 12, 11, 0, 0, 0},
+		{"?page=1000000000000&lines=5000", 1000000000000, 1, 0, 0, 0}, // past the end, not absurd
+		{"?page=9007199254740992&lines=1", 9007199254740992, 1050, 0, 0, 0},
 		{"?lines=5000", 1, 1, 1, 1050, 1050},
 	}
 	for _, c := range cases {
@@ -348,7 +350,10 @@ func TestLogPage(t *testing.T) {
 			}
 		})
 	}
-	for _, q := range []string{"?page=0", "?page=-1", "?page=x", "?lines=0", "?lines=5001", "?lines=1.5", "?page=1&lines=abc"} {
+	for _, q := range []string{"?page=0", "?page=-1", "?page=x", "?lines=0", "?lines=5001", "?lines=1.5", "?page=1&lines=abc",
+		// Page numbers no log file reaches, some of which overflowed the page arithmetic.
+		"?page=9223372036854775807&lines=5000", "?page=9223372036854775807", "?page=2000000000000000&lines=5000",
+		"?page=1844674407370956&lines=5000", "?page=9007199254740993&lines=1", "?page=9223372036854775808"} {
 		t.Run("bad "+q, func(t *testing.T) {
 			r := f.do(t, "GET", base+q, nil)
 			if r.status != 400 || decode[api.Error](t, "GET "+base+q, r).Error == "" {

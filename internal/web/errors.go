@@ -40,12 +40,16 @@ func errorStatus(err error) int {
 	switch {
 	case errors.As(err, &re):
 		return re.status
+	case errors.Is(err, supervisor.ErrStateNotSaved):
+		// Done, but not durable: a manager restarted now would undo it. Before
+		// StartError, which may come with it.
+		return http.StatusServiceUnavailable
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &bad):
 		// The uploaded ZIP itself is at fault (or lacks the script).
 		return http.StatusBadRequest
-	case errors.Is(err, ErrInvalidConfig):
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, supervisor.ErrNoProgramsListed):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, supervisor.ErrNotFound):
 		return http.StatusNotFound

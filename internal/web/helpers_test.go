@@ -91,7 +91,12 @@ type fixture struct {
 // kills the process groups of the programs it left running.
 func newFixture(t testing.TB, yaml string) *fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return newFixtureIn(t, t.TempDir(), yaml)
+}
+
+// newFixtureIn is newFixture in the directory dir, which exists.
+func newFixtureIn(t testing.TB, dir, yaml string) *fixture {
+	t.Helper()
 	files := map[string]string{
 		"process_manager.yaml": yaml,
 		"secret.env":           "FILE_SECRET=" + secretValue + "\n",

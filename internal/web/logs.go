@@ -14,14 +14,18 @@ import (
 // a lines parameter.
 const defaultLogLines = 200
 
-// pageParams reads page (default 1) and lines (default 200, at most 5000) from
-// a query. It is pure.
+// maxLogLine bounds the line numbers a log page can reach: 2^53, the largest
+// integer a JavaScript number holds exactly (and 8 PiB of one-byte lines).
+const maxLogLine = 1 << 53
+
+// pageParams reads page (default 1, at most maxLogLine/lines) and lines
+// (default 200, at most 5000) from a query. It is pure.
 func pageParams(q url.Values) (page, lines int, err error) {
-	page, err = intParam(q, "page", 1, 1, 0)
+	lines, err = intParam(q, "lines", defaultLogLines, 1, api.MaxLogLines)
 	if err != nil {
 		return 0, 0, err
 	}
-	lines, err = intParam(q, "lines", defaultLogLines, 1, api.MaxLogLines)
+	page, err = intParam(q, "page", 1, 1, maxLogLine/lines)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -96,6 +96,11 @@ func TestPageParams(t *testing.T) {
 		{"lines=0", 0, 0, true},
 		{"lines=5001", 0, 0, true},
 		{"lines=99999999999999999999", 0, 0, true},
+		{"page=9223372036854775807&lines=5000", 0, 0, true},
+		{"page=1801439850948&lines=5000", 1801439850948, 5000, false}, // 2^53/5000
+		{"page=1801439850949&lines=5000", 0, 0, true},
+		{"page=9007199254740992&lines=1", 9007199254740992, 1, false},
+		{"page=9007199254740993&lines=1", 0, 0, true},
 	}
 	for _, c := range cases {
 		q, _ := url.ParseQuery(c.query)
@@ -123,6 +128,9 @@ func TestErrorStatus(t *testing.T) {
 		{fmt.Errorf("start %q: %w", "a", &supervisor.StartError{Program: "a", Msg: "boom"}), 409},
 		{fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 1}), 413},
 		{fmt.Errorf("stop: %w", supervisor.ErrShutdown), 503},
+		{fmt.Errorf("stop: the program is in state stopped, but %w", supervisor.ErrStateNotSaved), 503},
+		{errors.Join(&supervisor.StartError{Program: "a", Msg: "boom"}, supervisor.ErrStateNotSaved), 503},
+		{fmt.Errorf("reload: %w", supervisor.ErrNoProgramsListed), 422},
 		{context.Canceled, 503},
 		{errors.New("disk on fire"), 500},
 	}

@@ -1,0 +1,214 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/statefile"
+)
+
+// mountSmall mounts a small file system of kind ("tmpfs", or "ext4" on a
+// loop device) on a new directory, unmounted when the test ends, and returns
+// the directory. The test is skipped where mounting is not permitted.
+func mountSmall(t *testing.T, kind string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var cmd *exec.Cmd
+	switch kind {
+	case "tmpfs":
+		cmd = exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir)
+	case "ext4":
+		img := filepath.Join(t.TempDir(), "disk.img")
+		if err := os.WriteFile(img, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(img, 2<<20); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mkfs.ext4", "-q", "-m", "0", img).CombinedOutput(); err != nil {
+			t.Skipf("cannot test a full ext4 disk: mkfs.ext4: %v: %s", err, out)
+		}
+		cmd = exec.Command("mount", "-o", "loop", img, dir)
+	default:
+		t.Fatalf("mountSmall: unknown kind %q", kind)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot test a full disk: mounting a small %s is not permitted here: %v: %s", kind, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes files in dir until its file system is full and returns a
+// function that removes them, which frees the space.
+func fillDisk(t *testing.T, dir string) (free func()) {
+	t.Helper()
+	var paths []string
+	free = func() {
+		for _, p := range paths {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// One large file, then small ones: ext4 keeps a few blocks that a file
+	// already large does not get but a new one does.
+	for i := 0; ; i++ {
+		path := filepath.Join(dir, fmt.Sprintf("filler-%d", i))
+		paths = append(paths, path)
+		f, err := os.Create(path)
+		if err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				paths = paths[:len(paths)-1]
+				return free
+			}
+			t.Fatalf("fill %s: %v", dir, err)
+		}
+		block := make([]byte, 4096)
+		if i > 0 {
+			block = block[:1]
+		}
+		for err == nil {
+			_, err = f.Write(block)
+			if err == nil && i > 0 {
+				err = f.Sync()
+				break
+			}
+		}
+		if err == nil {
+			err = f.Sync() // ext4 allocates at write-back
+		}
+		f.Close()
+		if i > 0 && errors.Is(err, syscall.ENOSPC) {
+			return free
+		}
+		if err != nil && !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("fill %s: %v, want ENOSPC", dir, err)
+		}
+	}
+}
+
+// desiredOnDisk reads the state file's desired state for name.
+func desiredOnDisk(t *testing.T, path, name string) statefile.Desired {
+	t.Helper()
+	st, err := statefile.Load(path)
+	if err != nil {
+		t.Fatalf("load state file: %v", err)
+	}
+	return st.Programs[name].Desired
+}
+
+// waitDesired waits until the state file at path says want for name.
+func waitDesired(t *testing.T, path, name string, want statefile.Desired, when string, log *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := statefile.Load(path)
+		if err == nil && st.Programs[name].Desired == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the state file does not say %q desired %s after 20 s (%+v, %v); log:\n%s",
+				when, name, want, st.Programs[name], err, log)
+		}
+		time.Sleep(50 * time.Millisecond) // the file gives no notice of a write
+	}
+}
+
+// quietScript runs without writing anything, so that a full disk does not
+// trouble it.
+const quietScript = "import time\ntime.sleep(3600)\n"
+
+// TestStopOnFullDisk checks that a stop the state file cannot record says so,
+// is carried out all the same, and reaches the file by itself once there is
+// room again; and that the manager's exit tells when the last save failed.
+func TestStopOnFullDisk(t *testing.T) {
+	for _, kind := range []string{"tmpfs", "ext4"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := mountSmall(t, kind)
+			if err := os.WriteFile(filepath.Join(dir, "quiet.py"), []byte(quietScript), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f := newFixtureIn(t, dir, "programs:\n  - {name: quiet, script: quiet.py}\n")
+			var logBuf syncBuffer
+			sup := New(f.cfg, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+			ctx, cancel := context.WithCancel(context.Background())
+			runErr := make(chan error, 1)
+			go func() { runErr <- sup.Run(ctx) }()
+			stop := sync.OnceValue(func() error {
+				cancel()
+				return <-runErr
+			})
+			t.Cleanup(func() { stop() })
+			m := &manager{sup: sup}
+			st := m.waitFor(t, "quiet", "running", inState(Running))
+			statePath := filepath.Join(dir, StateFileName)
+			waitDesired(t, statePath, "quiet", statefile.DesiredRunning, "before the stop", &logBuf)
+
+			free := fillDisk(t, dir)
+			stopped, err := sup.Stop(t.Context(), "quiet")
+			if !errors.Is(err, ErrStateNotSaved) || !strings.Contains(err.Error(), statePath) ||
+				!strings.Contains(err.Error(), "no space left") {
+				t.Fatalf("Stop on a full disk = %v; want ErrStateNotSaved naming %s and the disk being full", err, statePath)
+			}
+			if stopped.State != Stopped || alive(st.PID) {
+				t.Errorf("Stop on a full disk left the program %s, pid %d alive: %t; want it stopped all the same",
+					stopped.State, st.PID, alive(st.PID))
+			}
+			if d := desiredOnDisk(t, statePath, "quiet"); d != statefile.DesiredRunning {
+				t.Fatalf("state file says desired %q on a full disk; the test's disk was not full", d)
+			}
+
+			// Room again: the retry writes the stop without another request.
+			free()
+			waitDesired(t, statePath, "quiet", statefile.DesiredStopped, "once the disk has room", &logBuf)
+
+			// Full again, a start that cannot be saved, and the exit.
+			fillDisk(t, dir)
+			if _, err := sup.Start(t.Context(), "quiet"); !errors.Is(err, ErrStateNotSaved) {
+				t.Errorf("Start on a full disk = %v; want ErrStateNotSaved", err)
+			}
+			m.waitFor(t, "quiet", "running after a start on a full disk", inState(Running))
+			err = stop()
+			if !errors.Is(err, ErrStateNotSaved) || !strings.Contains(err.Error(), statePath) {
+				t.Errorf("Run's exit after a failed save = %v; want ErrStateNotSaved naming %s", err, statePath)
+			}
+			if strings.Contains(logBuf.String(), "state saved;") {
+				t.Errorf("the log claims the state was saved at exit although the last save failed:\n%s", logBuf.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,86 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/api"
+	"github.com/pyvisor/pyvisor/internal/statefile"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
+)
+
+// TestStopOnFullDiskAnswers503 checks that a stop the state file cannot
+// record is answered 503 with a message saying so (the program is stopped all
+// the same), and that the state file records it by itself once the disk has
+// room again.
+func TestStopOnFullDiskAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot test a full disk: mounting a small tmpfs is not permitted here: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, "quiet.py"), []byte("import time\ntime.sleep(3600)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureIn(t, dir, "programs:\n  - {name: quiet, script: quiet.py}\n")
+	st := f.waitFor(t, "quiet", "running", inState(supervisor.Running))
+	statePath := filepath.Join(dir, supervisor.StateFileName)
+	waitDesired(t, statePath, "quiet", statefile.DesiredRunning)
+
+	// Fill the disk.
+	filler := filepath.Join(dir, "filler")
+	fill, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = fill.Write(make([]byte, 4096))
+	}
+	fill.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fill the tmpfs: %v, want ENOSPC", err)
+	}
+
+	resp := f.do(t, "POST", programPath("quiet", "/stop"), nil)
+	body := decode[api.Error](t, "POST stop on a full disk", resp)
+	if resp.status != http.StatusServiceUnavailable || !strings.Contains(body.Error, "could not be saved") ||
+		!strings.Contains(body.Error, statePath) || !strings.Contains(body.Error, "state stopped") {
+		t.Errorf("POST stop on a full disk = %d %q; want 503 saying the program is stopped but %s could not be saved",
+			resp.status, body.Error, statePath)
+	}
+	if syscall.Kill(st.PID, 0) == nil {
+		t.Errorf("pid %d alive after a stop on a full disk; the stop must happen all the same", st.PID)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitDesired(t, statePath, "quiet", statefile.DesiredStopped)
+}
+
+// waitDesired waits until the state file at path says want for name.
+func waitDesired(t *testing.T, path, name string, want statefile.Desired) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := statefile.Load(path)
+		if err == nil && st.Programs[name].Desired == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the state file does not say %q desired %s after 20 s: %+v, %v", name, want, st.Programs[name], err)
+		}
+		time.Sleep(50 * time.Millisecond) // the file gives no notice of a write
+	}
+}
