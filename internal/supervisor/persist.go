@@ -14,6 +14,7 @@ import (
 // programs starting at once cost a handful of fsyncs rather than 100.
 type persister struct {
 	path    string
+	dep     deployment
 	log     *slog.Logger
 	updates chan persistUpdate
 	done    chan struct{}
@@ -27,8 +28,8 @@ type persistUpdate struct {
 	written chan struct{}
 }
 
-func newPersister(path string, initial map[string]statefile.Entry, log *slog.Logger) *persister {
-	p := &persister{path: path, log: log, updates: make(chan persistUpdate, 256), done: make(chan struct{})}
+func newPersister(path string, dep deployment, initial map[string]statefile.Entry, log *slog.Logger) *persister {
+	p := &persister{path: path, dep: dep, log: log, updates: make(chan persistUpdate, 256), done: make(chan struct{})}
 	go p.run(maps.Clone(initial))
 	return p
 }
@@ -100,7 +101,7 @@ func (p *persister) run(entries map[string]statefile.Entry) {
 				break drain
 			}
 		}
-		if err := statefile.Save(p.path, statefile.State{Programs: entries}); err != nil {
+		if err := statefile.Save(p.path, statefile.State{Deployment: p.dep.id, Path: p.dep.path, Programs: entries}); err != nil {
 			p.log.Error("save state", "err", err)
 		}
 		for _, w := range waiting {
