@@ -17,6 +17,8 @@ type Tagged struct {
 	Argv []string
 	// Env holds the process's initial environment variables whose names start with the prefix asked for.
 	Env map[string]string
+
+	emptyEnviron bool // the whole environment was empty (Linux: perhaps in the middle of an exec)
 }
 
 // scanEnviron reads a NUL-separated environment block (as in /proc/<pid>/environ). It reports whether the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 )
 
 // FindTagged lists the session leaders (pid == sid) whose initial environment sets key (to any value), such
@@ -41,10 +42,27 @@ func FindTagged(key, prefix string) ([]Tagged, error) {
 // with prefix. It returns an error wrapping ErrNotRunning if no process with id's PID and start time exists.
 // A process rewrites its own command line, and may overwrite its initial environment (setproctitle does),
 // so both say what it claims about itself, to be compared with what was saved.
+//
+// A process in the middle of an exec shows an empty environment for a moment (between the switch to its new
+// memory and the setup of its stack), and a young program may exec a few times (an interpreter shim): an
+// empty environment is read again for up to describeRetryFor.
 func Describe(id Identity, prefix string) (Tagged, error) {
-	t, _, err := describe(id, "", prefix)
-	return t, err
+	deadline := time.Now().Add(describeRetryFor)
+	for {
+		t, _, err := describe(id, "", prefix)
+		if err != nil || !t.emptyEnviron || time.Now().After(deadline) {
+			return t, err
+		}
+		// Nothing signals the end of an exec to another process.
+		time.Sleep(describeRetryEvery)
+	}
 }
+
+// How long and how often Describe reads an empty environment again.
+const (
+	describeRetryFor   = time.Second
+	describeRetryEvery = 5 * time.Millisecond
+)
 
 // describe is Describe that also reports whether the environment sets key.
 func describe(id Identity, key, prefix string) (Tagged, bool, error) {
@@ -58,6 +76,7 @@ func describe(id Identity, key, prefix string) (Tagged, bool, error) {
 		return Tagged{}, false, fmt.Errorf("describe pid %d: %w", id.PID, err)
 	}
 	vars, tagged := scanEnviron(environ, key, prefix)
+	empty := len(environ) == 0
 	if key != "" && !tagged {
 		return Tagged{}, false, nil
 	}
@@ -83,6 +102,8 @@ func describe(id Identity, key, prefix string) (Tagged, bool, error) {
 		UID:      uid,
 		Argv:     splitArgv(cmdline),
 		Env:      vars,
+
+		emptyEnviron: empty,
 	}, tagged, nil
 }
 
