@@ -24,6 +24,11 @@ import (
 // belongs to another process (a stranger), which this package never signals.
 var ErrNotRunning = errors.New("process not running")
 
+// ErrNotLeader reports a process that this package refuses to signal or adopt: PID 1 or below (kill(-1) would
+// reach every process the manager may signal), or a process that does not lead its own session and process
+// group, whose group number would name a group it is not the head of.
+var ErrNotLeader = errors.New("not the leader of its own session and process group")
+
 // groupGoneWait bounds how long Stop waits, after SIGKILL, for the last members of a group to disappear. Members
 // that outlived their parent are reaped by init, which may take a moment (some container inits reap lazily).
 const groupGoneWait = 5 * time.Second
@@ -147,9 +152,27 @@ func (p *Process) groupIsOurs() bool {
 	return err != nil || holder == p.id
 }
 
+// checkLeader refuses a Process that must never be signalled as a group: PID 1 or below, or one whose
+// process, while it exists, does not lead its own session and group. Every signal this package sends to a
+// group goes through it.
+func (p *Process) checkLeader() error {
+	if p.id.PID <= 1 {
+		return fmt.Errorf("pid %d: %w", p.id.PID, ErrNotLeader)
+	}
+	id, leader, err := probeLeader(p.id.PID)
+	if err == nil && id == p.id && !leader {
+		return fmt.Errorf("pid %d: %w", p.id.PID, ErrNotLeader)
+	}
+	return nil
+}
+
 // Signal sends sig to every process in the group. It returns an error wrapping ErrNotRunning if nothing is
-// left to signal or the group number now belongs to a stranger.
+// left to signal or the group number now belongs to a stranger, and one wrapping ErrNotLeader for PID 1 or
+// below or a process that does not lead its group.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if err := p.checkLeader(); err != nil {
+		return fmt.Errorf("signal process group %d with %s: %w", p.id.PID, signalName(sig), err)
+	}
 	if !p.groupIsOurs() {
 		return fmt.Errorf("signal process group %d with %s: pid reused: %w", p.id.PID, signalName(sig), ErrNotRunning)
 	}
@@ -168,7 +191,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 
 // GroupAlive reports whether some member of the group, the leader or a process it started, still exists.
 func (p *Process) GroupAlive() bool {
-	return p.groupIsOurs() && p.hasLiveMembers()
+	return p.checkLeader() == nil && p.groupIsOurs() && p.hasLiveMembers()
 }
 
 // hasLiveMembers reports whether the group numbered p's PID has a member that

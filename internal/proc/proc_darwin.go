@@ -31,6 +31,17 @@ func probe(pid int) (Identity, bool, error) {
 	return id, kp.Proc.P_stat == sZomb, nil
 }
 
+// probeLeader reads the identity of pid and whether it leads its own session and process group.
+func probeLeader(pid int) (Identity, bool, error) {
+	id, _, err := probe(pid)
+	if err != nil {
+		return Identity{}, false, err
+	}
+	pgid, err1 := unix.Getpgid(pid)
+	sid, err2 := unix.Getsid(pid)
+	return id, err1 == nil && err2 == nil && pgid == pid && sid == pid, nil
+}
+
 // BootTime returns when the machine booted (sysctl kern.boottime), or the zero Time if it cannot be read.
 func BootTime() time.Time {
 	tv, err := unix.SysctlTimeval("kern.boottime")
@@ -58,8 +69,12 @@ func watchChild(_ *Watcher, p *Process, osp *os.Process) {
 func Adopt(id Identity) (*Process, error) { return adopt(nil, id) }
 
 func adopt(_ *Watcher, id Identity) (*Process, error) {
-	if !id.Alive() {
+	cur, leader, err := probeLeader(id.PID)
+	if err != nil || cur != id {
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
+	}
+	if !leader || id.PID <= 1 {
+		return nil, fmt.Errorf("adopt pid %d: %w", id.PID, ErrNotLeader)
 	}
 	p := newProcess(id, true)
 	go pollAdopted(p)

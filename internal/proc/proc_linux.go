@@ -42,6 +42,18 @@ func probe(pid int) (Identity, bool, error) {
 	return Identity{PID: pid, StartTime: st.startTime}, st.state == 'Z', nil
 }
 
+// probeLeader reads the identity of pid and whether it leads its own session and process group.
+func probeLeader(pid int) (Identity, bool, error) {
+	if pid <= 0 {
+		return Identity{}, false, fmt.Errorf("identify pid %d: invalid pid: %w", pid, ErrNotRunning)
+	}
+	st, ok := readStatFile(pid)
+	if !ok {
+		return Identity{}, false, fmt.Errorf("identify pid %d: %w", pid, ErrNotRunning)
+	}
+	return Identity{PID: pid, StartTime: st.startTime}, st.session == pid && st.pgrp == pid, nil
+}
+
 // statFields holds the fields of /proc/<pid>/stat that this package uses.
 type statFields struct {
 	state      byte   // field 3: R, S, D, Z, ...
@@ -234,8 +246,9 @@ func watchAlone(p *Process, osp *os.Process, pidfd *os.File) {
 }
 
 // Adopt watches a process that a previous manager started, which is not our child, with a goroutine of its
-// own. It returns an error wrapping ErrNotRunning if no process with id's PID and start time exists. Its Exit
-// is never Known. (*Watcher).Adopt is the same through a Watcher.
+// own. It returns an error wrapping ErrNotRunning if no process with id's PID and start time exists, and one
+// wrapping ErrNotLeader if it is PID 1 or does not lead its own session and process group. Its Exit is never
+// Known. (*Watcher).Adopt is the same through a Watcher.
 func Adopt(id Identity) (*Process, error) { return adopt(nil, id) }
 
 func adopt(w *Watcher, id Identity) (*Process, error) {
@@ -245,9 +258,12 @@ func adopt(w *Watcher, id Identity) (*Process, error) {
 	}
 	// Check the start time after opening the pidfd, so that the check is about the very process the pidfd
 	// refers to: if the PID was reused in between, the start times differ.
-	if !id.Alive() {
+	if cur, leader, perr := probeLeader(id.PID); perr != nil || cur != id || !leader || id.PID <= 1 {
 		if err == nil {
 			unix.Close(pidfd)
+		}
+		if perr == nil && cur == id {
+			return nil, fmt.Errorf("adopt pid %d: %w", id.PID, ErrNotLeader)
 		}
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
 	}

@@ -46,18 +46,33 @@ type Entry struct {
 	// Installing is true while an upload's install step runs; a manager that finds
 	// it set knows the install was interrupted.
 	Installing bool `json:"installing,omitempty"`
+	// Run is the random value this start gave the process in its environment. It
+	// is saved before the process starts, so that a manager killed before it
+	// saved the PID finds the process by it; with a PID, the process must carry it.
+	Run string `json:"run,omitempty"`
+	// Command is a digest of the definition the process was started with, so that
+	// a definition changed while no manager ran is noticed.
+	Command string `json:"command,omitempty"`
 }
 
 // State is the whole file: one entry per program name.
 type State struct {
+	// Deployment is a random identity of the configuration, given to every program
+	// in its environment; "" in files written before it existed.
+	Deployment string
+	// Path is the absolute path of the state file the Deployment was made for: a
+	// file found elsewhere is a copy, or was moved, and names others' processes.
+	Path     string
 	Programs map[string]Entry
 }
 
 // file is the on-disk shape. Programs are keyed by name.
 type file struct {
-	Version  int              `json:"version"`
-	SavedAt  time.Time        `json:"saved_at"`
-	Programs map[string]Entry `json:"programs"`
+	Version    int              `json:"version"`
+	SavedAt    time.Time        `json:"saved_at"`
+	Deployment string           `json:"deployment,omitempty"`
+	Path       string           `json:"path,omitempty"`
+	Programs   map[string]Entry `json:"programs"`
 }
 
 // CorruptError reports a state file that could not be read and was renamed to
@@ -113,6 +128,7 @@ func parse(data []byte) (State, error) {
 		if f.Version != Version {
 			return State{}, fmt.Errorf("unsupported version %d", f.Version)
 		}
+		st.Deployment, st.Path = f.Deployment, f.Path
 		for name, e := range f.Programs {
 			if e.PID < 0 {
 				return State{}, fmt.Errorf("program %q: negative pid %d", name, e.PID)
@@ -140,17 +156,20 @@ func parse(data []byte) (State, error) {
 
 // Save writes the state atomically: a temporary file in the same directory is
 // written and fsynced, renamed over path, and the directory is fsynced, so a crash
-// leaves either the old file or the new one, never a mix.
+// leaves either the old file or the new one, never a mix. The file is 0600: the
+// deployment identity in it is what lets a manager tell its programs apart from
+// processes that only claim to be them.
 func Save(path string, st State) error {
 	progs := st.Programs
 	if progs == nil {
 		progs = map[string]Entry{}
 	}
-	data, err := json.MarshalIndent(file{Version: Version, SavedAt: time.Now().UTC(), Programs: progs}, "", "  ")
+	f := file{Version: Version, SavedAt: time.Now().UTC(), Deployment: st.Deployment, Path: st.Path, Programs: progs}
+	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // ErrLocked is returned by Lock when another manager holds the lock.
@@ -162,7 +181,7 @@ var ErrLocked = errors.New("another pyvisor manages this configuration")
 // started later do not inherit it.
 func Lock(path string) (unlock func(), err error) {
 	lockPath := path + ".lock"
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}

@@ -11,8 +11,8 @@ import (
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "process_manager.pids.json")
-	want := State{Programs: map[string]Entry{
-		"web":    {PID: 1234, StartTime: 98765, Desired: DesiredRunning},
+	want := State{Deployment: "d1e2", Path: path, Programs: map[string]Entry{
+		"web":    {PID: 1234, StartTime: 98765, Desired: DesiredRunning, Run: "r1", Command: "c1"},
 		"worker": {PID: 0, Desired: DesiredStopped},
 	}}
 	if err := Save(path, want); err != nil {
@@ -28,6 +28,32 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d files after Save, want only the state file: %v", len(entries), entries)
+	}
+}
+
+// The deployment identity in the file must stay unreadable to other local users, also when the file was
+// created 0644 by an earlier version.
+func TestSavedFilesAreOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "process_manager.pids.json")
+	if err := os.WriteFile(path, []byte(`{"version": 1, "programs": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(path, State{Deployment: "secret"}); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	unlock, err := Lock(path)
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	defer unlock()
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("after Save and Lock, %s has mode %v, want 0600", p, fi.Mode().Perm())
+		}
 	}
 }
 

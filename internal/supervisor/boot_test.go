@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,65 +85,6 @@ programs:
 	m.stop()
 	if !alive(id.PID) {
 		t.Errorf("stranger pid %d was signalled", id.PID)
-	}
-}
-
-func TestLostStateFileFindsProgramsByTag(t *testing.T) {
-	f := newFixture(t, `
-programs:
-  - {name: a, script: sleeper.py}
-`)
-	m := f.start()
-	a := m.waitFor(t, "a", "running", inState(Running))
-	m.stop()
-	// As if the manager had been killed before it saved the PID.
-	if err := os.Remove(filepath.Join(f.dir, StateFileName)); err != nil {
-		t.Fatal(err)
-	}
-	m2 := f.start()
-	a2 := m2.waitFor(t, "a", "running", inState(Running))
-	if a2.PID != a.PID {
-		t.Errorf("without a state file: pid %d, want the running %d re-adopted (no second copy)", a2.PID, a.PID)
-	}
-}
-
-// A second live copy of a program, as a manager killed between starting a process and saving its PID
-// leaves, is stopped by the next manager, which keeps the copy the state file names.
-func TestDuplicateCopyIsStopped(t *testing.T) {
-	f := newFixture(t, `
-programs:
-  - {name: a, script: sleeper.py}
-`)
-	m := f.start()
-	a := m.waitFor(t, "a", "running", inState(Running))
-	m.stop()
-
-	dup := exec.Command("python3", filepath.Join(f.dir, "sleeper.py"))
-	dup.Env = append(os.Environ(), envProgram+"=a", envStateFile+"="+m.sup.statePath)
-	dup.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := dup.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- dup.Wait() }()
-	t.Cleanup(func() {
-		syscall.Kill(-dup.Process.Pid, syscall.SIGKILL)
-		<-exited
-	})
-
-	m2 := f.start()
-	if a2 := m2.waitFor(t, "a", "running", inState(Running)); a2.PID != a.PID {
-		t.Errorf("pid %d running, want the saved %d kept", a2.PID, a.PID)
-	}
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
-			t.Errorf("duplicate copy ended with %v, want killed by SIGTERM", err)
-		}
-		exited <- err // for the cleanup
-	case <-time.After(15 * time.Second):
-		t.Fatalf("duplicate copy (pid %d) still running", dup.Process.Pid)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 // succeeds, so the file catches up by itself once the disk has room again.
 type persister struct {
 	path    string
+	dep     deployment
 	log     *slog.Logger
 	updates chan persistUpdate
 	done    chan struct{}
@@ -36,8 +37,8 @@ type persistUpdate struct {
 	written chan error
 }
 
-func newPersister(path string, initial map[string]statefile.Entry, log *slog.Logger) *persister {
-	p := &persister{path: path, log: log, updates: make(chan persistUpdate, 256), done: make(chan struct{})}
+func newPersister(path string, dep deployment, initial map[string]statefile.Entry, log *slog.Logger) *persister {
+	p := &persister{path: path, dep: dep, log: log, updates: make(chan persistUpdate, 256), done: make(chan struct{})}
 	go p.run(maps.Clone(initial))
 	return p
 }
@@ -153,7 +154,7 @@ func (p *persister) run(entries map[string]statefile.Entry) {
 			}
 		case <-retryC:
 		}
-		err := statefile.Save(p.path, statefile.State{Programs: entries})
+		err := statefile.Save(p.path, statefile.State{Deployment: p.dep.id, Path: p.dep.path, Programs: entries})
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrStateNotSaved, err)
 		}

@@ -10,11 +10,15 @@ import (
 	"github.com/pyvisor/pyvisor/internal/proc"
 )
 
-// Environment variables every program is started with. They tag the process so a
-// manager that was killed before it saved a PID can still find its programs.
+// Environment variables every program is started with. They tag the process, so
+// that a manager adopts only processes that carry its deployment's identity and
+// the run value saved for them, and can find a program started by a manager that
+// was killed before it saved the PID.
 const (
-	envProgram   = "PYVISOR_PROGRAM"
-	envStateFile = "PYVISOR_STATE_FILE"
+	envProgram    = "PYVISOR_PROGRAM"
+	envStateFile  = "PYVISOR_STATE_FILE"
+	envDeployment = "PYVISOR_DEPLOYMENT"
+	envRun        = "PYVISOR_RUN"
 )
 
 // op is what a request asks of a program's goroutine.
@@ -56,9 +60,11 @@ type program struct {
 	environ   []string
 	logPath   string
 	statePath string
-	log       *slog.Logger
-	persist   *persister
-	watcher   *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
+	// deployment is the configuration's identity, given to its processes.
+	deployment string
+	log        *slog.Logger
+	persist    *persister
+	watcher    *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
 	// notify records a change and wakes the subscribers; bumpGeneration records
 	// one without waking them (Supervisor's methods of the same names).
 	notify         func()

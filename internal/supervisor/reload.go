@@ -203,9 +203,8 @@ func (s *Supervisor) register(eff *config.Config, next []definition, res ReloadR
 	}
 	var boots map[string]boot
 	if len(added) > 0 {
-		// No saved entries (the state file keeps only configured programs), but a
-		// process of a program dropped earlier may still run under its tag.
-		boots = s.plan(runCtx, statefile.State{}, added)
+		// No saved entries: the state file keeps only configured programs.
+		boots = s.plan(statefile.State{}, added, false)
 	}
 
 	s.mu.Lock()

@@ -19,6 +19,8 @@ type runner struct {
 	desired statefile.Desired
 	proc    *proc.Process
 	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
+	// run and command are proc's run value and command digest (see statefile.Entry).
+	run, command string
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
 
@@ -68,11 +70,16 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 	case b.interrupted:
 		r.setError("installation interrupted: the manager stopped during the install; upload the program again")
 	case b.adopted != nil:
+		r.run, r.command = b.run, b.command
 		r.adopt(b.adopted, b.startedAt)
-		if b.desired == statefile.DesiredStopped {
+		switch {
+		case b.desired == statefile.DesiredStopped:
 			// The previous manager went down in the middle of a user's stop: finish it.
 			r.log.Info("finishing a stop interrupted by the previous manager", "pid", b.adopted.Identity().PID)
 			r.beginStop(func(error) { r.setState(Stopped) })
+		case b.restart:
+			r.log.Info("the definition changed while the manager was down: restarting", "pid", b.adopted.Identity().PID)
+			r.restart(func(error) {})
 		}
 	case b.start:
 		r.start()
@@ -316,10 +323,18 @@ func (r *runner) start() {
 		r.setError(fmt.Sprintf("open log: %v", err))
 		return
 	}
-	env := append(cmd.Env, envProgram+"="+r.name, envStateFile+"="+r.statePath)
+	// The run value is on disk before the process exists, so that a manager killed
+	// before it saves the PID lets the next one find the process by it.
+	// A failed write does not hold the start back: the persister logs it and
+	// retries until the file holds the entry.
+	run, command := randomID(), commandDigest(cmd)
+	_ = r.persist.set(r.ctx, r.name, statefile.Entry{Desired: r.desired, Run: run, Command: command}, true)
+	env := append(cmd.Env, envProgram+"="+r.name, envStateFile+"="+r.statePath,
+		envDeployment+"="+r.deployment, envRun+"="+run)
+	argv := commandArgv(cmd)
 	p, err := proc.Start(proc.Spec{
-		Path:   cmd.Python,
-		Args:   append([]string{cmd.Script}, cmd.Args...),
+		Path:   argv[0],
+		Args:   argv[1:],
 		Dir:    cmd.Dir,
 		Env:    env,
 		Output: out,
@@ -333,6 +348,7 @@ func (r *runner) start() {
 		return
 	}
 	r.proc = p
+	r.run, r.command = run, command
 	r.exited = p.Done()
 	r.st.State = Running
 	r.st.PID = p.Identity().PID
@@ -494,6 +510,7 @@ func (r *runner) save(wait bool) error {
 	if r.proc != nil {
 		id := r.proc.Identity()
 		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt
+		e.Run, e.Command = r.run, r.command
 	}
 	return r.persist.set(r.ctx, r.name, e, wait)
 }

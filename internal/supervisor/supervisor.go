@@ -88,9 +88,11 @@ type Supervisor struct {
 	cfg       atomic.Pointer[config.Config]
 	log       *slog.Logger
 	statePath string
-	logDir    string
-	rotator   logfile.Rotator
-	environ   []string
+	// dep is the configuration's identity, set by Run before any program starts.
+	dep     deployment
+	logDir  string
+	rotator logfile.Rotator
+	environ []string
 	// uploadFiles is Options.UploadFiles.
 	uploadFiles UploadFiles
 
@@ -167,6 +169,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		environ:        s.environ,
 		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),
 		statePath:      s.statePath,
+		deployment:     s.dep.id,
 		log:            s.log.With("program", spec.Name),
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
@@ -210,7 +213,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		// A corrupt file was set aside; starting fresh is the only way on.
 		s.log.Error("load state", "err", err)
 	}
-	boots := s.plan(ctx, saved, s.programs)
+	dep, saved, legacy := s.identify(saved)
+	s.mu.Lock()
+	s.dep = dep // read by newProgram for uploads and reloads
+	s.mu.Unlock()
+	boots := s.plan(saved, s.programs, legacy)
+	s.stopRemoved(ctx, saved, legacy)
 	s.sweepUploads()
 
 	entries := map[string]statefile.Entry{}
@@ -220,9 +228,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.persist = newPersister(s.statePath, entries, s.log)
+	s.persist = newPersister(s.statePath, dep, entries, s.log)
 	s.runCtx = ctx
 	for _, p := range s.programs {
+		p.deployment = dep.id
 		p.persist = s.persist
 		p.watcher = w
 		b := boots[p.name]

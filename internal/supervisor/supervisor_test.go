@@ -53,6 +53,13 @@ open("grandchild.pid", "w").write(str(child.pid))
 print("forked", child.pid, flush=True)
 time.sleep(3600)
 `,
+	// Starts a child in a new session, as start_new_session=True does, and records its PID.
+	"detacher.py": `import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True)
+open("detached.pid", "w").write(str(child.pid) + "\n")
+print("detached", child.pid, flush=True)
+time.sleep(3600)
+`,
 	"polite.py": `import signal, sys, time
 def bye(*a):
     print("got", signal.Signals(a[0]).name, flush=True)

@@ -22,7 +22,7 @@ func runAlone(t *testing.T, f *fixture, name string, b *boot) *program {
 	if p == nil {
 		t.Fatalf("no program %q in the configuration", name)
 	}
-	persist := newPersister(s.statePath, nil, s.log)
+	persist := newPersister(s.statePath, deployment{}, nil, s.log)
 	p.persist = persist
 	ctx, cancel := context.WithCancel(context.Background())
 	go p.run(ctx, b)
