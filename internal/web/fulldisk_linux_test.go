@@ -69,13 +69,15 @@ func TestStopOnFullDiskAnswers503(t *testing.T) {
 	waitDesired(t, statePath, "quiet", statefile.DesiredStopped)
 }
 
-// waitDesired waits until the state file at path says want for name.
+// waitDesired waits until the state file at path says want for name; for a
+// running program, with its PID, the last of the writes a start makes (the run
+// value is saved before the process exists), so none is still to come.
 func waitDesired(t *testing.T, path, name string, want statefile.Desired) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st, err := statefile.Load(path)
-		if err == nil && st.Programs[name].Desired == want {
+		if e := st.Programs[name]; err == nil && e.Desired == want && (want != statefile.DesiredRunning || e.PID != 0) {
 			return
 		}
 		if time.Now().After(deadline) {
