@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/api"
@@ -151,7 +152,10 @@ func downloadDisposition(name string, file int) string {
 	if file > 0 {
 		fn += "." + strconv.Itoa(file)
 	}
-	// FormatMediaType quotes the name, and encodes one beyond ASCII as
+	if !strings.ContainsFunc(fn, func(r rune) bool { return r < ' ' || r > '~' || r == '"' || r == '\\' }) {
+		return `attachment; filename="` + fn + `"`
+	}
+	// FormatMediaType escapes the name, or encodes one beyond ASCII as
 	// RFC 2231 filename*.
 	return mime.FormatMediaType("attachment", map[string]string{"filename": fn})
 }
