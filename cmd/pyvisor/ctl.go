@@ -30,6 +30,10 @@ const (
 // enough for a traceback.
 const defaultLogLines = 20
 
+// defaultGrepMatches is how many matches `pyvisor logs --grep` prints
+// without -n.
+const defaultGrepMatches = 100
+
 // maxKnownNames bounds the names listed after an unknown one.
 const maxKnownNames = 20
 
@@ -42,7 +46,7 @@ func clientSynopsis(cmd string) string {
 	case "start", "stop", "restart":
 		return "pyvisor " + cmd + " NAME...|all [--url URL | -c FILE]"
 	case "logs":
-		return "pyvisor logs NAME [-n LINES] [-f] [--url URL | -c FILE]"
+		return "pyvisor logs NAME [-n LINES] [-f] [--grep PATTERN [--regex] [--case] [-n MATCHES]] [--url URL | -c FILE]"
 	case "reload":
 		return "pyvisor reload [--url URL | -c FILE]"
 	}
@@ -58,12 +62,16 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	managerURL := fs.String("url", "", "the manager's `URL`, e.g. http://127.0.0.1:10000 (default: $PYVISOR_URL, then the configuration's address)")
 	var asJSON, follow bool
 	var lines int
+	var grep client.LogSearch
 	switch cmd {
 	case "status":
 		fs.BoolVar(&asJSON, "json", false, "print the API's JSON (GET /api/programs) instead of a table")
 	case "logs":
 		fs.IntVar(&lines, "n", defaultLogLines, fmt.Sprintf("print the last `LINES` lines (0-%d)", api.MaxLogLines))
 		fs.BoolVar(&follow, "f", false, "then print new lines as they are written, until Ctrl+C")
+		fs.StringVar(&grep.Text, "grep", "", "print the lines of the log and its backups that contain `PATTERN`, newest first, as FILE:LINE: TEXT")
+		fs.BoolVar(&grep.Regex, "regex", false, "with --grep: PATTERN is a regular expression (RE2 syntax)")
+		fs.BoolVar(&grep.CaseSensitive, "case", false, "with --grep: match case (by default case is ignored)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n", clientSynopsis(cmd))
@@ -80,9 +88,12 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %s\nusage: %s\n", cmd, msg, clientSynopsis(cmd))
 		return exitUsage
 	}
-	if lines < 0 || lines > api.MaxLogLines {
-		fmt.Fprintf(stderr, "pyvisor logs: -n %d: give 0 to %d lines\n", lines, api.MaxLogLines)
+	if msg := checkLogFlags(fs, lines, follow, grep); msg != "" {
+		fmt.Fprintf(stderr, "pyvisor logs: %s\nusage: %s\n", msg, clientSynopsis(cmd))
 		return exitUsage
+	}
+	if grep.Text != "" && !flagSet(fs, "n") {
+		lines = defaultGrepMatches
 	}
 
 	addr, err := resolveAddress(*managerURL, *configPath, getenv)
@@ -122,6 +133,9 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	case "status":
 		return x.status(ctx, asJSON)
 	case "logs":
+		if grep.Text != "" {
+			return x.grep(ctx, names[0], grep, lines)
+		}
 		return x.logs(ctx, names[0], lines, follow)
 	case "reload":
 		return x.reload(ctx)
@@ -203,6 +217,28 @@ func checkArity(cmd string, names []string) string {
 		}
 	}
 	return ""
+}
+
+// checkLogFlags says what is wrong with the flags of logs, or "".
+func checkLogFlags(fs *flag.FlagSet, n int, follow bool, grep client.LogSearch) string {
+	switch {
+	case grep.Text == "" && (flagSet(fs, "grep") || grep.Regex || grep.CaseSensitive):
+		return "--grep needs a PATTERN (--regex and --case go with it)"
+	case grep.Text != "" && follow:
+		return "--grep searches what is written; it does not follow (-f)"
+	case grep.Text != "" && n < 1:
+		return fmt.Sprintf("-n %d: with --grep give how many matches, at least 1", n)
+	case grep.Text == "" && (n < 0 || n > api.MaxLogLines):
+		return fmt.Sprintf("-n %d: give 0 to %d lines", n, api.MaxLogLines)
+	}
+	return ""
+}
+
+// flagSet tells whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // ctl runs one client command against one manager.
@@ -381,6 +417,46 @@ func (x *ctl) logs(ctx context.Context, name string, n int, follow bool) int {
 		return x.fail(fmt.Errorf("write log lines: %w", err))
 	}
 	return exitOK
+}
+
+// grep prints up to n lines of name's log and its backups that match s,
+// newest first, as FILE:LINE: TEXT, FILE named as the download names it
+// (NAME.log, NAME.log.1, ...).
+func (x *ctl) grep(ctx context.Context, name string, s client.LogSearch, n int) int {
+	w := bufio.NewWriter(x.stdout)
+	for n > 0 {
+		s.Limit = min(n, api.MaxSearchLimit)
+		res, err := x.c.SearchLogs(ctx, name, s)
+		if err != nil {
+			w.Flush()
+			return x.failName(ctx, name, err)
+		}
+		for _, m := range res.Matches {
+			fmt.Fprintf(w, "%s:%d: %s\n", logFileName(name, m.File), m.Line, m.Text)
+		}
+		n -= len(res.Matches)
+		if res.NextCursor == nil {
+			break
+		}
+		// Print what was found before the manager searches on: a search of
+		// many gigabytes takes a few requests of about 2 s each.
+		if err := w.Flush(); err != nil {
+			return x.fail(fmt.Errorf("write matches: %w", err))
+		}
+		s.Cursor = *res.NextCursor
+	}
+	if err := w.Flush(); err != nil {
+		return x.fail(fmt.Errorf("write matches: %w", err))
+	}
+	return exitOK
+}
+
+// logFileName names file number file of name's log: NAME.log, NAME.log.K.
+func logFileName(name string, file int) string {
+	if file == 0 {
+		return name + ".log"
+	}
+	return name + ".log." + strconv.Itoa(file)
 }
 
 func (x *ctl) reload(ctx context.Context) int {

@@ -8,6 +8,8 @@
 // JSON.
 package api
 
+import "time"
+
 // Error is the one error shape of the API, the body of every answer that is
 // not a success and the data of a log stream's "error" event.
 type Error struct {
@@ -56,4 +58,51 @@ type LogPage struct {
 	TotalLines int `json:"total_lines"`
 	// SizeBytes is the size of the file.
 	SizeBytes int64 `json:"size_bytes"`
+	// File is the number of the file the page is of: 0 the live log, 1..N
+	// its backups, 1 the newest.
+	File int `json:"file"`
+	// Files are the log's files that exist, the live log first, then the
+	// backups newest first; [] when there are none, never null.
+	Files []LogFile `json:"files"`
+}
+
+// LogFile describes one file of a program's log.
+type LogFile struct {
+	// File is 0 for the live log and 1..N for the backups, 1 the newest.
+	File int `json:"file"`
+	// SizeBytes is the file's size when listed.
+	SizeBytes int64 `json:"size_bytes"`
+	// Modified is the time of the file's last write (RFC 3339).
+	Modified time.Time `json:"modified"`
+}
+
+// MaxSearchLimit is the most matches one answer of GET
+// /api/programs/{name}/logs/search may hold.
+const MaxSearchLimit = 1000
+
+// LogSearch is the body of GET /api/programs/{name}/logs/search: the lines of
+// a program's log and its backups that match a query, newest first.
+type LogSearch struct {
+	// Matches are newest first: the live log from its end, then backup 1
+	// from its end, and so on; [] when none, never null.
+	Matches []LogMatch `json:"matches"`
+	// ScannedBytes counts the bytes this request searched.
+	ScannedBytes int64 `json:"scanned_bytes"`
+	// NextCursor continues the search after the last match (the cursor
+	// parameter of the next request with the same query); null once every
+	// file was searched.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// LogMatch is one matching line.
+type LogMatch struct {
+	// File is the number of the file that holds the line, as in LogFile.
+	File int `json:"file"`
+	// Line is the 1-based number of the line in File.
+	Line int `json:"line"`
+	// Page is the page of GET /api/programs/{name}/logs?file=File that
+	// holds the line, at the page size the search was given.
+	Page int `json:"page"`
+	// Text is the line as a log page shows it.
+	Text string `json:"text"`
 }

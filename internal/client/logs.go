@@ -26,6 +26,46 @@ func (c *Client) LogPage(ctx context.Context, name string, page, lines int) (*ap
 	return &p, nil
 }
 
+// LogSearch is a search of a program's log and its backups.
+type LogSearch struct {
+	// Text is the text to find in a line; with Regex, a regular expression
+	// (RE2 syntax).
+	Text  string
+	Regex bool
+	// CaseSensitive off (the default) ignores case.
+	CaseSensitive bool
+	// Limit is the most matches of one answer, 1 to api.MaxSearchLimit; 0
+	// leaves it to the manager (100).
+	Limit int
+	// Cursor continues an earlier search of the same query: the NextCursor
+	// of its answer. Empty starts at the newest line.
+	Cursor string
+}
+
+// SearchLogs runs one request of a search of the named program's log and
+// its backups: the matches newest first, and a NextCursor to go on with
+// unless every file was searched.
+func (c *Client) SearchLogs(ctx context.Context, name string, s LogSearch) (*api.LogSearch, error) {
+	q := url.Values{"q": {s.Text}}
+	if s.Regex {
+		q.Set("regex", "1")
+	}
+	if s.CaseSensitive {
+		q.Set("case", "1")
+	}
+	if s.Limit > 0 {
+		q.Set("limit", strconv.Itoa(s.Limit))
+	}
+	if s.Cursor != "" {
+		q.Set("cursor", s.Cursor)
+	}
+	var res api.LogSearch
+	if _, err := c.decode(ctx, http.MethodGet, programPath(name)+"/logs/search?"+q.Encode(), &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
 // maxEventLine bounds one line of the event stream. A batch of log lines is
 // at most 256 KiB of log, which JSON escaping can grow a few times.
 const maxEventLine = 16 << 20

@@ -28,6 +28,26 @@ func TestLogPage(t *testing.T) {
 	}
 }
 
+func TestSearchLogs(t *testing.T) {
+	c := server(t, func(w http.ResponseWriter, r *http.Request) {
+		want := "case=1&cursor=c%2B1&limit=5&q=a+b%26c&regex=1"
+		if r.URL.Path != "/api/programs/web app/logs/search" || r.URL.RawQuery != want {
+			http.Error(w, "wrong request "+r.URL.String()+", want the query "+want, http.StatusTeapot)
+			return
+		}
+		fmt.Fprint(w, `{"matches":[{"file":2,"line":7,"page":1,"text":"a b&c"}],"scanned_bytes":99,"next_cursor":"c2"}`)
+	})
+	s := LogSearch{Text: "a b&c", Regex: true, CaseSensitive: true, Limit: 5, Cursor: "c+1"}
+	res, err := c.SearchLogs(t.Context(), "web app", s)
+	if err != nil {
+		t.Fatalf("SearchLogs(web app, %+v): %v", s, err)
+	}
+	if len(res.Matches) != 1 || res.Matches[0].File != 2 || res.Matches[0].Line != 7 || res.Matches[0].Text != "a b&c" ||
+		res.ScannedBytes != 99 || res.NextCursor == nil || *res.NextCursor != "c2" {
+		t.Errorf("SearchLogs(web app, %+v) = %+v, want the answer as served", s, res)
+	}
+}
+
 // chanWriter hands every write to a channel, so a test can wait for output.
 type chanWriter chan string
 

@@ -107,7 +107,8 @@ programs:
 		}{
 			{"next", "Page 2 of 3", pageView{First: 101, Last: 300, FirstText: "line 101", LastText: "line 300", Count: 200,
 				Enabled: []string{"first", "prev", "next", "last"}}},
-			{"last", "Page 3 of 3", pageView{First: 1, Last: 100, FirstText: "line 1", LastText: "line 100", Count: 100,
+			// The oldest page is a full one: it shows the first 200 lines.
+			{"last", "Page 3 of 3", pageView{First: 1, Last: 200, FirstText: "line 1", LastText: "line 200", Count: 200,
 				Enabled: []string{"first", "prev"}}},
 			{"prev", "Page 2 of 3", pageView{First: 101, Last: 300, FirstText: "line 101", LastText: "line 300", Count: 200,
 				Enabled: []string{"first", "prev", "next", "last"}}},

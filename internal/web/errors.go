@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/install"
+	"github.com/pyvisor/pyvisor/internal/logfile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
@@ -49,6 +50,13 @@ func errorStatus(err error) int {
 	case errors.As(err, &bad):
 		// The uploaded ZIP itself is at fault (or lacks the script).
 		return http.StatusBadRequest
+	case errors.Is(err, logfile.ErrBadQuery), errors.Is(err, logfile.ErrBadCursor):
+		return http.StatusBadRequest
+	case errors.Is(err, logfile.ErrUnknownFile):
+		return http.StatusNotFound
+	case errors.Is(err, logfile.ErrRotated):
+		// Nothing is wrong with the request: the same one again will do.
+		return http.StatusConflict
 	case errors.Is(err, ErrInvalidConfig), errors.Is(err, supervisor.ErrNoProgramsListed):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, supervisor.ErrNotFound):

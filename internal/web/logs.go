@@ -57,6 +57,11 @@ func (h *handler) logPage(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	file, err := fileParam(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	// The supervisor names the file: a request can only ever read the log of
 	// the program it names, whatever the name contains.
 	path, err := h.sup.LogPath(r.PathValue("name"))
@@ -64,12 +69,12 @@ func (h *handler) logPage(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	p, err := h.logs.Page(path, page, lines)
+	body, err := h.filePage(r.PathValue("name"), path, file, page, lines)
 	if err != nil {
-		h.writeError(w, r, fmt.Errorf("logs of %q: %w", r.PathValue("name"), err))
+		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pageBody(p))
+	writeJSON(w, http.StatusOK, body)
 }
 
 // pageBody is the JSON of a page, as GET /api/programs/{name}/logs answers it
@@ -80,6 +85,6 @@ func pageBody(p logfile.Page) api.LogPage {
 	}
 	return api.LogPage{
 		Lines: p.Lines, Page: p.Page, Pages: p.Pages, FirstLine: p.FirstLine,
-		LastLine: p.LastLine, TotalLines: p.TotalLines, SizeBytes: p.SizeBytes,
+		LastLine: p.LastLine, TotalLines: p.TotalLines, SizeBytes: p.SizeBytes, Files: []api.LogFile{},
 	}
 }

@@ -25,6 +25,8 @@ func (h *handler) routes() {
 	m.HandleFunc("POST /api/programs/{name}/restart", h.action(h.sup.Restart))
 	m.HandleFunc("GET /api/programs/{name}/logs", h.logPage)
 	m.HandleFunc("GET /api/programs/{name}/logs/stream", h.logStream)
+	m.HandleFunc("GET /api/programs/{name}/logs/download", h.logDownload)
+	m.HandleFunc("GET /api/programs/{name}/logs/search", h.logSearch)
 	m.HandleFunc("GET /api/events", h.events)
 	m.HandleFunc("POST /api/reload", h.reloadConfig)
 	m.HandleFunc("GET /api/session", h.session)

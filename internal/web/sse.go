@@ -167,6 +167,9 @@ func (h *handler) streamPage(q url.Values, name, path string) (*api.LogPage, int
 		return nil, 0, fmt.Errorf("logs of %q: %w", name, err)
 	}
 	body := pageBody(p)
+	if body.Files, err = logFiles(path); err != nil {
+		return nil, 0, fmt.Errorf("logs of %q: %w", name, err)
+	}
 	return &body, p.SizeBytes, nil
 }
 

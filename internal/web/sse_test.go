@@ -232,6 +232,10 @@ func TestLogStreamWithPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(ev.data), &page); ev.name != "page" || err != nil {
 		t.Fatalf("GET %s: first event %+v (%v); want a page", target, ev, err)
 	}
+	if len(page.Files) != 1 || page.Files[0].File != 0 || page.Files[0].SizeBytes != 21 {
+		t.Errorf("GET %s: page event lists the files %+v; want the live log of 21 bytes alone", target, page.Files)
+	}
+	page.Files = nil
 	want := api.LogPage{Lines: []string{"line 2", "line 3"}, Page: 1, Pages: 2, FirstLine: 2, LastLine: 3, TotalLines: 3, SizeBytes: 21}
 	if fmt.Sprint(page) != fmt.Sprint(want) {
 		t.Errorf("GET %s: page event %+v; want %+v", target, page, want)

@@ -23,6 +23,7 @@ func TestStaticFiles(t *testing.T) {
 		{"/main.js", "main.js", "text/javascript; charset=utf-8"},
 		{"/upload.js", "upload.js", "text/javascript; charset=utf-8"},
 		{"/reload.js", "reload.js", "text/javascript; charset=utf-8"},
+		{"/logsearch.js", "logsearch.js", "text/javascript; charset=utf-8"},
 	}
 	for _, c := range cases {
 		want, err := staticFiles.ReadFile("static/" + c.file)

@@ -51,8 +51,22 @@ export const removeProgram = (name) => request('DELETE', programURL(name));
 // loader's report as the message.
 export const reloadConfig = () => request('POST', 'api/reload');
 
-export const logPage = (name, page, lines) =>
-  request('GET', `${programURL(name)}/logs?page=${page}&lines=${lines}`);
+// logPage reads page page (1 = the newest lines) of file file (0 the live
+// log, 1..N its backups) of a program's log, with the list of its files.
+export const logPage = (name, page, lines, file = 0) =>
+  request('GET', `${programURL(name)}/logs?page=${page}&lines=${lines}&file=${file}`);
+
+// logDownloadURL is where the browser downloads file file of a program's log.
+export const logDownloadURL = (name, file) => `${programURL(name)}/logs/download?file=${file}`;
+
+// searchLogs searches a program's log and its backups: {q, regex, cursor,
+// lines, limit}; the answer is {matches, scanned_bytes, next_cursor}.
+export function searchLogs(name, { q, regex = false, cursor = null, lines = 200, limit = 100 }) {
+  const p = new URLSearchParams({ q, lines: String(lines), limit: String(limit) });
+  if (regex) p.set('regex', '1');
+  if (cursor) p.set('cursor', cursor);
+  return request('GET', `${programURL(name)}/logs/search?${p}`);
+}
 
 // watchPrograms calls onPrograms with each {title, programs} from
 // /api/events. onStatus receives "live", "reconnecting" or "polling". After

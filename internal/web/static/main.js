@@ -1,9 +1,11 @@
 // main.js: wires the dashboard together: live program rows, the action
 // buttons and the log viewer.
-import { act, followLog, getSession, logPage, removeProgram, watchPrograms } from './api.js';
+import { act, followLog, getSession, logDownloadURL, logPage, removeProgram, watchPrograms } from './api.js';
 import {
-  createRow, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail, updateRow,
+  createRow, el, fileLabel, fileName, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail,
+  updateRow,
 } from './render.js';
+import { initSearch } from './logsearch.js';
 import { openUpload } from './upload.js';
 import { showReload } from './reload.js';
 
@@ -108,14 +110,21 @@ const followBox = dlg.querySelector('[data-field="follow"]');
 const filterBox = dlg.querySelector('[data-field="filter"]');
 const infoEl = dlg.querySelector('[data-field="info"]');
 const errorEl = dlg.querySelector('[data-field="logs-error"]');
+const fileSel = dlg.querySelector('[data-field="file"]');
+const downloadEl = dlg.querySelector('[data-field="download"]');
+const gotoBox = dlg.querySelector('[data-field="goto"]');
 const perPage = 200;
 const maxLiveLines = 5000; // lines kept in the viewer while following
 
 // lv is the viewer's state; only the functions below change it.
-const lv = { name: null, opener: null, seq: 0, page: null, stopFollow: null, live: 0, nextLine: 0 };
+// file is the file shown (0 the live log, 1..N its backups), files the list
+// of them the last page came with.
+const lv = { name: null, opener: null, seq: 0, page: null, stopFollow: null, live: 0, nextLine: 0, file: 0, files: [] };
 
 function openLogs(name, opener) {
-  Object.assign(lv, { name, opener, page: null, live: 0 });
+  Object.assign(lv, { name, opener, page: null, live: 0, file: 0, files: [] });
+  clearSearch();
+  gotoBox.value = '';
   dlg.querySelector('[data-field="logs-title"]').textContent = `Logs: ${name}`;
   followBox.checked = false;
   filterBox.value = '';
@@ -125,13 +134,17 @@ function openLogs(name, opener) {
   loadPage(1);
 }
 
-async function loadPage(n) {
+// loadPage shows page n of file file, or its oldest page for n 'last';
+// with hl, line hl of the file is highlighted and scrolled into view.
+async function loadPage(n, file = lv.file, hl = 0) {
   const seq = ++lv.seq;
   infoEl.textContent = 'Loading…';
   try {
-    const page = await logPage(lv.name, n, perPage);
+    let page = await logPage(lv.name, n === 'last' ? 1 : n, perPage, file);
+    if (n === 'last' && page.pages > 1 && seq === lv.seq) page = await logPage(lv.name, page.pages, perPage, file);
+    if (seq === lv.seq) page = await fillOldest(page);
     if (seq !== lv.seq) return; // another page was asked for meanwhile
-    showPage(page);
+    showPage(page, hl);
   } catch (err) {
     if (seq === lv.seq) {
       showError(`Could not load the log: ${err.message}`);
@@ -140,17 +153,65 @@ async function loadPage(n) {
   }
 }
 
-function showPage(page) {
+// fillOldest makes the oldest page of a file a full one: pages count from
+// the end, so the oldest may be short; it then shows the first perPage
+// lines of the file, taking the rest from the page before.
+async function fillOldest(page) {
+  if (page.page !== page.pages || page.pages < 2 || page.first_line !== 1 || page.lines.length >= perPage) return page;
+  const prev = await logPage(lv.name, page.page - 1, perPage, page.file);
+  if (prev.first_line !== page.last_line + 1) return page; // the live log moved on meanwhile
+  const lines = page.lines.concat(prev.lines).slice(0, perPage);
+  return { ...page, lines, last_line: lines.length };
+}
+
+function showPage(page, hl = 0) {
   lv.page = page;
+  lv.file = page.file || 0;
+  lv.files = page.files || [];
   lv.nextLine = page.last_line + 1;
   showError('');
   linesEl.replaceChildren(...(page.lines.length
     ? page.lines.map((l, i) => lineNode(l, page.first_line + i))
     : [Object.assign(document.createElement('div'), { className: 'empty-log', textContent: 'No lines on this page.' })]));
   applyFilter();
+  showFiles();
   updatePager();
+  const line = hl && linesEl.querySelector(`[data-line="${hl}"]`);
+  if (line) {
+    line.classList.add('hl');
+    line.hidden = false; // shown even if the filter would hide it
+    line.scrollIntoView({ block: 'center' });
+    return;
+  }
   // The newest page is read from the bottom, older ones from the top.
   linesEl.scrollTop = page.page === 1 ? linesEl.scrollHeight : 0;
+}
+
+// showFiles lists the log's files in the selector and points Download at
+// the file shown.
+function showFiles() {
+  const want = lv.files.map((f) => `${f.file}:${f.size_bytes}:${f.modified}`).join() + '|' + lv.file;
+  if (fileSel.dataset.shown !== want) {
+    fileSel.dataset.shown = want;
+    fileSel.replaceChildren(...lv.files.map((f) => el('option', { value: f.file }, fileLabel(f))));
+    if (!lv.files.some((f) => f.file === lv.file)) fileSel.append(el('option', { value: lv.file }, `File ${lv.file}`));
+    fileSel.value = String(lv.file);
+  }
+  downloadEl.href = logDownloadURL(lv.name, lv.file);
+  downloadEl.download = fileName(lv.name, lv.file);
+}
+
+// neighbours are the files next to the one shown: newer, older (null when
+// none), and the newest and oldest of all.
+function neighbours() {
+  const fs = lv.files.map((f) => f.file);
+  const i = fs.indexOf(lv.file);
+  return {
+    newer: i > 0 ? fs[i - 1] : null,
+    older: i >= 0 && i < fs.length - 1 ? fs[i + 1] : null,
+    newest: fs.length ? fs[0] : 0,
+    oldest: fs.length ? fs.at(-1) : lv.file,
+  };
 }
 
 function showError(msg) {
@@ -158,13 +219,21 @@ function showError(msg) {
   errorEl.hidden = !msg;
 }
 
+// updatePager enables the buttons that lead somewhere: the pager goes on
+// into the next file at either end of one.
 function updatePager() {
   const p = lv.page;
   const at = p ? p.page : 1, pages = p ? p.pages : 1;
-  for (const b of dlg.querySelectorAll('[data-page]')) {
-    const older = b.dataset.page === 'next' || b.dataset.page === 'last';
-    b.disabled = !p || (older ? at >= pages : at <= 1);
-  }
+  const n = neighbours();
+  const off = {
+    first: lv.file === n.newest && at <= 1,
+    prev: at <= 1 && n.newer === null,
+    next: at >= pages && n.older === null,
+    last: lv.file === n.oldest && at >= pages,
+  };
+  for (const b of dlg.querySelectorAll('[data-page]')) b.disabled = !p || off[b.dataset.page];
+  dlg.querySelector('[data-file="newer"]').disabled = !p || n.newer === null;
+  dlg.querySelector('[data-file="older"]').disabled = !p || n.older === null;
   updateInfo();
 }
 
@@ -173,6 +242,7 @@ function updateInfo() {
   if (!p) return;
   const range = p.first_line ? `lines ${p.first_line}–${p.last_line}` : 'no lines';
   let s = `Page ${p.page} of ${p.pages} · ${range} of ${p.total_lines} · ${fmtBytes(p.size_bytes)}`;
+  if (lv.file) s += ` · ${fileName(lv.name, lv.file)}`;
   if (followBox.checked) s += ` · live: ${lv.live} new line${lv.live === 1 ? '' : 's'}`;
   const q = filterBox.value.trim();
   if (q) {
@@ -226,14 +296,36 @@ function applyFilter() {
   updateInfo();
 }
 
+// browse stops following and shows page n of file (see loadPage).
+function browse(n, file, hl = 0) {
+  followBox.checked = false;
+  stopFollow();
+  loadPage(n, file, hl);
+}
+
 dlg.addEventListener('click', (e) => {
   const pageBtn = e.target.closest('button[data-page]');
   if (pageBtn && lv.page) {
-    followBox.checked = false;
-    stopFollow();
     const { page, pages } = lv.page;
-    const to = { first: 1, prev: page - 1, next: page + 1, last: pages }[pageBtn.dataset.page];
-    loadPage(Math.min(Math.max(to, 1), pages));
+    const n = neighbours();
+    switch (pageBtn.dataset.page) {
+      case 'first': browse(1, n.newest); break;
+      case 'prev':
+        if (page > 1) browse(Math.min(page - 1, pages), lv.file);
+        else if (n.newer !== null) browse('last', n.newer);
+        break;
+      case 'next':
+        if (page < pages) browse(page + 1, lv.file);
+        else if (n.older !== null) browse(1, n.older);
+        break;
+      case 'last': browse('last', n.oldest); break;
+    }
+    return;
+  }
+  const fileBtn = e.target.closest('button[data-file]');
+  if (fileBtn && lv.page) {
+    const to = neighbours()[fileBtn.dataset.file];
+    if (to !== null) browse(1, to);
     return;
   }
   if (e.target.closest('[data-action="close"]')) {
@@ -255,6 +347,21 @@ followBox.addEventListener('change', () => {
   }
 });
 filterBox.addEventListener('input', applyFilter);
+fileSel.addEventListener('change', () => browse(1, Number(fileSel.value)));
+
+// Go to line N of the file shown: pages count from the end of the file.
+dlg.querySelector('[data-form="goto"]').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const p = lv.page, n = Number(gotoBox.value);
+  if (!p) return;
+  if (!Number.isInteger(n) || n < 1 || n > p.total_lines) {
+    showError(`Line ${gotoBox.value} is not in this file: it has lines 1 to ${p.total_lines}.`);
+    return;
+  }
+  browse(Math.floor((p.total_lines - n) / perPage) + 1, lv.file, n);
+});
+
+const clearSearch = initSearch(dlg, () => lv.name, perPage, (file, page, line) => browse(page, file, line));
 
 // Esc closes the dialog natively (a "cancel", then "close").
 dlg.addEventListener('close', () => {

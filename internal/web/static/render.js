@@ -273,3 +273,57 @@ export function lineNode(line, number) {
   d.plain = stripAnsi(line).toLowerCase();
   return d;
 }
+
+// fileName names file number file of a program's log as a download names it.
+export const fileName = (name, file) => (file ? `${name}.log.${file}` : `${name}.log`);
+
+// fileLabel is the text of a log file in the viewer's file list.
+export function fileLabel(f) {
+  const what = f.file ? `Backup ${f.file} · ${new Date(f.modified).toLocaleString()}` : 'Live log';
+  return `${what} · ${fmtBytes(f.size_bytes)}`;
+}
+
+// matcher returns a function that finds the spans of a search in a text,
+// as [start, end] pairs, for highlighting. A regular expression the browser
+// reads differently from the server (RE2) may highlight nothing; the line
+// is still listed.
+export function matcher(q, regex) {
+  let re;
+  try {
+    re = new RegExp(regex ? q : q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+  } catch {
+    return () => [];
+  }
+  return (text) => {
+    const out = [];
+    re.lastIndex = 0;
+    let m;
+    while ((m = re.exec(text)) && out.length < 100) {
+      if (m[0] === '') { re.lastIndex++; continue; }
+      out.push([m.index, m.index + m[0].length]);
+    }
+    return out;
+  };
+}
+
+// highlighted is text as text nodes, with the spans find gives in <mark>.
+export function highlighted(text, find) {
+  const out = [];
+  let at = 0;
+  for (const [a, b] of find(text)) {
+    if (a > at) out.push(text.slice(at, a));
+    out.push(el('mark', {}, text.slice(a, b)));
+    at = b;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+
+// matchNode is one search result: a button that opens the match's page.
+export function matchNode(name, m, find) {
+  const text = stripAnsi(m.text);
+  return el('li', {},
+    el('button', { type: 'button', class: 'match', 'data-match': '', 'data-file': m.file, 'data-line': m.line, 'data-page': m.page },
+      el('span', { class: 'match-at' }, `${fileName(name, m.file)}:${m.line}`),
+      el('span', { class: 'match-text' }, ...highlighted(text, find))));
+}
