@@ -64,6 +64,8 @@ type Options struct {
 	LogDir string
 	// Environ is the environment programs inherit; nil means os.Environ().
 	Environ []string
+	// EventsPath is the history of events; "" means process_manager.events.jsonl in the config's directory.
+	EventsPath string
 }
 
 // Supervisor runs the programs of one configuration.
@@ -101,6 +103,9 @@ type Supervisor struct {
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
+	// events records what happens to the programs (events.go).
+	events     *eventHub
+	eventsPath string
 	// gen counts the changes to what Statuses returns (see Generation). It is
 	// bumped after each change is visible to readers, never before.
 	gen atomic.Uint64
@@ -121,6 +126,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.events, s.eventsPath = newEventHub(s.log), eventsPath(&opts, cfg.Dir)
 	if s.statePath == "" {
 		s.statePath = filepath.Join(cfg.Dir, StateFileName)
 	}
@@ -155,18 +161,20 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		log:            s.log.With("program", spec.Name),
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
+		emit:           s.events.emit,
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
-		Name:     spec.Name,
-		State:    Stopped,
-		Enabled:  spec.Enabled,
-		Uploaded: spec.Uploaded,
-		Script:   cmd.Script,
-		Cwd:      cmd.Dir,
-		Args:     spec.Args,
+		Name:       spec.Name,
+		State:      Stopped,
+		StateSince: time.Now(),
+		Enabled:    spec.Enabled,
+		Uploaded:   spec.Uploaded,
+		Script:     cmd.Script,
+		Cwd:        cmd.Dir,
+		Args:       spec.Args,
 	})
 	return p
 }
@@ -193,6 +201,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		// A corrupt file was set aside; starting fresh is the only way on.
 		s.log.Error("load state", "err", err)
 	}
+	s.events.open(s.eventsPath)
+	defer s.events.close()
 	boots := s.plan(ctx, saved, s.programs)
 	s.sweepUploads()
 
@@ -406,7 +416,7 @@ func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, er
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := p.request(ctx, request{op: o})
+	st, err := p.request(ctx, request{op: o, actor: actorOf(ctx)})
 	st = s.withUsage(st)
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
