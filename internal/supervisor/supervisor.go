@@ -167,14 +167,13 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
-		Name:       spec.Name,
-		State:      Stopped,
-		StateSince: time.Now(),
-		Enabled:    spec.Enabled,
-		Uploaded:   spec.Uploaded,
-		Script:     cmd.Script,
-		Cwd:        cmd.Dir,
-		Args:       spec.Args,
+		Name:     spec.Name,
+		State:    Stopped,
+		Enabled:  spec.Enabled,
+		Uploaded: spec.Uploaded,
+		Script:   cmd.Script,
+		Cwd:      cmd.Dir,
+		Args:     spec.Args,
 	})
 	return p
 }
