@@ -25,7 +25,9 @@ func (h *handler) routes() {
 	m.HandleFunc("POST /api/programs/{name}/restart", h.action(h.sup.Restart))
 	m.HandleFunc("GET /api/programs/{name}/logs", h.logPage)
 	m.HandleFunc("GET /api/programs/{name}/logs/stream", h.logStream)
+	m.HandleFunc("GET /api/programs/{name}/events", h.programEvents)
 	m.HandleFunc("GET /api/events", h.events)
+	m.HandleFunc("GET /api/events/history", h.allEvents)
 	m.HandleFunc("POST /api/reload", h.reloadConfig)
 	m.HandleFunc("GET /api/session", h.session)
 
