@@ -44,6 +44,8 @@ func clientSynopsis(cmd string) string {
 		return "pyvisor logs NAME [-n LINES] [-f] [--url URL | -c FILE]"
 	case "reload":
 		return "pyvisor reload [--url URL | -c FILE]"
+	case "events":
+		return "pyvisor events [NAME] [-n N] [-f] [--url URL | -c FILE]"
 	}
 	return ""
 }
@@ -63,6 +65,9 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	case "logs":
 		fs.IntVar(&lines, "n", defaultLogLines, fmt.Sprintf("print the last `LINES` lines (0-%d)", api.MaxLogLines))
 		fs.BoolVar(&follow, "f", false, "then print new lines as they are written, until Ctrl+C")
+	case "events":
+		fs.IntVar(&lines, "n", defaultEvents, fmt.Sprintf("print the last `N` events (0-%d)", api.MaxEvents))
+		fs.BoolVar(&follow, "f", false, "then print new events as they happen, until Ctrl+C")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n", clientSynopsis(cmd))
@@ -79,7 +84,11 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %s\nusage: %s\n", cmd, msg, clientSynopsis(cmd))
 		return exitUsage
 	}
-	if lines < 0 || lines > api.MaxLogLines {
+	if msg := checkEventCount(cmd, lines); msg != "" {
+		fmt.Fprintf(stderr, "pyvisor events: %s\n", msg)
+		return exitUsage
+	}
+	if cmd == "logs" && (lines < 0 || lines > api.MaxLogLines) {
 		fmt.Fprintf(stderr, "pyvisor logs: -n %d: give 0 to %d lines\n", lines, api.MaxLogLines)
 		return exitUsage
 	}
@@ -119,6 +128,8 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		return x.logs(ctx, names[0], lines, follow)
 	case "reload":
 		return x.reload(ctx)
+	case "events":
+		return x.events(ctx, names, lines, follow)
 	default:
 		return x.act(ctx, names)
 	}
@@ -126,7 +137,7 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
-The client commands (status, start, stop, restart, logs, reload) talk to a
+The client commands (status, start, stop, restart, logs, events, reload) talk to a
 running manager. Its address: --url URL, else the one in the file given with
 -c FILE, else $PYVISOR_URL, else the one in ./process_manager.yaml, else
 http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set;
@@ -168,6 +179,10 @@ func checkArity(cmd string, names []string) string {
 	case "logs":
 		if len(names) != 1 {
 			return fmt.Sprintf("give one program name, not %d", len(names))
+		}
+	case "events":
+		if len(names) > 1 {
+			return fmt.Sprintf("give one program name or none, not %d", len(names))
 		}
 	default:
 		if len(names) == 0 {
