@@ -49,6 +49,8 @@ func clientSynopsis(cmd string) string {
 		return "pyvisor logs NAME [-n LINES] [-f] [--grep PATTERN [--regex] [--case] [-n MATCHES]] [--url URL | -c FILE]"
 	case "reload":
 		return "pyvisor reload [--url URL | -c FILE]"
+	case "events":
+		return "pyvisor events [NAME] [-n N] [-f] [--url URL | -c FILE]"
 	}
 	return ""
 }
@@ -72,6 +74,9 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fs.StringVar(&grep.Text, "grep", "", "print the lines of the log and its backups that contain `PATTERN`, newest first, as FILE:LINE: TEXT")
 		fs.BoolVar(&grep.Regex, "regex", false, "with --grep: PATTERN is a regular expression (RE2 syntax)")
 		fs.BoolVar(&grep.CaseSensitive, "case", false, "with --grep: match case (by default case is ignored)")
+	case "events":
+		fs.IntVar(&lines, "n", defaultEvents, fmt.Sprintf("print the last `N` events (0-%d)", api.MaxEvents))
+		fs.BoolVar(&follow, "f", false, "then print new events as they happen, until Ctrl+C")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n", clientSynopsis(cmd))
@@ -88,7 +93,11 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "pyvisor %s: %s\nusage: %s\n", cmd, msg, clientSynopsis(cmd))
 		return exitUsage
 	}
-	if msg := checkLogFlags(fs, lines, follow, grep); msg != "" {
+	if msg := checkEventCount(cmd, lines); msg != "" {
+		fmt.Fprintf(stderr, "pyvisor events: %s\n", msg)
+		return exitUsage
+	}
+	if msg := checkLogFlags(fs, lines, follow, grep); cmd == "logs" && msg != "" {
 		fmt.Fprintf(stderr, "pyvisor logs: %s\nusage: %s\n", msg, clientSynopsis(cmd))
 		return exitUsage
 	}
@@ -139,6 +148,8 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		return x.logs(ctx, names[0], lines, follow)
 	case "reload":
 		return x.reload(ctx)
+	case "events":
+		return x.events(ctx, names, lines, follow)
 	default:
 		return x.act(ctx, names)
 	}
@@ -163,7 +174,7 @@ func envTokenWithheld(addr managerAddress) string {
 
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
-The client commands (status, start, stop, restart, logs, reload) talk to a
+The client commands (status, start, stop, restart, logs, events, reload) talk to a
 running manager. Its address: --url URL, else the one in the file given with
 -c FILE, else $PYVISOR_URL, else the one in ./process_manager.yaml, else
 http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set,
@@ -207,6 +218,10 @@ func checkArity(cmd string, names []string) string {
 	case "logs":
 		if len(names) != 1 {
 			return fmt.Sprintf("give one program name, not %d", len(names))
+		}
+	case "events":
+		if len(names) > 1 {
+			return fmt.Sprintf("give one program name or none, not %d", len(names))
 		}
 	default:
 		if len(names) == 0 {

@@ -11,6 +11,7 @@
 //	pyvisor status [--json]                    show every program (a table, or the API's JSON)
 //	pyvisor start|stop|restart NAME...|all     act on programs, one after the other
 //	pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log; -f follows it
+//	pyvisor events [NAME] [-n N] [-f]          print what happened when; -f follows
 //	pyvisor reload                             make the manager read its configuration again
 //	pyvisor export systemd|nomad [flags]       write the programs as systemd units or a Nomad job
 //
@@ -60,6 +61,7 @@ const usageText = `usage:
   pyvisor status [--json]                    show every program (a table, or the API's JSON)
   pyvisor start|stop|restart NAME...|all     act on programs, one after the other
   pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log (20); -f follows it
+  pyvisor events [NAME] [-n N] [-f]          print the last events (20), of one program or all; -f follows
   pyvisor reload                             make the manager read its configuration again
   pyvisor export systemd [-c FILE] [--out DIR] [--prefix pyvisor-]
                                              write one systemd unit per program
@@ -120,7 +122,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "new-token":
 		return newToken(fset.Arg(0), stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, export, status, start, stop, restart, logs, reload; see pyvisor help)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, export, status, start, stop, restart, logs, events, reload; see pyvisor help)\n", cmd)
 		return 2
 	}
 }

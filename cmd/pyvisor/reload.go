@@ -35,6 +35,7 @@ func (r *reloader) reload(ctx context.Context) (supervisor.ReloadResult, error) 
 	defer r.mu.Unlock()
 	cfg, usedDefaults, err := loadConfig(r.path)
 	if err != nil {
+		r.sup.RecordConfigError(err)
 		return supervisor.ReloadResult{}, fmt.Errorf("%w:\n%w", web.ErrInvalidConfig, err)
 	}
 	if usedDefaults {

@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // Program is PROGRAM of the API: one program's state as the manager reports
 // it, the body of GET /api/programs/{name}, of the actions (POST
 // /api/programs/{name}/start, stop, restart) and of an upload's answer.
@@ -48,6 +50,16 @@ type Program struct {
 	Args []string `json:"args"`
 	// Error is the last error message, or null.
 	Error *string `json:"error"`
+	// StartedAt is when the current process started (RFC 3339), or null when none runs.
+	StartedAt *time.Time `json:"started_at"`
+	// LastExitTime is when the last process ended, or null if none has ended
+	// since the manager started.
+	LastExitTime *time.Time `json:"last_exit_time"`
+	// StateSince is when the program entered its state (or the manager started).
+	StateSince time.Time `json:"state_since"`
+	// Actions are the actions that apply now, of "start", "stop", "restart",
+	// "update", "remove" (the last two for uploaded programs); [] for none.
+	Actions []string `json:"actions"`
 }
 
 // ProgramList is the body of GET /api/programs and the data of each

@@ -29,6 +29,7 @@ func (r *runner) beginInstall(install InstallFunc) {
 	r.st.Error = ""
 	r.st.LastExit = nil
 	r.log.Info("installing")
+	r.emitEvent(EventInstalling, "")
 	r.save(false)
 	go func() {
 		defer out.Close()
@@ -39,6 +40,9 @@ func (r *runner) beginInstall(install InstallFunc) {
 func (r *runner) finishInstall(err error) {
 	r.cancelInstall()
 	r.installDone, r.cancelInstall = nil, nil
+	if err == nil {
+		r.emitEvent(EventInstalled, "")
+	}
 	switch {
 	case err != nil && r.ctx.Err() != nil:
 		// The manager is going down; the next one reports the interrupted install.

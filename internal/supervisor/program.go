@@ -48,6 +48,8 @@ type request struct {
 	cfg  *config.Config
 	// For opUpdate: how to install it.
 	install InstallFunc
+	// actor is who asked for a start, stop or restart, for the history; "" if unknown.
+	actor string
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
@@ -69,6 +71,8 @@ type program struct {
 	// one without waking them (Supervisor's methods of the same names).
 	notify         func()
 	bumpGeneration func()
+	// emit records an event in the history (eventHub.emit).
+	emit func(Event)
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -117,6 +121,7 @@ func (p *program) request(ctx context.Context, r request) (Status, error) {
 
 // publish makes the current state visible to readers, as a copy.
 func (r *runner) publish() {
+	r.stampState()
 	s := r.st
 	old := r.snapshot.Swap(&s)
 	if sameForEvents(old, &s) {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/statefile"
@@ -238,6 +239,7 @@ func (s *Supervisor) register(eff *config.Config, next []definition, res ReloadR
 	s.programs = append(append(order, dropped...), uploads...)
 	s.cfg.Store(eff)
 	for _, p := range added {
+		s.events.emit(Event{Time: time.Now(), Program: p.name, Kind: EventAdded, Detail: "by a reload of the configuration"})
 		b := boots[p.name]
 		s.wg.Go(func() { p.run(runCtx, &b) })
 	}
@@ -377,6 +379,7 @@ func (r *runner) reload(req request) {
 	apply := func() { r.setSpec(*req.spec, req.cfg) }
 	act := decideReload(r.st.State, r.desired, req.spec.Enabled)
 	r.log.Info("definition changed by a reload", "then", act.String())
+	r.emitEvent(EventChanged, "by a reload of the configuration")
 	switch act {
 	case reloadKeep:
 		apply()
@@ -411,6 +414,7 @@ func (r *runner) reload(req request) {
 // (opDrop): it is no longer in the configuration. The run loop removes its
 // state file entry last; its log file stays.
 func (r *runner) drop(req request) {
+	r.emitEvent(EventRemoved, "by a reload of the configuration")
 	r.cancelScheduledStart()
 	end := func() {
 		r.removed = true

@@ -142,6 +142,7 @@ func (r *runner) handleWake(w *wake) bool {
 	switch w.kind {
 	case wokeByRequest:
 		req := w.req
+		r.recordRequest(&req)
 		switch {
 		case r.installDone != nil && req.op == opStop:
 			r.cancelInstall() // a stop during an install abandons it; reply once it ended
@@ -356,6 +357,7 @@ func (r *runner) start() {
 	r.st.StartedAt = time.Now()
 	r.st.Error = ""
 	r.log.Info("started", "pid", r.st.PID)
+	r.emitEvent(EventStarted, fmt.Sprintf("pid %d", r.st.PID))
 	r.save(false)
 }
 
@@ -374,6 +376,7 @@ func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 		r.st.StartedAt = id.Started()
 	}
 	r.log.Info("adopted running process", "pid", id.PID)
+	r.emitEvent(EventAdopted, fmt.Sprintf("pid %d, started %s", id.PID, r.st.StartedAt.Format(time.DateTime)))
 	r.save(false)
 }
 
@@ -389,6 +392,7 @@ func (r *runner) onExit() {
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
+	r.recordExit(exit, ran, &d)
 	apply := func(error) {
 		r.st.State = d.State
 		r.st.Error = ""
@@ -422,6 +426,7 @@ func (r *runner) onExit() {
 // startAgain starts the next run of a program that waited to restart or
 // cooled down after broken.
 func (r *runner) startAgain() {
+	r.recordRetry()
 	r.st.NextStart = time.Time{}
 	r.start()
 	if r.st.State == Running {
@@ -439,6 +444,7 @@ func (r *runner) beginStop(after func(error)) {
 		if err == nil {
 			exit := p.Exit()
 			r.st.LastExit = &exit
+			r.recordExit(exit, time.Since(r.st.StartedAt), nil)
 			r.proc = nil
 			r.st.PID = 0
 		} else {
@@ -485,6 +491,7 @@ func (r *runner) setState(s State) {
 
 // setError puts the program in state error with msg, logs it and saves its entry.
 func (r *runner) setError(msg string) {
+	r.recordError(msg)
 	r.st.State = Error
 	r.st.Error = msg
 	r.log.Error("program error", "err", msg)

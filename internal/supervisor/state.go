@@ -61,6 +61,10 @@ type Status struct {
 	ConsecutiveFailures int
 	// LastExit is how the previous process ended; nil if none has ended yet.
 	LastExit *proc.ExitStatus
+	// LastExitTime is when the previous process ended; zero if none has ended yet.
+	LastExitTime time.Time
+	// StateSince is when the program entered State (or the manager started).
+	StateSince time.Time
 	// NextStart is when a restarting or cooling-down program will be started; zero otherwise.
 	NextStart time.Time
 	// CPUPercent is the last sample of the whole process group (100 = one core).

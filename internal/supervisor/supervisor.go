@@ -76,6 +76,8 @@ type Options struct {
 	// and sets a removed upload's directory aside; nil means the supervisor
 	// leaves the uploads directory alone: nothing is swept, nothing deleted.
 	UploadFiles UploadFiles
+	// EventsPath is the history of events; "" means process_manager.events.jsonl in the config's directory.
+	EventsPath string
 }
 
 // Supervisor runs the programs of one configuration.
@@ -117,6 +119,9 @@ type Supervisor struct {
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
+	// events records what happens to the programs (events.go).
+	events     *eventHub
+	eventsPath string
 	// gen counts the changes to what Statuses returns (see Generation). It is
 	// bumped after each change is visible to readers, never before.
 	gen atomic.Uint64
@@ -137,6 +142,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.events, s.eventsPath = newEventHub(s.log), eventsPath(&opts, cfg.Dir)
 	if s.statePath == "" {
 		s.statePath = filepath.Join(cfg.Dir, StateFileName)
 	}
@@ -173,6 +179,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		log:            s.log.With("program", spec.Name),
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
+		emit:           s.events.emit,
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
@@ -213,6 +220,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		// A corrupt file was set aside; starting fresh is the only way on.
 		s.log.Error("load state", "err", err)
 	}
+	s.events.open(s.eventsPath)
+	defer s.events.close()
 	dep, saved, legacy := s.identify(saved)
 	s.mu.Lock()
 	s.dep = dep // read by newProgram for uploads and reloads
@@ -463,7 +472,7 @@ func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, er
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := p.request(ctx, request{op: o})
+	st, err := p.request(ctx, request{op: o, actor: actorOf(ctx)})
 	st = s.withUsage(st)
 	if err != nil {
 		return st, fmt.Errorf("%s %q: %w", o, name, err)

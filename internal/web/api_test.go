@@ -66,9 +66,9 @@ func TestListPrograms(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	wantKeys := []string{"adopted", "args", "consecutive_failures", "cpu_history", "cpu_percent", "cwd", "enabled",
-		"error", "exit_code", "exit_description", "exit_signal", "memory_rss_bytes", "name", "next_start_seconds",
-		"pid", "restart_count", "script", "state", "uploaded", "uptime_seconds"}
+	wantKeys := []string{"actions", "adopted", "args", "consecutive_failures", "cpu_history", "cpu_percent", "cwd", "enabled",
+		"error", "exit_code", "exit_description", "exit_signal", "last_exit_time", "memory_rss_bytes", "name", "next_start_seconds",
+		"pid", "restart_count", "script", "started_at", "state", "state_since", "uploaded", "uptime_seconds"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("GET /api/programs: PROGRAM keys\n%q\nwant\n%q", keys, wantKeys)
 	}

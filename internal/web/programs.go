@@ -62,6 +62,7 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 	if st.Error != "" {
 		p.Error = &st.Error
 	}
+	setTimesAndActions(&p, st)
 	return p
 }
 
@@ -129,7 +130,7 @@ func (h *handler) action(do func(context.Context, string) (supervisor.Status, er
 			h.writeError(w, r, err)
 			return
 		}
-		st, err := do(r.Context(), r.PathValue("name"))
+		st, err := do(withActor(r), r.PathValue("name"))
 		if err != nil {
 			h.writeError(w, r, err)
 			return

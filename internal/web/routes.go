@@ -27,7 +27,9 @@ func (h *handler) routes() {
 	m.HandleFunc("GET /api/programs/{name}/logs/stream", h.logStream)
 	m.HandleFunc("GET /api/programs/{name}/logs/download", h.logDownload)
 	m.HandleFunc("GET /api/programs/{name}/logs/search", h.logSearch)
+	m.HandleFunc("GET /api/programs/{name}/events", h.programEvents)
 	m.HandleFunc("GET /api/events", h.events)
+	m.HandleFunc("GET /api/events/history", h.allEvents)
 	m.HandleFunc("POST /api/reload", h.reloadConfig)
 	m.HandleFunc("GET /api/session", h.session)
 

@@ -105,6 +105,8 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	changed, cancel := h.sup.Subscribe()
 	defer cancel()
+	history, cancelHistory := h.sup.SubscribeEvents()
+	defer cancelHistory()
 	s, err := startSSE(w, r)
 	if err != nil {
 		return // the client is gone, or asked for the headers only
@@ -128,6 +130,16 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 			pending = true
 			continue
+		case e, ok := <-history:
+			if !ok {
+				// Too far behind to be told every event: the client
+				// reconnects and reads what it missed from the history.
+				return
+			}
+			if h.sessionEnded(r) {
+				return
+			}
+			err = s.event("history", newEventJSON(&e))
 		case <-ping.C:
 			if h.sessionEnded(r) {
 				return

@@ -34,17 +34,17 @@ export function fmtBytes(n) {
   return i ? `${n.toFixed(1)} ${units[i]}` : `${n} ${units[0]}`;
 }
 
-// allowed says which buttons make sense in a program's state.
+// allowed says which buttons apply in a program's state: the server's
+// PROGRAM actions decide, so the rules live in one place.
 export function allowed(p) {
-  const s = p.state;
+  const a = new Set(p.actions || []);
   return {
-    start: ['stopped', 'error', 'broken', 'restarting'].includes(s),
-    stop: s === 'running' || s === 'restarting' || (s === 'broken' && p.next_start_seconds != null),
-    restart: ['running', 'stopped', 'error', 'broken', 'restarting'].includes(s),
+    start: a.has('start'),
+    stop: a.has('stop'),
+    restart: a.has('restart'),
     logs: true,
-    // Only uploaded programs have these; their files change only while no process runs.
-    update: ['stopped', 'error', 'broken'].includes(s),
-    remove: ['stopped', 'error', 'broken'].includes(s),
+    update: a.has('update'),
+    remove: a.has('remove'),
   };
 }
 
