@@ -62,6 +62,7 @@ func adopt(_ *Watcher, id Identity) (*Process, error) {
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
 	}
 	p := newProcess(id, true)
+	p.tag = tagOf(id.PID)
 	go pollAdopted(p)
 	return p, nil
 }
