@@ -67,12 +67,17 @@ type ExitStatus struct {
 	Code int
 	// Signal is the signal that killed the process, or 0 if it exited by itself.
 	Signal syscall.Signal
+	// Cause, when set, is why the process ended as the manager knows it beyond the status, such as
+	// "killed: out of memory (limit 256 MiB)"; String then returns it.
+	Cause string
 }
 
-// String describes the status the way a person reads it: "exit status 3", "killed by SIGKILL" or
-// "exit status unknown (adopted process)".
+// String describes the status the way a person reads it: "exit status 3", "killed by SIGKILL",
+// "exit status unknown (adopted process)", or the Cause if one is set.
 func (s ExitStatus) String() string {
 	switch {
+	case s.Cause != "":
+		return s.Cause
 	case !s.Known:
 		return "exit status unknown (adopted process)"
 	case s.Signal != 0:

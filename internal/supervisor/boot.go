@@ -64,6 +64,9 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs [
 				candidates = append(candidates, id)
 			}
 		}
+		if len(candidates) == 0 {
+			candidates = s.cgroupLeader(p.name)
+		}
 		for _, id := range candidates {
 			pr, err := s.watcher.Adopt(id)
 			if err != nil {

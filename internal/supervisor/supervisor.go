@@ -68,6 +68,9 @@ type Options struct {
 	// and sets a removed upload's directory aside; nil means the supervisor
 	// leaves the uploads directory alone: nothing is swept, nothing deleted.
 	UploadFiles UploadFiles
+	// NoCgroups gives programs no cgroups even where the machine allows them: a stop then finds the
+	// processes that left a program's group by their PYVISOR_RUN tag (see Containment).
+	NoCgroups bool
 }
 
 // Supervisor runs the programs of one configuration.
@@ -85,6 +88,9 @@ type Supervisor struct {
 	environ   []string
 	// uploadFiles is Options.UploadFiles.
 	uploadFiles UploadFiles
+	noCgroups   bool
+	// cgroups is where programs get their cgroups; Run sets it before any program starts, nil for none.
+	cgroups atomic.Pointer[proc.CgroupTree]
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -135,6 +141,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	}
 	s.environ = opts.Environ
 	s.uploadFiles = opts.UploadFiles
+	s.noCgroups = opts.NoCgroups
 	if s.environ == nil {
 		s.environ = os.Environ()
 	}
@@ -160,6 +167,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),
 		statePath:      s.statePath,
 		log:            s.log.With("program", spec.Name),
+		cgroupTree:     s.cgroups.Load,
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
 		requests:       make(chan request),
@@ -195,6 +203,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Warn("close the exit watcher", "err", err)
 		}
 	}()
+	c := s.openContainment(s.noCgroups)
+	s.log.Info("process containment: "+c.String(), "mode", c.Mode)
+	for _, w := range c.LimitWarnings(s.config().Programs) {
+		s.log.Warn(w)
+	}
 	saved, err := statefile.Load(s.statePath)
 	if err != nil {
 		// A corrupt file was set aside; starting fresh is the only way on.
@@ -225,6 +238,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = nil // no more Add
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.removeEmptyCgroups()
 	s.persist.close()
 	s.log.Info("state saved; programs left running", "state_file", s.statePath)
 	return nil
@@ -248,6 +262,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	var programs []*program
 	var pgids []int
 	pids := map[string]int{} // round does not keep it
+	overLimit := map[string]int{} // samples in a row above the memory limit, by program
 	round := 0
 	for {
 		select {
@@ -261,7 +276,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			pids[p.name] = pid
-			if pid != 0 {
+			if pid != 0 && p.cgroup.Load() == nil {
 				pgids = append(pgids, pid)
 			}
 		}
@@ -269,9 +284,11 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
+		measured = sampleCgroups(programs, pids, measured)
 		s.usageMu.Lock()
 		s.usage = sm.round(pids, measured, time.Now())
 		s.usageMu.Unlock()
+		s.enforceMemory(ctx, programs, s.usage, overLimit)
 		// Log sizes are checked every rotateEvery samples (10 s by default): a stat per
 		// program is a good part of an idle round's cost, and a log overshooting its
 		// limit by a few seconds of output does no harm.
