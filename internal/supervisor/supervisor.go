@@ -261,7 +261,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	// Refilled each round, so that an idle round allocates nothing.
 	var programs []*program
 	var pgids []int
-	pids := map[string]int{} // round does not keep it
+	pids := map[string]int{}      // round does not keep it
 	overLimit := map[string]int{} // samples in a row above the memory limit, by program
 	round := 0
 	for {
