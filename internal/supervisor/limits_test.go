@@ -238,3 +238,24 @@ func TestContainmentText(t *testing.T) {
 		t.Errorf("outOfMemory(256 MiB) = %q", got)
 	}
 }
+
+// removeTestCgroups kills what is left in the cgroups of the manager of statePath and removes them, so that
+// tests leave no cgroup behind.
+func removeTestCgroups(statePath string) {
+	s, err := proc.FindCgroups()
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(s.Base, cgroupTreeName(statePath))
+	progs, _ := filepath.Glob(filepath.Join(dir, "p-*"))
+	for _, p := range progs {
+		_ = os.WriteFile(filepath.Join(p, "cgroup.kill"), []byte("1"), 0)
+		for range 100 {
+			if syscall.Rmdir(p) == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	_ = syscall.Rmdir(dir)
+}
