@@ -38,6 +38,8 @@ type Config struct {
 	// User is the account programs and the installs of uploads run as, unless a program names its own;
 	// nil means pyvisor's own account.
 	User *User
+	// Limits are the memory and CPU limits of every program that sets none of its own.
+	Limits Limits
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
 	// ProgramsListed tells whether the file lists its programs: it has a programs key with a list, even
@@ -102,6 +104,16 @@ type Sampling struct {
 	History int
 }
 
+// Limits are a program's memory and CPU limits. The zero value means no limit.
+type Limits struct {
+	// MemoryMax is the most memory, in bytes, the program's processes may use together (memory_max_mb);
+	// 0 means no limit.
+	MemoryMax int64
+	// CPUMaxPercent is the most CPU the program's processes may use together, in percent of one core
+	// (cpu_max_percent: 100 is one core, 250 two and a half); 0 means no limit.
+	CPUMaxPercent float64
+}
+
 // Program is one entry of the programs list, with defaults and the global restart policy applied.
 type Program struct {
 	// Name identifies the program in the dashboard, the API, the state file and its log file name.
@@ -132,6 +144,8 @@ type Program struct {
 	ExitCodes []int
 	// User is the account the program runs as; nil inherits Config.User.
 	User *User
+	// Limits are the global limits with the program's own applied.
+	Limits Limits
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.
@@ -181,6 +195,7 @@ func (c *Config) defaultProgram() Program {
 		Enabled:     true,
 		Autorestart: true,
 		Restart:     c.Restart,
+		Limits:      c.Limits,
 		StopSignal:  syscall.SIGTERM,
 		StopTimeout: 10 * time.Second,
 	}

@@ -5,7 +5,8 @@ package config
 
 func topKeys() []string {
 	return []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "programs",
+		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user",
+		"memory_max_mb", "cpu_max_percent", "programs",
 	}
 }
 
@@ -37,6 +38,7 @@ func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
 		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
+		"memory_max_mb", "cpu_max_percent",
 	}
 }
 

@@ -100,6 +100,8 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 			p.ExitCodes = d.exitCodes(kv.value, f)
 		case "user":
 			p.User = d.user(kv.value, f)
+		case "memory_max_mb", "cpu_max_percent":
+			d.limit(&p.Limits, kv.key, kv.value, f)
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {

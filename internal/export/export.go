@@ -6,8 +6,7 @@
 //
 // Features pyvisor does not have yet map here when they arrive, each as one more line in targets and a
 // few lines where the engine's value is built: instances (a template unit NAME@.service; a group count),
-// schedules (a .timer beside the service; a periodic job), memory and CPU limits (MemoryMax=, CPUQuota=;
-// the task's resources), health checks (a Nomad check) and depends_on (After= and Wants=).
+// schedules (a .timer beside the service; a periodic job), health checks (a Nomad check) and depends_on (After= and Wants=).
 package export
 
 import (

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -106,6 +107,12 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 	}
 	for _, e := range r.env {
 		add(&service, "Environment", quote(e.Key+"="+e.Value, false))
+	}
+	if l := p.Limits; l.MemoryMax > 0 {
+		add(&service, "MemoryMax", fmt.Sprint(l.MemoryMax))
+	}
+	if l := p.Limits; l.CPUMaxPercent > 0 {
+		add(&service, "CPUQuota", strconv.FormatFloat(l.CPUMaxPercent, 'f', -1, 64)+"%")
 	}
 	add(&service, "KillMode", "control-group")
 	add(&service, "KillSignal", signalName(p.StopSignal))

@@ -32,10 +32,11 @@ const (
 	opRemove
 	opReload
 	opDrop
+	opMemoryLimit // the sampler found the process above its memory limit twice
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop", "memory limit"}[o]
 }
 
 // request is one op for a program's goroutine, with its reply channel.
@@ -50,6 +51,8 @@ type request struct {
 	install InstallFunc
 	// actor is who asked for a start, stop or restart, for the history; "" if unknown.
 	actor string
+	// For opMemoryLimit: the process that was sampled.
+	pid int
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
@@ -67,6 +70,10 @@ type program struct {
 	log        *slog.Logger
 	persist    *persister
 	watcher    *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
+	// cgroupTree returns where programs get their cgroups; nil when they get none.
+	cgroupTree func() *proc.CgroupTree
+	// cgroup is the program's cgroup once its runner created it, for the sampler.
+	cgroup atomic.Pointer[proc.Cgroup]
 	// notify records a change and wakes the subscribers; bumpGeneration records
 	// one without waking them (Supervisor's methods of the same names).
 	notify         func()

@@ -21,6 +21,7 @@ type runner struct {
 	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
 	// run and command are proc's run value and command digest (see statefile.Entry).
 	run, command string
+	limits       limitState // the program's cgroup and the limits of its current run
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
 
@@ -223,6 +224,8 @@ func (r *runner) handleRequest(req request) {
 		r.reload(req)
 	case opDrop:
 		r.drop(req)
+	case opMemoryLimit:
+		r.memoryExceeded(req)
 	case opUpdate:
 		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
@@ -341,6 +344,7 @@ func (r *runner) start() {
 		Output: out,
 		// nil without a user setting: the program runs as pyvisor does.
 		Credential: cmd.User.Credential(),
+		Cgroup:     r.startCgroup(),
 		Watcher:    r.watcher,
 	})
 	out.Close()
@@ -365,6 +369,7 @@ func (r *runner) start() {
 func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 	r.proc = p
 	r.exited = p.Done()
+	r.attachCgroup(p)
 	id := p.Identity()
 	r.st.State = Running
 	r.st.PID = id.PID
@@ -382,13 +387,20 @@ func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 
 // onExit handles a process that ended without being asked to.
 func (r *runner) onExit() {
-	exit := r.proc.Exit()
+	exit := r.withOOMCause(r.proc.Exit())
 	ran := time.Since(r.st.StartedAt)
 	leftover := r.proc
 	r.exited = nil
 	r.proc = nil
 	r.st.PID = 0
 	r.st.LastExit = &exit
+	r.decideAfterExit(exit, ran, leftover)
+}
+
+// decideAfterExit applies the restart policy to a run that ended with exit after
+// ran; leftover, if not nil, is the ended process, whose group is stopped first if
+// anything of it is left.
+func (r *runner) decideAfterExit(exit proc.ExitStatus, ran time.Duration, leftover *proc.Process) {
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
@@ -413,7 +425,7 @@ func (r *runner) onExit() {
 		}
 		r.save(false)
 	}
-	if leftover.GroupAlive() {
+	if leftover != nil && leftover.GroupAlive() {
 		// The program is gone but processes it started in its group are not (workers,
 		// subprocesses). Stop them before a new instance starts, as a stop would.
 		r.st.State = d.State

@@ -109,9 +109,10 @@ type exitDecision struct {
 //
 // A run that lasted at least FailureReset starts the count afresh; the exit then
 // counts as failure 1. An exit with one of exitCodes is a clean finish: the program
-// is stopped and the count cleared. An unknown status (adopted process) is a failure.
+// is stopped and the count cleared, unless the manager knows a Cause (a memory
+// limit). An unknown status (adopted process) is a failure.
 func decideExit(pol config.RestartPolicy, autorestart bool, exitCodes []int, failures int, ran time.Duration, exit proc.ExitStatus) exitDecision {
-	if exit.Known && exit.Signal == 0 && slices.Contains(exitCodes, exit.Code) {
+	if exit.Cause == "" && exit.Known && exit.Signal == 0 && slices.Contains(exitCodes, exit.Code) {
 		return exitDecision{State: Stopped, Failures: 0, Reason: fmt.Sprintf("finished (%s)", exit)}
 	}
 	if ran >= pol.FailureReset {

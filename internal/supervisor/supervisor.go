@@ -78,6 +78,9 @@ type Options struct {
 	UploadFiles UploadFiles
 	// EventsPath is the history of events; "" means process_manager.events.jsonl in the config's directory.
 	EventsPath string
+	// NoCgroups gives programs no cgroups even where the machine allows them: a stop then finds the
+	// processes that left a program's group by their PYVISOR_RUN tag (see Containment).
+	NoCgroups bool
 }
 
 // Supervisor runs the programs of one configuration.
@@ -97,6 +100,9 @@ type Supervisor struct {
 	environ []string
 	// uploadFiles is Options.UploadFiles.
 	uploadFiles UploadFiles
+	noCgroups   bool
+	// cgroups is where programs get their cgroups; Run sets it before any program starts, nil for none.
+	cgroups atomic.Pointer[proc.CgroupTree]
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -151,6 +157,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	}
 	s.environ = opts.Environ
 	s.uploadFiles = opts.UploadFiles
+	s.noCgroups = opts.NoCgroups
 	if s.environ == nil {
 		s.environ = os.Environ()
 	}
@@ -177,6 +184,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		statePath:      s.statePath,
 		deployment:     s.dep.id,
 		log:            s.log.With("program", spec.Name),
+		cgroupTree:     s.cgroups.Load,
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
 		emit:           s.events.emit,
@@ -215,6 +223,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Warn("close the exit watcher", "err", err)
 		}
 	}()
+	c := s.openContainment(s.noCgroups)
+	s.log.Info("process containment: "+c.String(), "mode", c.Mode)
+	for _, w := range c.LimitWarnings(s.config().Programs) {
+		s.log.Warn(w)
+	}
 	saved, err := statefile.Load(s.statePath)
 	if err != nil {
 		// A corrupt file was set aside; starting fresh is the only way on.
@@ -253,6 +266,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = nil // no more Add
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.removeEmptyCgroups()
 	if err := s.persist.close(); err != nil {
 		// The next manager still finds the programs by their environment tags,
 		// but not what the user changed since the last successful write.
@@ -285,7 +299,8 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	// Refilled each round, so that an idle round allocates nothing.
 	var programs []*program
 	var pgids []int
-	pids := map[string]int{} // round does not keep it
+	pids := map[string]int{}      // round does not keep it
+	overLimit := map[string]int{} // samples in a row above the memory limit, by program
 	for {
 		select {
 		case <-ctx.Done():
@@ -298,7 +313,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			pids[p.name] = pid
-			if pid != 0 {
+			if pid != 0 && p.cgroup.Load() == nil {
 				pgids = append(pgids, pid)
 			}
 		}
@@ -306,9 +321,11 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
+		measured = sampleCgroups(programs, pids, measured)
 		s.usageMu.Lock()
 		s.usage = sm.round(pids, measured, time.Now())
 		s.usageMu.Unlock()
+		s.enforceMemory(ctx, programs, s.usage, overLimit)
 		s.notify()
 	}
 }

@@ -12,21 +12,25 @@
 #   - program "web": user: raw_exec runs tasks as daemon only when the Nomad client runs as root
 #   - program "web": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "web": stop_timeout_seconds: Nomad clients cap kill_timeout at their max_kill_timeout, 30s by default; raise it on the clients
+#   - program "web": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "web": exit_codes: a service job's task is restarted after every exit: Nomad has no exit codes that mean done
 #   - program "web": restart.backoff_factor: Nomad restarts a task after a constant delay: 2s at each restart (backoff_factor and max_delay_seconds are not carried over)
 #   - program "web": restart.failure_reset_seconds: Nomad counts restarts within an interval (3m0s), not failures in a row
 #   - program "worker two": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
 #   - program "worker two": user: raw_exec runs tasks as root only when the Nomad client runs as root
 #   - program "worker two": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
+#   - program "worker two": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "worker two": autorestart: off: the task is neither restarted nor rescheduled after it exits, and Nomad counts its allocation failed
 #   - program "legacy": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
 #   - program "legacy": user: raw_exec runs tasks as root only when the Nomad client runs as root
 #   - program "legacy": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
+#   - program "legacy": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "legacy": restart.backoff_factor: Nomad restarts a task after a constant delay: 500ms at each restart (backoff_factor and max_delay_seconds are not carried over)
 #   - program "uploaded-job": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
 #   - program "uploaded-job": uploaded: uploaded from the dashboard: its directory /CONFIG_DIR/uploads/uploaded-job (with its venv) must exist on every host; copy it there, or package it, before starting it
 #   - program "uploaded-job": user: raw_exec runs tasks as root only when the Nomad client runs as root
 #   - program "uploaded-job": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
+#   - program "uploaded-job": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "uploaded-job": restart.failure_reset_seconds: Nomad counts restarts within an interval (10m9s), not failures in a row
 job "pyvisor" {
   datacenters = ["dc1"]
