@@ -20,6 +20,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
@@ -85,6 +86,8 @@ type Supervisor struct {
 	environ   []string
 	// uploadFiles is Options.UploadFiles.
 	uploadFiles UploadFiles
+	// prober runs every program's health checks.
+	prober *probe.Prober
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -122,6 +125,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		byName:    map[string]*program{},
 		subs:      map[chan struct{}]struct{}{},
 		ready:     make(chan struct{}),
+		prober:    probe.New(),
 	}
 	s.cfg.Store(cfg)
 	if s.log == nil {
@@ -162,6 +166,9 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		log:            s.log.With("program", spec.Name),
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
+		prober:         s.prober,
+		lookupStatus:   s.lookupStatus,
+		subscribe:      s.Subscribe,
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
@@ -419,6 +426,15 @@ func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, er
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}
 	return st, nil
+}
+
+// lookupStatus returns the state last published by the program name, without waiting on it.
+func (s *Supervisor) lookupStatus(name string) (Status, bool) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return Status{}, false
+	}
+	return p.status(), true
 }
 
 func (s *Supervisor) lookup(name string) (*program, error) {
