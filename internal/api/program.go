@@ -10,7 +10,7 @@ type Program struct {
 	// Name is the program's name, unique in the manager.
 	Name string `json:"name"`
 	// State is one of "running", "stopped", "installing", "restarting",
-	// "stopping", "error", "broken".
+	// "stopping", "error", "broken", "waiting" (for the programs it depends on).
 	State string `json:"state"`
 	// PID is null when no process runs.
 	PID *int `json:"pid"`
@@ -48,7 +48,7 @@ type Program struct {
 	Cwd string `json:"cwd"`
 	// Args are the script's arguments; [] when there are none, never null.
 	Args []string `json:"args"`
-	// Error is the last error message, or null.
+	// Error is the last error message, or null; while waiting, what for.
 	Error *string `json:"error"`
 	// StartedAt is when the current process started (RFC 3339), or null when none runs.
 	StartedAt *time.Time `json:"started_at"`
@@ -60,6 +60,12 @@ type Program struct {
 	// Actions are the actions that apply now, of "start", "stop", "restart",
 	// "update", "remove" (the last two for uploaded programs); [] for none.
 	Actions []string `json:"actions"`
+	// Health is null without a health check or a running process, else "starting" (no check of this
+	// run has passed yet), "healthy" or "unhealthy".
+	Health *string `json:"health"`
+	// HealthDetail describes the last failed health check (the HTTP status, the error, or the last line
+	// a command printed), or is null; a passing check clears it.
+	HealthDetail *string `json:"health_detail"`
 }
 
 // ProgramList is the body of GET /api/programs and the data of each

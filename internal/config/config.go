@@ -146,6 +146,11 @@ type Program struct {
 	User *User
 	// Limits are the global limits with the program's own applied.
 	Limits Limits
+	// HealthCheck says how to check that the program works; nil means no check.
+	HealthCheck *HealthCheck
+	// DependsOn names programs of the same file that must run (and be healthy, if they have a health
+	// check) before this one is started by the manager's start, a reload or a start request.
+	DependsOn []string
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.

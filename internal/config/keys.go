@@ -38,8 +38,12 @@ func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
 		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
-		"memory_max_mb", "cpu_max_percent",
+		"memory_max_mb", "cpu_max_percent", "health_check", "depends_on",
 	}
+}
+
+func healthCheckKeys() []string {
+	return []string{"http", "tcp", "command", "interval_seconds", "timeout_seconds", "failures", "start_period_seconds"}
 }
 
 // uploadedProgramKeys are the keys of an entry of uploaded_programs.yaml: only those pyvisor writes there,
@@ -68,5 +72,6 @@ func Keys() []string {
 	add("uploads.", uploadsKeys())
 	add("programs[].", programKeys())
 	add("programs[].restart.", restartKeys())
+	add("programs[].health_check.", healthCheckKeys())
 	return out
 }

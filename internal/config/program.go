@@ -23,10 +23,12 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 	// Keyed by LogKey: names whose log files would be one file clash.
 	logs := map[string]seen{}
 	var out []Program
+	var deps []dependsEntry
 	for i, item := range d.items(n, "programs") {
 		field := index("programs", i)
 		p, nameNode := d.program(c, item, field)
 		if nameNode != nil {
+			deps = append(deps, dependsEntry{program: p.Name, field: field, names: p.DependsOn, nodes: d.dependsNodes})
 			nf := join(field, "name")
 			log := LogFileName(p.Name)
 			if first, dup := names[p.Name]; dup {
@@ -41,6 +43,7 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 		}
 		out = append(out, p)
 	}
+	d.checkDependencies(deps)
 	return out
 }
 
@@ -48,6 +51,7 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nameNode *yaml.Node) {
 	p = c.defaultProgram()
 	p.Line = n.Line
+	d.dependsNodes = nil
 	var envFile *yaml.Node
 	given := map[string]bool{}
 	known := d.programKeys
@@ -102,6 +106,11 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 			p.User = d.user(kv.value, f)
 		case "memory_max_mb", "cpu_max_percent":
 			d.limit(&p.Limits, kv.key, kv.value, f)
+		case "health_check":
+			p.HealthCheck = d.healthCheck(kv.value, f)
+		case "depends_on":
+			e := d.dependsOn(kv.value, f)
+			p.DependsOn, d.dependsNodes = e.names, e.nodes
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {

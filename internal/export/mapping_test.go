@@ -41,6 +41,8 @@ func targets() []target {
 		{"programs[].user", "User=", "user = "},
 		{"programs[].memory_max_mb", "MemoryMax=", ""},
 		{"programs[].cpu_max_percent", "CPUQuota=", ""},
+		{"programs[].depends_on", "After=", ""},
+		{"programs[].health_check", "", ""},
 		// The global settings are inherited by every program, which carries them over.
 		{"venv", "VIRTUAL_ENV=", "VIRTUAL_ENV"},
 		{"cwd", "WorkingDirectory=", "work_dir = "},

@@ -83,6 +83,21 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 		add(&unit, "StartLimitIntervalSec", "0")
 	}
 
+	for _, dep := range p.DependsOn {
+		// Wants= rather than Requires=: as in pyvisor, a dependency that stops does not stop this unit.
+		depUnit, _ := unitName(opts.Prefix, dep)
+		add(&unit, "Wants", depUnit)
+		add(&unit, "After", depUnit)
+	}
+	if len(p.DependsOn) > 0 {
+		warn("depends_on", "systemd starts this unit after its dependencies have started, not after they are healthy "+
+			"(a dependency of Type=simple counts as started at once)")
+	}
+	if p.HealthCheck != nil {
+		warn("health_check", "systemd has no health checks: an unhealthy program is not restarted "+
+			"(a watchdog needs the program to call sd_notify WATCHDOG=1)")
+	}
+
 	add(&service, "Type", "simple")
 	words := append([]string{r.cmd.Python, r.cmd.Script}, r.cmd.Args...)
 	quoted := make([]string, len(words))

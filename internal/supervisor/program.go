@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 )
 
@@ -80,6 +81,11 @@ type program struct {
 	bumpGeneration func()
 	// emit records an event in the history (eventHub.emit).
 	emit func(Event)
+	// prober runs the health checks; lookupStatus and subscribe are the Supervisor's Status and
+	// Subscribe, for waiting on dependencies.
+	prober       *probe.Prober
+	lookupStatus func(name string) (Status, bool)
+	subscribe    func() (<-chan struct{}, func())
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -147,6 +153,6 @@ func (r *runner) publish() {
 func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
-		a.NextStart.Equal(b.NextStart) &&
+		a.NextStart.Equal(b.NextStart) && a.Health == b.Health && a.HealthDetail == b.HealthDetail &&
 		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
 }

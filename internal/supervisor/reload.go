@@ -389,7 +389,7 @@ func (r *runner) reload(req request) {
 		r.desired = statefile.DesiredRunning
 		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
-		r.start()
+		r.startWhenReady()
 		r.respond(req, nil)
 	case reloadRestart:
 		// restart begins the stop with the definition in force, so the old

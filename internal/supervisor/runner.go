@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
@@ -38,6 +39,9 @@ type runner struct {
 
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
+
+	health healthRunner // health checks of the running process (health.go)
+	deps   depWait      // while waiting for dependencies (depends.go)
 }
 
 // respond answers a request after the next publish, so the caller reads the
@@ -83,10 +87,11 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 			r.restart(func(error) {})
 		}
 	case b.start:
-		r.start()
+		r.startWhenReady()
 	default:
 		r.save(false)
 	}
+	r.syncHealth()
 	r.publish()
 	return r
 }
@@ -101,13 +106,17 @@ const (
 	wokeByStopDone    // a background stop ended
 	wokeByInstallDone // an install ended
 	wokeByTimer       // the restart delay or broken cool-down ran out
+	wokeByHealthTimer // a health check is due
+	wokeByHealthCheck // a health check ended
+	wokeByDependency  // something changed while waiting for dependencies
 )
 
 // wake is one thing that woke a runner, with what came with it.
 type wake struct {
-	kind wakeKind
-	req  request
-	err  error
+	kind   wakeKind
+	req    request
+	err    error
+	health probe.Result
 }
 
 // wait blocks until something needs the runner's attention.
@@ -129,6 +138,12 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByInstallDone, err: err}
 	case <-timerC:
 		return wake{kind: wokeByTimer}
+	case <-r.health.timerC():
+		return wake{kind: wokeByHealthTimer}
+	case res := <-r.health.results:
+		return wake{kind: wokeByHealthCheck, health: res}
+	case <-r.deps.changed:
+		return wake{kind: wokeByDependency}
 	}
 }
 
@@ -169,7 +184,15 @@ func (r *runner) handleWake(w *wake) bool {
 	case wokeByTimer:
 		r.timer = nil
 		r.startAgain()
+	case wokeByHealthTimer:
+		r.healthCheckDue()
+	case wokeByHealthCheck:
+		r.healthChecked(w.health)
+	case wokeByDependency:
+		r.dependencyChanged()
 	}
+	r.syncHealth()
+	r.syncWaiting()
 	r.publish()
 	st := r.status()
 	for _, reply := range r.replies {
@@ -216,7 +239,7 @@ func (r *runner) handleRequest(req request) {
 		}
 		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
-		r.start()
+		r.startWhenReady()
 		r.respond(req, errors.Join(r.startResult(), r.notSaved(r.save(true))))
 	case opRestart:
 		r.restart(func(err error) { r.respond(req, errors.Join(err, r.notSaved(r.save(true)))) })
@@ -285,7 +308,7 @@ func (r *runner) restart(done func(error)) {
 	r.cancelScheduledStart()
 	r.st.ConsecutiveFailures = 0
 	startAndReply := func() {
-		r.start()
+		r.startWhenReady()
 		if r.st.State == Running {
 			r.st.RestartCount++
 		}
@@ -305,9 +328,9 @@ func (r *runner) restart(done func(error)) {
 	})
 }
 
-// startResult is the reply to a start: nil when running, the error otherwise.
+// startResult is the reply to a start: nil when running or waiting for dependencies, the error otherwise.
 func (r *runner) startResult() error {
-	if r.st.State == Running {
+	if r.st.State == Running || r.st.State == Waiting {
 		return nil
 	}
 	return &StartError{Program: r.name, Msg: r.st.Error}

@@ -23,6 +23,9 @@ import (
 //	restarting --stop-------------------------> stopped
 //	running    --restart----------------------> stopping --group gone--> running
 //	installing --install done-----------------> stopped | running | error   (uploads)
+//	stopped    --start, dependencies not up---> waiting --they are up--> running | error
+//	waiting    --stop-------------------------> stopped
+//	running    --unhealthy (health.go)--------> stopping --group gone--> as decideExit says
 //
 // A manual start or restart clears broken and the failure count.
 type State string
@@ -36,12 +39,14 @@ const (
 	Stopping   State = "stopping"
 	Error      State = "error"
 	Broken     State = "broken"
+	// Waiting: a start waits for the programs the program depends on (depends.go).
+	Waiting State = "waiting"
 )
 
 // States returns every state a program can be in, in a fixed order (a new
 // slice each call), for those who list them all, such as the metrics.
 func States() []State {
-	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken}
+	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken, Waiting}
 }
 
 // Status is a copy of one program's state, safe to keep and read.
@@ -84,8 +89,12 @@ type Status struct {
 	Script    string
 	Cwd       string
 	Args      []string
-	// Error is the last error message ("" if none).
+	// Error is the last error message ("" if none); while waiting, what for.
 	Error string
+	// Health is what the health checks say of the running process; HealthNone without a check or a process.
+	Health Health
+	// HealthDetail describes the last failed health check; "" once one passes.
+	HealthDetail string
 }
 
 // Uptime is how long the current process has run at now; 0 when none runs.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
@@ -103,6 +104,8 @@ type Supervisor struct {
 	noCgroups   bool
 	// cgroups is where programs get their cgroups; Run sets it before any program starts, nil for none.
 	cgroups atomic.Pointer[proc.CgroupTree]
+	// prober runs every program's health checks.
+	prober *probe.Prober
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -143,6 +146,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		byName:    map[string]*program{},
 		subs:      map[chan struct{}]struct{}{},
 		ready:     make(chan struct{}),
+		prober:    probe.New(),
 	}
 	s.cfg.Store(cfg)
 	if s.log == nil {
@@ -188,6 +192,9 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
 		emit:           s.events.emit,
+		prober:         s.prober,
+		lookupStatus:   s.lookupStatus,
+		subscribe:      s.Subscribe,
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
@@ -495,6 +502,15 @@ func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, er
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}
 	return st, nil
+}
+
+// lookupStatus returns the state last published by the program name, without waiting on it.
+func (s *Supervisor) lookupStatus(name string) (Status, bool) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return Status{}, false
+	}
+	return p.status(), true
 }
 
 func (s *Supervisor) lookup(name string) (*program, error) {

@@ -59,6 +59,13 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 	if p.Args == nil {
 		p.Args = []string{}
 	}
+	if st.Health != supervisor.HealthNone {
+		h := string(st.Health)
+		p.Health = &h
+	}
+	if st.HealthDetail != "" {
+		p.HealthDetail = &st.HealthDetail
+	}
 	if st.Error != "" {
 		p.Error = &st.Error
 	}

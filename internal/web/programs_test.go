@@ -62,6 +62,25 @@ func TestNewProgramJSON(t *testing.T) {
 				}
 				return ""
 			}},
+		{"no health check", supervisor.Status{State: supervisor.Running, PID: 1}, func(p api.Program) string {
+			if p.Health != nil || p.HealthDetail != nil {
+				return "want health and health_detail null"
+			}
+			return ""
+		}},
+		{"unhealthy", supervisor.Status{State: supervisor.Running, PID: 1, Health: supervisor.HealthUnhealthy, HealthDetail: "HTTP 503"},
+			func(p api.Program) string {
+				if p.Health == nil || *p.Health != "unhealthy" || p.HealthDetail == nil || *p.HealthDetail != "HTTP 503" {
+					return `want health "unhealthy" and health_detail "HTTP 503"`
+				}
+				return ""
+			}},
+		{"waiting", supervisor.Status{State: supervisor.Waiting, Error: "waiting for db (starting)"}, func(p api.Program) string {
+			if p.State != "waiting" || p.Error == nil || *p.Error != "waiting for db (starting)" {
+				return "want state waiting and what for in error"
+			}
+			return ""
+		}},
 		{"error", supervisor.Status{State: supervisor.Error, Error: "script x.py: no such file"}, func(p api.Program) string {
 			if p.Error == nil || *p.Error != "script x.py: no such file" {
 				return "want the error message"

@@ -2,7 +2,8 @@
 // server sends is shown as text (textContent, attributes), never parsed as HTML.
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const STATES = ['running', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
+export const STATES = ['running', 'waiting', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
+const HEALTH = ['starting', 'healthy', 'unhealthy'];
 const VERBS = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', remove: 'Removing' };
 const LABELS = { start: 'Start', stop: 'Stop', restart: 'Restart', logs: 'Logs', update: 'Update', remove: 'Remove' };
 
@@ -65,6 +66,7 @@ export function createRow(name) {
   const f = {};
   f.name = el('h2', { 'data-field': 'name' }, name);
   f.state = el('span', { class: 'badge', 'data-field': 'state' });
+  f.health = el('span', { class: 'health', 'data-field': 'health', hidden: true });
   f.script = el('p', { class: 'script', 'data-field': 'script' });
   const stats = el('dl', { class: 'stats' });
   for (const [label, field] of [['PID', 'pid'], ['Uptime', 'uptime'], ['Restarts', 'restarts'], ['CPU', 'cpu'], ['Memory', 'memory']]) {
@@ -93,7 +95,7 @@ export function createRow(name) {
     actions.append(f.buttons[a]);
   }
   const root = el('article', { class: 'prog', role: 'listitem', 'data-program': name },
-    el('div', { class: 'prog-head' }, f.name, f.state), f.script, stats,
+    el('div', { class: 'prog-head' }, f.name, f.health, f.state), f.script, stats,
     f.detail, f.error, f.tail, actions, f.actionError);
   return { el: root, f, v: {}, p: null, busy: null, tailKey: '' };
 }
@@ -117,6 +119,14 @@ export function updateRow(row, p) {
     row.el.dataset.state = s;
     f.state.className = 'badge' + (STATES.includes(s) ? ' ' + s : '');
     f.state.textContent = s;
+  });
+  set(row, 'health', p.health || '', (h) => {
+    f.health.hidden = !h;
+    f.health.className = 'health' + (HEALTH.includes(h) ? ' ' + h : '');
+    f.health.textContent = h;
+  });
+  set(row, 'health-detail', p.health_detail || '', (d) => {
+    if (d) f.health.title = `Last failed check: ${d}`; else f.health.removeAttribute('title');
   });
   set(row, 'script', [p.script, ...p.args].join(' '), text(f.script));
   set(row, 'pid', running ? `${p.pid}${p.adopted ? ' (adopted)' : ''}` : '—', text(f.pid));
@@ -149,6 +159,7 @@ function detail(p) {
   const parts = [];
   if (p.exit_description) parts.push(`Last exit: ${p.exit_description}`);
   if (p.consecutive_failures > 0) parts.push(`${p.consecutive_failures} failure${p.consecutive_failures > 1 ? 's' : ''} in a row`);
+  if (p.health_detail) parts.push(`Health check: ${p.health_detail}`);
   if (p.next_start_seconds != null) parts.push(`next start in ${fmtDuration(Math.ceil(p.next_start_seconds))}`);
   if (!p.enabled) parts.push('not started automatically');
   return parts.join(' · ');

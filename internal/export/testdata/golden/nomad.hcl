@@ -13,6 +13,8 @@
 #   - program "web": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "web": stop_timeout_seconds: Nomad clients cap kill_timeout at their max_kill_timeout, 30s by default; raise it on the clients
 #   - program "web": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
+#   - program "web": depends_on: Nomad starts the groups of a job together: it has no start order between them
+#   - program "web": health_check: not carried over: a Nomad check needs a service block and a service provider (Nomad or Consul) to register with; add one by hand, with check_restart for the restarts
 #   - program "web": exit_codes: a service job's task is restarted after every exit: Nomad has no exit codes that mean done
 #   - program "web": restart.backoff_factor: Nomad restarts a task after a constant delay: 2s at each restart (backoff_factor and max_delay_seconds are not carried over)
 #   - program "web": restart.failure_reset_seconds: Nomad counts restarts within an interval (3m0s), not failures in a row
