@@ -37,6 +37,7 @@ func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
 		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
+		"schedule", "timezone", "instances",
 	}
 }
 
