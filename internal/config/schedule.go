@@ -62,17 +62,46 @@ func ParseSchedule(spec, timezone string) (*Schedule, error) {
 	return out, nil
 }
 
+// everyHour are the bits of cron's hour field with all 24 hours set.
+const everyHour = 1<<24 - 1
+
 // Next returns the first due time after t, in t's location, or the zero time when the schedule never comes
 // due in the next five years. An "@every" schedule's next time is t plus the interval, to the second.
+//
+// Across a change of daylight saving time, an expression with fixed hours ("30 2 * * *") counts in the
+// time zone's wall-clock time, as cron does: a time the change skips runs as much later as the clocks
+// moved (02:30 at 03:30), and a time that happens twice runs once. An expression of every hour counts in
+// real time, so it runs once each real hour.
 func (s *Schedule) Next(t time.Time) time.Time {
-	if s.Every > 0 {
+	spec, ok := s.spec.(*cron.SpecSchedule)
+	if s.Every > 0 || !ok {
 		return s.spec.Next(t)
 	}
-	next := s.spec.Next(t.In(s.loc))
-	if next.IsZero() {
-		return next
+	if spec.Hour&everyHour == everyHour {
+		next := spec.Next(t.In(s.loc))
+		if next.IsZero() {
+			return next
+		}
+		return next.In(t.Location())
 	}
-	return next.In(t.Location())
+	// The parser leaves the expression's location time.Local, which makes Next count in the location of
+	// the time it is given: here a wall-clock reading written as UTC, which has no daylight saving time.
+	w := t.In(s.loc)
+	wall := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
+	for range 3 {
+		n := spec.Next(wall)
+		if n.IsZero() {
+			return n
+		}
+		// time.Date maps a reading the change skips forward by the change, and one that happens twice to
+		// one of its two instants: firstInstant takes the first.
+		at := firstInstant(time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute(), n.Second(), 0, s.loc))
+		if at.After(t) {
+			return at.In(t.Location())
+		}
+		wall = n // the reading maps to an instant already past (the second of a repeated hour)
+	}
+	return time.Time{}
 }
 
 // schedule decodes a program's schedule and timezone, which come together: a time zone alone is a mistake,
@@ -118,4 +147,27 @@ func (d *decoder) schedule(p *Program, field string, sched, tz, autorestart *yam
 			"a scheduled program is started at each due time and never restarted when it exits; remove autorestart")
 	}
 	p.Schedule, p.Timezone, p.Autorestart = spec, zone, false
+}
+
+// firstInstant returns the first instant with the wall-clock reading of t in its location: t itself, or,
+// when the clocks went back shortly before t and the reading happened before the change too, that
+// earlier instant.
+func firstInstant(t time.Time) time.Time {
+	_, off := t.Zone()
+	_, offBefore := t.Add(-3 * time.Hour).Zone()
+	if offBefore <= off {
+		return t
+	}
+	earlier := t.Add(-time.Duration(offBefore-off) * time.Second)
+	if sameReading(earlier, t) {
+		return earlier
+	}
+	return t
+}
+
+// sameReading reports whether a and b, in their own locations, show the same date and time of day.
+func sameReading(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
 }

@@ -89,7 +89,8 @@ func (s *Supervisor) plan(ctx context.Context, saved statefile.State, programs [
 				}
 			})
 		}
-		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
+		// A job waits for its due time (initJob): due times missed while down are not caught up.
+		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning && p.spec.Schedule == ""
 		boots[p.name] = b
 	}
 	return boots

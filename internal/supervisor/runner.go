@@ -21,6 +21,7 @@ type runner struct {
 	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
+	job   job         // a job's schedule (schedule.go)
 
 	// stopDone is non-nil while a stop of the process group runs in the background;
 	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
@@ -79,6 +80,7 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 	default:
 		r.save(false)
 	}
+	r.initJob(b)
 	r.publish()
 	return r
 }
@@ -93,6 +95,7 @@ const (
 	wokeByStopDone    // a background stop ended
 	wokeByInstallDone // an install ended
 	wokeByTimer       // the restart delay or broken cool-down ran out
+	wokeByDue         // a job's due time came
 )
 
 // wake is one thing that woke a runner, with what came with it.
@@ -121,6 +124,8 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByInstallDone, err: err}
 	case <-timerC:
 		return wake{kind: wokeByTimer}
+	case <-r.job.c():
+		return wake{kind: wokeByDue}
 	}
 }
 
@@ -160,7 +165,10 @@ func (r *runner) handleWake(w *wake) bool {
 	case wokeByTimer:
 		r.timer = nil
 		r.startAgain()
+	case wokeByDue:
+		r.onDue()
 	}
+	r.syncSchedule()
 	r.publish()
 	st := r.status()
 	for _, reply := range r.replies {
@@ -193,6 +201,7 @@ func (r *runner) drainQueue() {
 // handleRequest carries out req, or begins to: a stop or restart answers it
 // once the process group is gone.
 func (r *runner) handleRequest(req request) {
+	r.jobRequest(req.op)
 	switch req.op {
 	case opStart:
 		changed := r.desired != statefile.DesiredRunning
@@ -371,6 +380,9 @@ func (r *runner) onExit() {
 	r.st.PID = 0
 	r.st.LastExit = &exit
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
+	if r.isJob() {
+		d = r.jobExit(exit)
+	}
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
 	apply := func(error) {
@@ -423,6 +435,7 @@ func (r *runner) beginStop(after func(error)) {
 		if err == nil {
 			exit := p.Exit()
 			r.st.LastExit = &exit
+			r.endRun(exit, RunStopped)
 			r.proc = nil
 			r.st.PID = 0
 		} else {
