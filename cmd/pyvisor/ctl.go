@@ -187,6 +187,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // checkArity says what is wrong with the names given to cmd, or "".
 func checkArity(cmd string, names []string) string {
 	switch cmd {
+	case "status":
+		// Any names: none means every program.
 	case "reload":
 		if len(names) > 0 {
 			return fmt.Sprintf("unexpected argument %q", names[0])
