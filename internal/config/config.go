@@ -151,6 +151,17 @@ type Program struct {
 	// DependsOn names programs of the same file that must run (and be healthy, if they have a health
 	// check) before this one is started by the manager's start, a reload or a start request.
 	DependsOn []string
+	// Schedule makes the program a job: the expression as written (five cron fields, @hourly, @daily,
+	// @weekly, "@every 90s"), which ParseSchedule reads; "" means a program that runs all the time. A
+	// job is started at each due time and never restarted when it exits (Autorestart is false).
+	Schedule string
+	// Timezone is the IANA time zone of Schedule; "" means the machine's local time.
+	Timezone string
+	// InstanceOf is the name of the entry this program is a copy of, for an entry with instances: N, which
+	// Load expands into N programs named NAME:1 to NAME:N; "" for a program that is not a copy.
+	InstanceOf string
+	// Instance is the copy's number, 1 to N; 0 for a program that is not a copy.
+	Instance int
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.

@@ -38,7 +38,7 @@ func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
 		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
-		"memory_max_mb", "cpu_max_percent", "health_check", "depends_on",
+		"memory_max_mb", "cpu_max_percent", "health_check", "depends_on", "schedule", "timezone", "instances",
 	}
 }
 

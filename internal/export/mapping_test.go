@@ -43,6 +43,9 @@ func targets() []target {
 		{"programs[].cpu_max_percent", "CPUQuota=", ""},
 		{"programs[].depends_on", "After=", ""},
 		{"programs[].health_check", "", ""},
+		{"programs[].schedule", "", ""},
+		{"programs[].timezone", "", ""},
+		{"programs[].instances", "PYVISOR_INSTANCE=", "PYVISOR_INSTANCE"},
 		// The global settings are inherited by every program, which carries them over.
 		{"venv", "VIRTUAL_ENV=", "VIRTUAL_ENV"},
 		{"cwd", "WorkingDirectory=", "work_dir = "},

@@ -68,6 +68,12 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 		warnings = append(warnings, Warning{Program: p.Name, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
 	name, ok := unitName(opts.Prefix, p.Name)
+	if p.InstanceOf != "" {
+		// A copy of instances is an instance of the template NAME@.service: NAME@2.service. (A ':' in a
+		// unit's file name also trips systemd-analyze.)
+		name, ok = unitName(opts.Prefix, p.InstanceOf)
+		name = strings.TrimSuffix(name, ".service") + "@" + fmt.Sprint(p.Instance) + ".service"
+	}
 	if !ok {
 		warn("name", "the escaped name is too long for a unit name; the unit is named %s", name)
 	}

@@ -252,7 +252,8 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 				p.log.Warn("adopt", "pid", id.PID, "err", err)
 			}
 		}
-		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
+		// A job waits for its due time (initJob): due times missed while down are not caught up.
+		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning && p.spec.Schedule == ""
 		boots[p.name] = b
 	}
 	return boots

@@ -154,5 +154,7 @@ func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
 		a.NextStart.Equal(b.NextStart) && a.Health == b.Health && a.HealthDetail == b.HealthDetail &&
+		a.NextStart.Equal(b.NextStart) && a.NextRun.Equal(b.NextRun) && a.LastRun == b.LastRun &&
+		a.SkippedRuns == b.SkippedRuns &&
 		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
 }

@@ -378,6 +378,9 @@ func decideReload(st State, desired statefile.Desired, enabled bool) reloadActio
 func (r *runner) reload(req request) {
 	apply := func() { r.setSpec(*req.spec, req.cfg) }
 	act := decideReload(r.st.State, r.desired, req.spec.Enabled)
+	if req.spec.Schedule != "" {
+		act = r.jobReload(req.spec)
+	}
 	r.log.Info("definition changed by a reload", "then", act.String())
 	r.emitEvent(EventChanged, "by a reload of the configuration")
 	switch act {

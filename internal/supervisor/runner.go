@@ -25,6 +25,7 @@ type runner struct {
 	limits       limitState // the program's cgroup and the limits of its current run
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
+	job   job         // a job's schedule (schedule.go)
 
 	// stopDone is non-nil while a stop of the process group runs in the background;
 	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
@@ -92,6 +93,7 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 		r.save(false)
 	}
 	r.syncHealth()
+	r.initJob(b)
 	r.publish()
 	return r
 }
@@ -109,6 +111,7 @@ const (
 	wokeByHealthTimer // a health check is due
 	wokeByHealthCheck // a health check ended
 	wokeByDependency  // something changed while waiting for dependencies
+	wokeByDue         // a job's due time came
 )
 
 // wake is one thing that woke a runner, with what came with it.
@@ -144,6 +147,8 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByHealthCheck, health: res}
 	case <-r.deps.changed:
 		return wake{kind: wokeByDependency}
+	case <-r.job.c():
+		return wake{kind: wokeByDue}
 	}
 }
 
@@ -190,9 +195,12 @@ func (r *runner) handleWake(w *wake) bool {
 		r.healthChecked(w.health)
 	case wokeByDependency:
 		r.dependencyChanged()
+	case wokeByDue:
+		r.onDue()
 	}
 	r.syncHealth()
 	r.syncWaiting()
+	r.syncSchedule()
 	r.publish()
 	st := r.status()
 	for _, reply := range r.replies {
@@ -225,6 +233,7 @@ func (r *runner) drainQueue() {
 // handleRequest carries out req, or begins to: a stop or restart answers it
 // once the process group is gone.
 func (r *runner) handleRequest(req request) {
+	r.jobRequest(req.op)
 	switch req.op {
 	case opStart:
 		changed := r.desired != statefile.DesiredRunning
@@ -425,6 +434,9 @@ func (r *runner) onExit() {
 // anything of it is left.
 func (r *runner) decideAfterExit(exit proc.ExitStatus, ran time.Duration, leftover *proc.Process) {
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
+	if r.isJob() {
+		d = r.jobExit(exit)
+	}
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
 	r.recordExit(exit, ran, &d)
@@ -480,6 +492,7 @@ func (r *runner) beginStop(after func(error)) {
 			exit := p.Exit()
 			r.st.LastExit = &exit
 			r.recordExit(exit, time.Since(r.st.StartedAt), nil)
+			r.endRun(exit, RunStopped)
 			r.proc = nil
 			r.st.PID = 0
 		} else {

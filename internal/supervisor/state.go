@@ -72,6 +72,19 @@ type Status struct {
 	StateSince time.Time
 	// NextStart is when a restarting or cooling-down program will be started; zero otherwise.
 	NextStart time.Time
+	// Schedule is the schedule of a job as written; "" for a program that runs all the time.
+	Schedule string
+	// NextRun is a job's next due time; zero when its schedule is not armed.
+	NextRun time.Time
+	// LastRun is how a job's last run ended; nil before the first ends (since the manager started).
+	LastRun *Run
+	// SkippedRuns counts a job's due times skipped because the previous run was still going, since the
+	// manager started.
+	SkippedRuns int
+	// InstanceOf and Instance are the entry a copy of instances was made from and its number; "" and 0
+	// for a program that is not a copy.
+	InstanceOf string
+	Instance   int
 	// CPUPercent is the last sample of the whole process group (100 = one core).
 	CPUPercent float64
 	// CPUHistory holds the last samples, oldest first.

@@ -200,13 +200,16 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
-		Name:     spec.Name,
-		State:    Stopped,
-		Enabled:  spec.Enabled,
-		Uploaded: spec.Uploaded,
-		Script:   cmd.Script,
-		Cwd:      cmd.Dir,
-		Args:     spec.Args,
+		Name:       spec.Name,
+		State:      Stopped,
+		Enabled:    spec.Enabled,
+		Uploaded:   spec.Uploaded,
+		Script:     cmd.Script,
+		Cwd:        cmd.Dir,
+		Args:       spec.Args,
+		Schedule:   spec.Schedule,
+		InstanceOf: spec.InstanceOf,
+		Instance:   spec.Instance,
 	})
 	return p
 }
