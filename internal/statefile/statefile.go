@@ -150,7 +150,7 @@ func Save(path string, st State) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // ErrLocked is returned by Lock when another manager holds the lock.
@@ -162,7 +162,7 @@ var ErrLocked = errors.New("another pyvisor manages this configuration")
 // started later do not inherit it.
 func Lock(path string) (unlock func(), err error) {
 	lockPath := path + ".lock"
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
