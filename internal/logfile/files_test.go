@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -79,25 +78,5 @@ func TestFilePageAndOpenFile(t *testing.T) {
 	}
 	if _, err := OpenFile(missing, 0); !errors.Is(err, ErrUnknownFile) {
 		t.Errorf("OpenFile(0) of a missing live log error = %v; want ErrUnknownFile", err)
-	}
-}
-
-// TestOpenAppendModes: a new log and its directory are its owner's alone.
-func TestOpenAppendModes(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "log")
-	path := filepath.Join(dir, "a.log")
-	f, err := OpenAppend(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	for p, want := range map[string]os.FileMode{dir: os.ModeDir | 0o700, path: 0o600} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fi.Mode() & (os.ModeDir | os.ModePerm); got != want {
-			t.Errorf("OpenAppend(%s): %s has mode %v, want %v", path, p, got, want)
-		}
 	}
 }
