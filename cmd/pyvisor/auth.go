@@ -35,11 +35,14 @@ const (
 )
 
 // decideAccess picks the access for the auth setting mode and the listen
-// host. Without a setting a loopback host is open (the Host and Origin checks
-// keep other sites' pages out), and any other host, the wildcard ones
-// included, gets a generated password: pyvisor never serves an open door to
-// the network by default. It is pure.
-func decideAccess(mode config.AuthMode, host string) access {
+// host, when shared says whether pyvisor runs as root or runs programs as
+// other users (see sharedManager). Without a setting a loopback host is open
+// (the Host and Origin checks keep other sites' pages out) unless shared, and
+// any other host, the wildcard ones included, gets a generated password:
+// pyvisor never serves an open door to the network by default, nor to the
+// local users that a door on loopback would let act as root or as another
+// user. It is pure.
+func decideAccess(mode config.AuthMode, host string, shared bool) access {
 	switch mode {
 	case config.AuthOff:
 		return accessOff
@@ -48,10 +51,33 @@ func decideAccess(mode config.AuthMode, host string) access {
 	case config.AuthConfigured:
 		return accessConfigured
 	}
-	if isLoopbackHost(host) {
+	if isLoopbackHost(host) && !shared {
 		return accessOpen
 	}
 	return accessGenerated
+}
+
+// sharedManager reports whether a manager running with effective uid euid
+// under cfg acts as someone a local user who reaches its port is not: it
+// runs as root, or runs a program or the install of an upload as another
+// user than itself. Users a reload adds later do not count: only root may
+// switch to them, and root counts already. It is pure.
+func sharedManager(euid int, cfg *config.Config) bool {
+	other := func(u *config.User) bool { return u != nil && int64(u.UID) != int64(euid) }
+	if euid == 0 || other(cfg.User) {
+		return true
+	}
+	for i := range cfg.Programs {
+		if other(cfg.Programs[i].User) {
+			return true
+		}
+	}
+	return false
+}
+
+// accessFor is decideAccess for cfg and the manager's own user.
+func accessFor(cfg *config.Config) access {
+	return decideAccess(cfg.WebUI.Auth.Mode, cfg.WebUI.Host, sharedManager(os.Geteuid(), cfg))
 }
 
 // isLoopbackHost reports whether the listen host host is "localhost" or a
@@ -69,7 +95,7 @@ func isLoopbackHost(host string) bool {
 // accessText says in words who may use the web UI of cfg.
 func accessText(cfg *config.Config) string {
 	a := cfg.WebUI.Auth
-	switch decideAccess(a.Mode, cfg.WebUI.Host) {
+	switch accessFor(cfg) {
 	case accessOpen:
 		return "open (loopback only; no login)"
 	case accessOff:
@@ -88,7 +114,7 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 	a := cfg.WebUI.Auth
 	opts := auth.Options{SessionLifetime: a.SessionLifetime}
 	var creds auth.Credentials
-	switch decideAccess(a.Mode, cfg.WebUI.Host) {
+	switch accessFor(cfg) {
 	case accessOpen:
 		return nil, nil
 	case accessOff:
@@ -96,6 +122,10 @@ func setupAuth(cfg *config.Config, url string, stdout, stderr io.Writer) (*auth.
 			"WARNING: use this only behind a reverse proxy that authenticates every request.\n", url)
 		return nil, nil
 	case accessGenerated:
+		if a.Mode == config.AuthDefault && isLoopbackHost(cfg.WebUI.Host) {
+			fmt.Fprintf(stdout, "Login required on loopback too: pyvisor runs as root, or runs programs as other users, "+
+				"whom a local user must not act as; the client commands on this machine use %s\n", config.LocalTokenFileName)
+		}
 		path := filepath.Join(cfg.Dir, config.AuthFileName)
 		s, password, err := auth.LoadOrGenerate(path)
 		if err != nil {

@@ -55,9 +55,63 @@ func TestDecideAccess(t *testing.T) {
 		{config.AuthConfigured, "0.0.0.0", accessConfigured},
 	}
 	for _, c := range cases {
-		if got := decideAccess(c.mode, c.host); got != c.want {
-			t.Errorf("decideAccess(%v, %q) = %v, want %v", c.mode, c.host, got, c.want)
+		if got := decideAccess(c.mode, c.host, false); got != c.want {
+			t.Errorf("decideAccess(%v, %q, false) = %v, want %v", c.mode, c.host, got, c.want)
 		}
+	}
+	// A manager that runs as root, or programs as other users, needs a login on loopback too.
+	shared := []struct {
+		mode config.AuthMode
+		host string
+		want access
+	}{
+		{config.AuthDefault, "127.0.0.1", accessGenerated},
+		{config.AuthDefault, "::1", accessGenerated},
+		{config.AuthDefault, "localhost", accessGenerated},
+		{config.AuthDefault, "0.0.0.0", accessGenerated},
+		{config.AuthOff, "127.0.0.1", accessOff},
+		{config.AuthGenerated, "127.0.0.1", accessGenerated},
+		{config.AuthConfigured, "127.0.0.1", accessConfigured},
+	}
+	for _, c := range shared {
+		if got := decideAccess(c.mode, c.host, true); got != c.want {
+			t.Errorf("decideAccess(%v, %q, true) = %v, want %v", c.mode, c.host, got, c.want)
+		}
+	}
+}
+
+func TestSharedManager(t *testing.T) {
+	nobody := &config.User{Name: "nobody", UID: 65534, GID: 65534}
+	me := &config.User{Name: "me", UID: 1000, GID: 1000}
+	withUsers := func(global *config.User, programs ...*config.User) *config.Config {
+		c := config.Default(t.TempDir())
+		c.User = global
+		for i, u := range programs {
+			p := c.NewProgram(fmt.Sprint("p", i), "a.py")
+			p.User = u
+			c.Programs = append(c.Programs, p)
+		}
+		return c
+	}
+	cases := []struct {
+		name string
+		euid int
+		cfg  *config.Config
+		want bool
+	}{
+		{"root", 0, withUsers(nil), true},
+		{"root running programs as nobody", 0, withUsers(nobody), true},
+		{"a user alone", 1000, withUsers(nil, nil), false},
+		{"a user naming itself", 1000, withUsers(me, me), false},
+		{"a global user of another uid", 1000, withUsers(nobody), true},
+		{"a program of another uid", 1000, withUsers(nil, nil, nobody), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := sharedManager(c.euid, c.cfg); got != c.want {
+				t.Errorf("sharedManager(%d, %s) = %v, want %v", c.euid, c.name, got, c.want)
+			}
+		})
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -123,7 +125,16 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	if tokenFrom == "" && addr.TokenFile != "" {
 		// A manager that requires a login leaves a token beside its config
 		// for clients on the same machine; one without leaves none.
-		if data, err := os.ReadFile(addr.TokenFile); err == nil {
+		data, err := os.ReadFile(addr.TokenFile)
+		why := ""
+		if err == nil {
+			why = fileTokenWithheld(addr, localAddrs())
+		}
+		switch {
+		case err != nil: // no token to send
+		case why != "":
+			fmt.Fprintf(stderr, "pyvisor %s: not sending the token in %s to %s: %s\n", cmd, addr.TokenFile, addr.URL, why)
+		default:
 			opts.Token, tokenFrom = strings.TrimSpace(string(data)), addr.TokenFile
 		}
 	}
@@ -173,6 +184,45 @@ func envTokenWithheld(addr managerAddress) string {
 		"give it with --url or PYVISOR_URL to send the token there", addr.Source)
 }
 
+// fileTokenWithheld says why the token in a local token file must not be
+// sent to addr, or returns "" when it may be: to a loopback address or one of
+// local, this machine's own. The file and the address come from a
+// configuration that anyone may have written (a process_manager.yaml in the
+// current directory), and its token file may be a link to a real manager's:
+// the token is only for the manager on this machine. A host name is not
+// resolved, since what it names can change between the check and the
+// connection. It is pure.
+func fileTokenWithheld(addr managerAddress, local []netip.Addr) string {
+	u, err := url.Parse(addr.URL)
+	if err != nil {
+		return "the address is not a URL"
+	}
+	host := u.Hostname()
+	if isLoopbackHost(host) {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && slices.Contains(local, ip.Unmap().WithZone("")) {
+		return ""
+	}
+	return "it is not a loopback address nor one of this machine's; give the token with PYVISOR_TOKEN and the address with --url"
+}
+
+// localAddrs lists the addresses of this machine's network interfaces; none
+// when they cannot be read.
+func localAddrs() []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out
+}
+
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
 The client commands (status, start, stop, restart, logs, events, reload) talk to a
@@ -182,7 +232,7 @@ http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set,
 to an address from --url or $PYVISOR_URL or a loopback address only (not to
 another address a config file names); else, with the address from a config
 file, the token the manager left in process_manager.token beside it, if this
-user may read it.
+user may read it and the address is a loopback one or this machine's own.
 
 Exit status: 0 success; 1 a request failed (unknown program, failed action,
 rejected reload) or the manager failed; 2 usage error or invalid configuration;

@@ -43,7 +43,11 @@ const linesPy = "import time\nfor i in range(1, 51):\n    print(f'line {i}')\nwh
 // apiPrograms is GET /api/programs decoded loosely, for comparisons.
 func apiPrograms(t *testing.T, base string) []map[string]any {
 	t.Helper()
-	resp, err := http.Get(base + "/api/programs")
+	req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/api/programs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(bearerFromEnv(req))
 	if err != nil {
 		t.Fatalf("GET /api/programs: %v", err)
 	}
@@ -122,6 +126,7 @@ programs:
 	writeFile(t, filepath.Join(dir, "lines.py"), linesPy)
 	startManager(t, dir)
 	waitPrograms(t, dir, "lines", "two words")
+	useLocalToken(t, dir)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	logPath := filepath.Join(dir, "log", "lines.log")
 	waitFileContains(t, logPath, "line 50\n")
@@ -583,5 +588,96 @@ programs:
 	}
 	if r := cli("status", "nope", "--url", url); r.code != exitFailed || !strings.Contains(r.stderr, `no program named "nope"`) {
 		t.Errorf("status nope: %v; want exit 1 naming it", r)
+	}
+}
+
+// TestFileTokenWithheld: the token of a local token file goes only to this
+// machine, whatever address the configuration beside it names.
+func TestFileTokenWithheld(t *testing.T) {
+	local := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
+	cases := []struct {
+		url      string
+		withheld bool
+	}{
+		{"http://127.0.0.1:10000", false},
+		{"http://127.9.9.9:10000", false},
+		{"http://[::1]:10000", false},
+		{"http://localhost:10000", false},
+		{"https://192.0.2.10:10000", false},
+		{"http://[2001:db8::10]:10000", false},
+		{"http://[::ffff:192.0.2.10]:10000", false},
+		{"http://192.0.2.11:10000", true},
+		{"http://203.0.113.5:10000", true},
+		{"http://pm.example:10000", true},
+		{"http://localhost.evil.example:10000", true},
+	}
+	for _, c := range cases {
+		addr := managerAddress{URL: c.url, Source: "/tmp/x/process_manager.yaml", TokenFile: "/tmp/x/process_manager.token"}
+		why := fileTokenWithheld(addr, local)
+		if (why != "") != c.withheld {
+			t.Errorf("fileTokenWithheld(%s) = %q, want withheld: %v", c.url, why, c.withheld)
+		}
+	}
+}
+
+// TestFileTokenNotSentAway: a process_manager.yaml in the current directory
+// that names a host which is not this machine's by its address, beside a link
+// to a real manager's token file, does not get that token sent there.
+func TestFileTokenNotSentAway(t *testing.T) {
+	t.Setenv("PYVISOR_TOKEN", "")
+	t.Setenv("PYVISOR_URL", "")
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Skipf("this machine's host name: %v", err)
+	}
+	if _, err := net.LookupHost(hostname); err != nil {
+		t.Skipf("this machine's host name %q does not resolve: %v", hostname, err)
+	}
+	const token = "tok-file-19ad"
+	ln, err := net.Listen("tcp", ":0") // every address, whatever the host name resolves to
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := make(chan string, 10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth <- r.Header.Get("Authorization")
+		fmt.Fprint(w, `{"title":"T","programs":[]}`)
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	real := filepath.Join(t.TempDir(), "process_manager.token")
+	writeFile(t, real, token+"\n")
+	for _, tc := range []struct {
+		host     string
+		wantSent bool
+	}{
+		// A name is not an address of this machine, not even its own host
+		// name, which lets the test server play another machine.
+		{"127.0.0.1", true},
+		{hostname, false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, defaultConfigName), fmt.Sprintf("web_ui: {host: %s, port: %d}\n", tc.host, port))
+			if err := os.Symlink(real, filepath.Join(dir, "process_manager.token")); err != nil {
+				t.Fatal(err)
+			}
+			t.Chdir(dir)
+			r := cli("status")
+			warned := strings.Contains(r.stderr, "not sending the token")
+			got := "(no request)"
+			select {
+			case got = <-auth:
+			default:
+			}
+			if sent := got == "Bearer "+token; r.code != 0 || sent != tc.wantSent || warned == tc.wantSent {
+				t.Errorf("status with %s in ./process_manager.yaml: %v; the server got Authorization %q; want the token sent: %v, a warning: %v",
+					tc.host, r, got, tc.wantSent, !tc.wantSent)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -140,6 +141,28 @@ func waitPrograms(t *testing.T, dir string, names ...string) map[string]int {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// useLocalToken has the client commands and the test's own requests
+// (bearerFromEnv) send the token the manager in dir left for local clients:
+// a manager running as root requires a login even on loopback. Without the
+// file (the manager needs no login) it changes nothing. Call it once the
+// manager answers: the token is written before it listens.
+func useLocalToken(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "process_manager.token"))
+	if err != nil {
+		return
+	}
+	t.Setenv("PYVISOR_TOKEN", strings.TrimSpace(string(data)))
+}
+
+// bearerFromEnv adds PYVISOR_TOKEN, when set, to req as a bearer token.
+func bearerFromEnv(req *http.Request) *http.Request {
+	if token := os.Getenv("PYVISOR_TOKEN"); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
 }
 
 const sleeperPy = "import time\nprint('up', flush=True)\nwhile True:\n    time.sleep(3600)\n"

@@ -36,7 +36,11 @@ func programPIDs(t *testing.T, port int) (names []string, pids map[string]int) {
 // postReload sends POST /api/reload and returns the status and body.
 func postReload(t *testing.T, port int) (int, string) {
 	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/reload", port), "", nil)
+	req, err := http.NewRequestWithContext(t.Context(), "POST", fmt.Sprintf("http://127.0.0.1:%d/api/reload", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(bearerFromEnv(req))
 	if err != nil {
 		t.Fatalf("POST /api/reload: %v", err)
 	}
@@ -71,6 +75,7 @@ func TestReloadE2E(t *testing.T) {
 	m := startManager(t, dir)
 	first := waitPrograms(t, dir, "one")
 	waitAPI(t, port)
+	useLocalToken(t, dir)
 
 	t.Run("SIGHUP adds a program", func(t *testing.T) {
 		write(head + "  - {name: one, script: sleeper.py}\n  - {name: two, script: sleeper.py}\n")

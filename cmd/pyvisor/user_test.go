@@ -8,17 +8,20 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// uploadZip posts a ZIP holding files as a new program to the dashboard at port, retrying while the server
-// is not yet listening or its supervisor not yet running, and fails the test unless it answers 201.
-func uploadZip(t *testing.T, port int, name, script string, files map[string]string) {
+// uploadZip posts a ZIP holding files as a new program to the dashboard at port of the manager in dir, with
+// the token it left for local clients if any, retrying while the server is not yet listening or its
+// supervisor not yet running, and fails the test unless it answers 201.
+func uploadZip(t *testing.T, dir string, port int, name, script string, files map[string]string) {
 	t.Helper()
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
@@ -53,7 +56,15 @@ func uploadZip(t *testing.T, port int, name, script string, files map[string]str
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/api/programs", port)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Post(url, mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+		req, err := http.NewRequestWithContext(t.Context(), "POST", url, bytes.NewReader(body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if data, err := os.ReadFile(filepath.Join(dir, "process_manager.token")); err == nil {
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(data)))
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			if time.Now().After(deadline) {
 				t.Fatalf("POST %s: %v", url, err)
@@ -97,7 +108,7 @@ uploads: {python: %s}
 		t.Fatal(err)
 	}
 	m := startManager(t, dir)
-	uploadZip(t, port, "up", "main.py", map[string]string{
+	uploadZip(t, dir, port, "up", "main.py", map[string]string{
 		"main.py": "import os, time\nprint('ids', os.getuid(), os.geteuid(), flush=True)\ntime.sleep(3600)\n",
 	})
 	pid := waitPrograms(t, dir, "up")["up"]
@@ -127,5 +138,69 @@ uploads: {python: %s}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s = %q, want the program's ids line showing nobody", log, data)
 		}
+	}
+}
+
+// TestRootManagerRefusesLocalUsers runs pyvisor as root with a program that runs as nobody, on loopback
+// without any auth setting: a request from a process of nobody (the program's user, or whoever
+// compromised it) to stop that program, or to upload one, is refused, while `pyvisor status` as root gets
+// in with the token the manager left beside its config.
+func TestRootManagerRefusesLocalUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a manager running as root needs root; run the tests as root to cover it")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("user nobody is needed: %v", err)
+	}
+	const python = "/usr/bin/python3" // root's pyenv interpreter is behind /root, mode 0700
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s is needed (an interpreter nobody may run): %v", python, err)
+	}
+	t.Setenv("PYVISOR_URL", "")
+	t.Setenv("PYVISOR_TOKEN", "")
+	port := freePort(t)
+	dir := writeProject(t, fmt.Sprintf(`
+web_ui: {host: 127.0.0.1, port: %d}
+programs:
+  - {name: sleep, script: sleeper.py, user: nobody, environment: {PATH: /usr/bin:/bin}}
+`, port))
+	// t.TempDir's own parent is root's and mode 0700: let nobody through to the project.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	startManager(t, dir)
+	pid := waitPrograms(t, dir, "sleep")["sleep"]
+
+	// A client run as nobody, as the program itself could.
+	const clientPy = `import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], data=b"", method="POST")
+try:
+    print(urllib.request.urlopen(req, timeout=20).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+`
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	asNobody := func(path string) string {
+		cmd := exec.Command(python, "-c", clientPy, fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("POST %s as nobody: %v\n%s", path, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, path := range []string{"/api/programs/sleep/stop", "/api/programs"} {
+		if got := asNobody(path); got != "401" {
+			t.Errorf("POST %s from a process of nobody = %s, want 401", path, got)
+		}
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("the program (PID %d) after nobody's stop: %v; want it still running", pid, err)
+	}
+	if r := cli("status", "-c", filepath.Join(dir, "process_manager.yaml")); r.code != 0 || !strings.Contains(r.stdout, "sleep") {
+		t.Errorf("pyvisor status as root: %v; want exit 0 and the program listed", r)
 	}
 }

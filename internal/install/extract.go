@@ -12,7 +12,7 @@ import (
 )
 
 // Extract unpacks the ZIP read from r (size bytes) into dest, which must not exist yet; its parent must. dest
-// is created with mode 0755. When all entries sit in one top-level folder, that folder becomes dest (the ZIP is
+// is created with mode 0700. When all entries sit in one top-level folder, that folder becomes dest (the ZIP is
 // flattened); a __MACOSX folder is skipped and does not count for that decision.
 //
 // A problem with the ZIP itself is a *BadArchiveError naming the entry: not a ZIP (or one cut off mid-upload);
@@ -25,7 +25,8 @@ import (
 // left alone). Errors of the server (a full disk) are ordinary errors naming dest.
 //
 // Every write goes through an os.Root for dest, so nothing lands outside dest even if a check above had a
-// hole. Files get mode 0644, or 0755 if the entry has any execute bit. Extract returns the regular files
+// hole. Files get mode 0600, or 0700 if the entry has any execute bit: only their owner (the manager, or the install's
+// user once the install gives them to it) may read them, since an upload may ship secrets such as a .env. Extract returns the regular files
 // written, as slash paths relative to dest, in ZIP order.
 func Extract(r io.ReaderAt, size int64, dest string, lim Limits) ([]string, error) {
 	lim = lim.withDefaults()
@@ -39,7 +40,7 @@ func Extract(r io.ReaderAt, size int64, dest string, lim Limits) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(dest, 0o755); err != nil {
+	if err := os.Mkdir(dest, 0o700); err != nil {
 		return nil, fmt.Errorf("extract into %q: %w", dest, err)
 	}
 	written, err := writeEntries(dest, entries, lim.MaxUncompressed)
@@ -61,7 +62,7 @@ func writeEntries(dest string, entries []entry, budget int64) ([]string, error) 
 	}
 	defer root.Close()
 	// Chmod defeats the umask: the modes are part of what Extract promises.
-	if err := root.Chmod(".", 0o755); err != nil {
+	if err := root.Chmod(".", 0o700); err != nil {
 		return nil, fmt.Errorf("extract into %q: %w", dest, err)
 	}
 	made := map[string]bool{".": true}
@@ -88,7 +89,7 @@ func writeEntries(dest string, entries []entry, budget int64) ([]string, error) 
 	return written, nil
 }
 
-// mkdirs creates dir and its missing parents inside root with mode 0755, remembering in made what exists.
+// mkdirs creates dir and its missing parents inside root with mode 0700, remembering in made what exists.
 func mkdirs(root *os.Root, dir string, made map[string]bool) error {
 	if made[dir] {
 		return nil
@@ -99,11 +100,11 @@ func mkdirs(root *os.Root, dir string, made map[string]bool) error {
 	// An existing directory here can only come from a case-insensitive filesystem merging "A" and "a" (the
 	// plan refused exact duplicates): harmless. An existing file is a collision, which Chmod cannot hide
 	// because Mkdir's error is returned first.
-	if err := root.Mkdir(dir, 0o755); err != nil {
+	if err := root.Mkdir(dir, 0o700); err != nil {
 		if fi, statErr := root.Lstat(dir); statErr != nil || !fi.IsDir() {
 			return err
 		}
-	} else if err := root.Chmod(dir, 0o755); err != nil {
+	} else if err := root.Chmod(dir, 0o700); err != nil {
 		return err
 	}
 	made[dir] = true

@@ -30,7 +30,7 @@ func TestExtractAccepts(t *testing.T) {
 				zfile{name: "lib/util.py", body: "X = 1\n"}, zfile{name: "run.sh", body: "#!/bin/sh\n", mode: 0o750}),
 			files: []string{"main.py", "lib/util.py", "run.sh"},
 			tree:  map[string]string{"main.py": "print(1)\n", "lib": "<dir>", "lib/util.py": "X = 1\n", "run.sh": "#!/bin/sh\n"},
-			modes: map[string]fs.FileMode{".": fs.ModeDir | 0o755, "main.py": 0o644, "lib": fs.ModeDir | 0o755, "run.sh": 0o755},
+			modes: map[string]fs.FileMode{".": fs.ModeDir | 0o700, "main.py": 0o600, "lib": fs.ModeDir | 0o700, "run.sh": 0o700},
 		},
 		{
 			name: "nested single folder is flattened",

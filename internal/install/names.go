@@ -14,7 +14,9 @@ import (
 const MaxNameLen = 64
 
 // ValidateName checks a program name given for an upload: 1 to MaxNameLen bytes of valid UTF-8, no '/' or
-// '\', not "." or "..", no control characters, not only spaces. The error says what is wrong, for the
+// '\', not starting with '.', no control characters, not only spaces. A leading '.' is refused because the
+// directory of such a name would be hidden, and could take a leftover's name (see IsLeftover) that the sweep
+// at start-up deletes. The error says what is wrong, for the
 // person who typed the name. Two valid names can still share a directory (see DirName).
 func ValidateName(name string) error {
 	switch {
@@ -30,8 +32,8 @@ func ValidateName(name string) error {
 		return fmt.Errorf(`name %q contains "/"`, name)
 	case strings.Contains(name, `\`):
 		return fmt.Errorf(`name %q contains "\"`, name)
-	case name == "." || name == "..":
-		return fmt.Errorf("name cannot be %q", name)
+	case strings.HasPrefix(name, "."):
+		return fmt.Errorf(`name %q starts with "."; start it with a letter or digit`, name)
 	case strings.TrimSpace(name) == "":
 		return errors.New("name is only spaces")
 	}
@@ -63,8 +65,13 @@ func CheckScript(dir, script string) error {
 		return &BadArchiveError{Msg: "no script given"}
 	}
 	elems, why := splitEntryName(script)
-	if why == "" && len(elems) == 0 {
+	switch {
+	case why != "":
+	case len(elems) == 0:
 		why = "has no file name"
+	case strings.HasPrefix(script, "~"):
+		// The configuration would take it for a path in a home directory.
+		why = `starts with "~"; give the script's path inside the ZIP`
 	}
 	if why != "" {
 		return &BadArchiveError{Entry: script, Msg: "not usable as the script: " + why}

@@ -22,7 +22,7 @@ func TestValidateName(t *testing.T) {
 		{"leading space", " bot", ""},
 		{"unicode", "Größe-Bot 日本", ""},
 		{"dots inside", "a..b", ""},
-		{"three dots", "...", ""},
+		{"dot at the end", "bot.", ""},
 		{"64 bytes", strings.Repeat("x", 64), ""},
 		{"empty", "", "empty"},
 		{"65 bytes", strings.Repeat("x", 65), "65 bytes"},
@@ -32,6 +32,9 @@ func TestValidateName(t *testing.T) {
 		{"backslash", `a\b`, `"\"`},
 		{"dot", ".", `"."`},
 		{"dot-dot", "..", `".."`},
+		{"three dots", "...", `starts with "."`},
+		{"hidden", ".bot", `starts with "."`},
+		{"a leftover's name", ".old-x", `starts with "."`},
 		{"NUL", "a\x00b", "control"},
 		{"newline", "a\nb", "control"},
 		{"tab", "a\tb", "control"},
@@ -82,7 +85,7 @@ func TestDirName(t *testing.T) {
 func TestCheckScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for name, body := range map[string]string{"main.py": "m", "pkg/app.py": "a"} {
+	for name, body := range map[string]string{"main.py": "m", "pkg/app.py": "a", "~/a.py": "t"} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -110,6 +113,7 @@ func TestCheckScript(t *testing.T) {
 		{"absolute", "/etc/hostname", "absolute"},
 		{"dot-dot", "../main.py", `".."`},
 		{"backslash", `pkg\app.py`, "backslash"},
+		{"tilde", "~/a.py", `starts with "~"`},
 		{"control", "main\n.py", "control"},
 		{"only dots", "./.", "no file name"},
 		{"symlink out of dir", "link.py", "escapes"},

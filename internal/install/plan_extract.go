@@ -21,7 +21,7 @@ type entry struct {
 	f    *zip.File
 	path string      // slash path relative to dest, clean, after flattening
 	dir  bool        // a directory, else a regular file
-	mode fs.FileMode // permissions of a file: 0644, or 0755 if any execute bit was set
+	mode fs.FileMode // permissions of a file: 0600, or 0700 if any execute bit was set
 	size uint64      // uncompressed size as the header declares it; the real size is counted while writing
 }
 
@@ -68,9 +68,9 @@ func planEntries(files []*zip.File, lim Limits) ([]entry, error) {
 			}
 			total += f.UncompressedSize64
 		}
-		perm := fs.FileMode(0o644)
+		perm := fs.FileMode(0o600)
 		if mode&0o111 != 0 {
-			perm = 0o755
+			perm = 0o700
 		}
 		cands = append(cands, candidate{entry{f: f, dir: isDir, mode: perm, size: f.UncompressedSize64}, elems})
 	}

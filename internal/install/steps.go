@@ -1,6 +1,7 @@
 package install
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -107,14 +108,41 @@ func leadingInt(s string) (int, bool) {
 	return n, err == nil
 }
 
-// quoteArgs renders argv for a banner, quoting the arguments a shell would split or expand.
+// quoteArgs renders argv for a banner, quoting the arguments a shell would split or expand, with the
+// credentials in its URLs masked (see maskCredentials): the banner goes to the upload's log, which every
+// user of the dashboard may read.
 func quoteArgs(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
+		a = maskCredentials(a)
 		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`*?[]{}()<>|&;#~") {
 			a = strconv.Quote(a)
 		}
 		parts[i] = a
 	}
 	return strings.Join(parts, " ")
+}
+
+// urlAuthority matches a URL's scheme and authority (user info, host, port) wherever it occurs in a string,
+// such as "--index-url=https://user:secret@host/simple" or "git+https://token@host/repo".
+var urlAuthority = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*`)
+
+// maskCredentials replaces the secret in the user info of every URL in s: "https://user:secret@host" becomes
+// "https://user:***@host", and "https://secret@host" (a token given as the user name) "https://***@host". It
+// is pure.
+func maskCredentials(s string) string {
+	return urlAuthority.ReplaceAllStringFunc(s, func(m string) string {
+		at := strings.LastIndexByte(m, '@')
+		if at < 0 {
+			return m
+		}
+		scheme := strings.Index(m, "://") + len("://")
+		user, _, hasPassword := strings.Cut(m[scheme:at], ":")
+		if !hasPassword {
+			user = ""
+		} else {
+			user += ":"
+		}
+		return m[:scheme] + user + "***" + m[at:]
+	})
 }

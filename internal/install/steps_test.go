@@ -2,6 +2,7 @@ package install
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -115,5 +116,42 @@ func TestQuoteArgs(t *testing.T) {
 				t.Errorf("quoteArgs(%q) = %s, want %s", tt.argv, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMaskCredentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"user and password", "https://user:TOKEN@host/simple", "https://user:***@host/simple"},
+		{"token as user", "https://TOKEN@host/simple", "https://***@host/simple"},
+		{"flag=URL", "--extra-index-url=https://u:p@pypi.example:8443/simple/", "--extra-index-url=https://u:***@pypi.example:8443/simple/"},
+		{"vcs URL", "git+https://u:p@github.com/o/r.git@v1#egg=r", "git+https://u:***@github.com/o/r.git@v1#egg=r"},
+		{"@ in the password", "https://u:p@ss@host", "https://u:***@host"},
+		{"empty password", "https://u:@host", "https://u:***@host"},
+		{"no credentials", "https://host/simple", "https://host/simple"},
+		{"@ in the path only", "https://host/a@b", "https://host/a@b"},
+		{"not a URL", "--no-index", "--no-index"},
+		{"two URLs", "a=https://x:1@h1 b=http://y:2@h2/", "a=https://x:***@h1 b=http://y:***@h2/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := maskCredentials(tt.in); got != tt.want {
+				t.Errorf("maskCredentials(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// The banner of the pip step, which goes to the upload's log, masks the
+// index's credentials.
+func TestQuoteArgsMasksCredentials(t *testing.T) {
+	t.Parallel()
+	argv := []string{"pip", "install", "--index-url", "https://user:TOKEN@host/simple"}
+	got := quoteArgs(argv)
+	if strings.Contains(got, "TOKEN") || !strings.Contains(got, "https://user:***@host/simple") {
+		t.Errorf("quoteArgs(%q) = %s, want the password masked", argv, got)
 	}
 }

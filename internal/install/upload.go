@@ -39,10 +39,11 @@ func IsLeftover(name string) bool {
 	return false
 }
 
-// ZipFile creates a new temporary file in dir (made if missing) to receive an uploaded ZIP. The caller
-// closes and removes it; its name is a leftover's.
+// ZipFile creates a new temporary file in dir (made if missing, with mode 0711) to receive an uploaded ZIP.
+// The caller closes and removes it; its name is a leftover's. Others may pass through dir but not list it:
+// a program running as another user must reach its own directory inside, which is its and mode 0700.
 func ZipFile(dir string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
 	return os.CreateTemp(dir, zipPrefix+"*.zip")

@@ -228,3 +228,21 @@ func TestSwapDirsPutsBack(t *testing.T) {
 		t.Errorf("after the failed swap the uploads directory holds %q, want only app", left)
 	}
 }
+
+// TestZipFileDirMode: others may pass through the uploads directory, to a
+// program's own directory of another user, but not list it.
+func TestZipFileDirMode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "uploads")
+	f, err := ZipFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o711 {
+		t.Errorf("ZipFile(%s): the directory has mode %v, want 0711", dir, got)
+	}
+}

@@ -19,6 +19,9 @@ type followOptions struct {
 	forcePoll  bool
 	ready      func() // called once the starting offset is fixed
 	from       int64  // the byte offset following starts at, or fromEnd
+	// watcher, unless nil, is the change notification shared with other
+	// follows; without it each follow has its own.
+	watcher *Watcher
 }
 
 // fromEnd starts following at the end of the file, wherever it is then.
@@ -328,7 +331,11 @@ func watch(ctx context.Context, path string, o followOptions, wake chan<- struct
 		defer close(done)
 		defer started()
 		if !o.forcePoll {
-			err := notifyLoop(ctx, path, wake, started)
+			loop := notifyLoop
+			if o.watcher != nil {
+				loop = o.watcher.notifyLoop
+			}
+			err := loop(ctx, path, wake, started)
 			if err == nil || ctx.Err() != nil {
 				return
 			}

@@ -105,15 +105,20 @@ func (fw *followed) quiet(t *testing.T, d time.Duration) {
 	}
 }
 
-// followModes runs a test with inotify and with the polling fallback.
+// followModes runs a test with inotify, with a Watcher's shared one and with
+// the polling fallback.
 func followModes(t *testing.T, test func(t *testing.T, o followOptions)) {
 	for _, mode := range []struct {
-		name string
-		poll bool
-	}{{"notify", false}, {"poll", true}} {
+		name   string
+		poll   bool
+		shared bool
+	}{{"notify", false, false}, {"shared", false, true}, {"poll", true, false}} {
 		t.Run(mode.name, func(t *testing.T) {
 			o := defaultFollowOptions()
 			o.forcePoll, o.pollEvery = mode.poll, 20*time.Millisecond
+			if mode.shared {
+				o.watcher = NewWatcher()
+			}
 			test(t, o)
 		})
 	}

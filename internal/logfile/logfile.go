@@ -31,15 +31,18 @@ const (
 	fingerprintBytes = 32
 )
 
-// OpenAppend opens (creating it with mode 0644, and its directory with mode
-// 0755, if needed) the log file at path for a child's stdout or stderr. The
+// OpenAppend opens (creating it with mode 0600, and its directory with mode
+// 0700, if needed) the log file at path for a child's stdout or stderr: a log
+// may hold what a program printed of its secrets, and the child writes to the
+// descriptor it inherits, so not even a program running as another user needs
+// to open it. The
 // file is opened write-only with O_APPEND, so every write of the child lands
 // at the current end even after the file was rotated underneath it.
 func OpenAppend(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open log %q: create directory: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log %q: %w", path, err)
 	}

@@ -33,12 +33,12 @@ func TestOpenAppend(t *testing.T) {
 	}
 	umask := currentUmask(t)
 	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o644&^umask {
-		t.Errorf("OpenAppend created mode %v, %v; want %v", fi.Mode().Perm(), err, 0o644&^umask)
+	if err != nil || fi.Mode().Perm() != 0o600&^umask {
+		t.Errorf("OpenAppend created mode %v, %v; want %v", fi.Mode().Perm(), err, 0o600&^umask)
 	}
 	di, err := os.Stat(filepath.Dir(path))
-	if err != nil || di.Mode().Perm() != 0o755&^umask {
-		t.Errorf("OpenAppend created directory mode %v, %v; want %v", di.Mode().Perm(), err, 0o755&^umask)
+	if err != nil || di.Mode().Perm() != 0o700&^umask {
+		t.Errorf("OpenAppend created directory mode %v, %v; want %v", di.Mode().Perm(), err, 0o700&^umask)
 	}
 }
 

@@ -140,3 +140,18 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 	unlock2()
 }
+
+// TestSaveMode: the state file is the manager's alone.
+func TestSaveMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := Save(path, State{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("Save(%s): mode %v, want 0600", path, got)
+	}
+}

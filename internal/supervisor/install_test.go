@@ -314,3 +314,34 @@ func TestUploadBusyWhileRestarting(t *testing.T) {
 		t.Errorf("after the refused changes the program is %s, want still restarting", st.State)
 	}
 }
+
+// TestFilesAreOnlyTheManagers: what the manager writes beside the config (the
+// state file, uploaded_programs.yaml, the logs and their directory) is for its
+// own user alone: a log may hold what a program printed of its secrets.
+func TestFilesAreOnlyTheManagers(t *testing.T) {
+	f := newFixture(t, "programs:\n  - {name: conf, script: sleeper.py}\n")
+	m := f.start()
+	m.ready(t)
+	up := f.upload("up", "show.py", true)
+	if _, err := m.sup.AddUpload(up, installWriting(up, "installed", nil)); err != nil {
+		t.Fatalf("AddUpload: %v", err)
+	}
+	m.waitFor(t, "up", "running", inState(Running))
+	m.waitFor(t, "conf", "running", inState(Running))
+	for path, want := range map[string]os.FileMode{
+		filepath.Join(f.dir, "process_manager.pids.json"):       0o600,
+		f.cfg.UploadedPath():                                    0o600,
+		filepath.Join(f.dir, "log"):                             os.ModeDir | 0o700,
+		filepath.Join(f.dir, "log", config.LogFileName("conf")): 0o600,
+		filepath.Join(f.dir, "log", config.LogFileName("up")):   0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("stat: %v", err)
+			continue
+		}
+		if got := fi.Mode() & (os.ModeDir | os.ModePerm); got != want {
+			t.Errorf("%s has mode %v, want %v", path, got, want)
+		}
+	}
+}

@@ -219,7 +219,7 @@ func (s *Supervisor) saveUploadsLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(s.config().UploadedPath(), data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.config().UploadedPath(), data, 0o600); err != nil {
 		return fmt.Errorf("save uploaded programs: %w", err)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/api"
-	"github.com/pyvisor/pyvisor/internal/logfile"
 )
 
 // Event stream timing.
@@ -202,6 +201,16 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	select {
+	case h.streams <- struct{}{}:
+		defer func() { <-h.streams }()
+	default:
+		w.Header().Set("Retry-After", "30")
+		h.writeError(w, r, &requestError{http.StatusServiceUnavailable, fmt.Sprintf(
+			"too many live log streams: at most %d at once; close some log views (dashboards, pyvisor logs -f) and try again",
+			cap(h.streams))})
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	batches := make(chan []string)
 	followed := make(chan error, 1)
@@ -216,9 +225,9 @@ func (h *handler) logStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if from < 0 {
-			followed <- logfile.Follow(ctx, path, func() { close(started) }, send)
+			followed <- h.follows.Follow(ctx, path, func() { close(started) }, send)
 		} else {
-			followed <- logfile.FollowFrom(ctx, path, from, func() { close(started) }, send)
+			followed <- h.follows.FollowFrom(ctx, path, from, func() { close(started) }, send)
 		}
 	}()
 	defer func() { cancel(); <-followed }()

@@ -62,7 +62,12 @@ func TestUploadRejected(t *testing.T) {
 		msg    string
 	}{
 		{name: "name with a slash", fields: form("a/b"), zip: good, status: 400, msg: `contains "/"`},
-		{name: "name ..", fields: form(".."), zip: good, status: 400, msg: `cannot be ".."`},
+		{name: "name ..", fields: form(".."), zip: good, status: 400, msg: `starts with "."`},
+		{name: "name of a leftover", fields: form(".old-x"), zip: good, status: 400, msg: `starts with "."`},
+		{name: "script in home", fields: []field{{"name", "x"}, {"script", "~/main.py"}},
+			// Two top-level entries, so that the folder "~" is not flattened away.
+			zip:    zipOf(t, zipEntry{name: "~/main.py", body: "x"}, zipEntry{name: "other.py", body: "y"}),
+			status: 400, msg: `starts with "~"`},
 		{name: "name with a control character", fields: form("a\x07b"), zip: good, status: 400, msg: "control character"},
 		{name: "name of 65 bytes", fields: form(strings.Repeat("n", 65)), zip: good, status: 400, msg: "more than 64"},
 		{name: "no name", fields: []field{{"script", "main.py"}}, zip: good, status: 400, msg: "name is empty"},

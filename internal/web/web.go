@@ -48,7 +48,16 @@ type Options struct {
 	// SecureCookies says when the session cookie is Secure (web_ui.secure_cookies);
 	// the zero value marks it so on requests that came over TLS.
 	SecureCookies CookieSecurity
+	// MaxLogStreams is the most live log streams served at once; 0 means
+	// DefaultMaxLogStreams.
+	MaxLogStreams int
 }
+
+// DefaultMaxLogStreams is how many live log streams are served at once when
+// Options.MaxLogStreams is 0: plenty for the dashboards and `pyvisor logs -f`
+// of a team, while a client that opens streams in a loop cannot take the
+// manager's memory or descriptors.
+const DefaultMaxLogStreams = 64
 
 // DefaultMaxZipBytes is the largest ZIP accepted when UploadOptions.MaxZipBytes is 0.
 const DefaultMaxZipBytes = 50 << 20
@@ -79,6 +88,10 @@ type handler struct {
 	cookies CookieSecurity
 	assets  map[string]*asset
 	mux     *http.ServeMux
+	// follows shares one change notification among the live log streams.
+	follows *logfile.Watcher
+	// streams holds a token per live log stream, up to the limit.
+	streams chan struct{}
 	// programsEvent is the data of the latest "programs" event, for every stream.
 	programsEvent *sharedPayload
 }
@@ -100,6 +113,12 @@ func NewHandler(opts Options) http.Handler {
 		assets:  loadAssets(),
 		mux:     http.NewServeMux(),
 	}
+	h.follows = logfile.NewWatcher()
+	maxStreams := opts.MaxLogStreams
+	if maxStreams <= 0 {
+		maxStreams = DefaultMaxLogStreams
+	}
+	h.streams = make(chan struct{}, maxStreams)
 	if h.uploads.MaxZipBytes <= 0 {
 		h.uploads.MaxZipBytes = DefaultMaxZipBytes
 	}

@@ -1,0 +1,57 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// inotifyInstances counts this process's open inotify instances.
+func inotifyInstances(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLogStreamsShareAndAreCapped opens as many live log streams as the
+// manager serves: they share one inotify instance (a user may open only 128),
+// and one stream more is refused with 503 and a message saying why.
+func TestLogStreamsShareAndAreCapped(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	srv := serve(t, f.h)
+	path, _ := f.sup.LogPath("My App")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := inotifyInstances(t)
+	url := srv.URL + programPath("My App", "/logs/stream")
+	for i := range DefaultMaxLogStreams {
+		if s := openStream(t, url); s.resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET logs/stream #%d = %d, want 200", i+1, s.resp.StatusCode)
+		}
+	}
+	if got := inotifyInstances(t) - before; got != 1 {
+		t.Errorf("%d live log streams hold %d inotify instances; want 1", DefaultMaxLogStreams, got)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many live log streams") {
+		t.Errorf("GET logs/stream beyond %d streams = %d %s; want 503 saying there are too many", DefaultMaxLogStreams, resp.StatusCode, body)
+	}
+}
