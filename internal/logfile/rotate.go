@@ -375,7 +375,7 @@ func (b *backupSet) next() error {
 		b.files, b.names = b.files[1:], b.names[1:]
 	}
 	name := b.path + ".tmp" + strconv.Itoa(len(b.files)+1)
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600) // as the live log: the manager's alone
 	if err != nil {
 		return err
 	}
