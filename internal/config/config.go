@@ -38,6 +38,8 @@ type Config struct {
 	// User is the account programs and the installs of uploads run as, unless a program names its own;
 	// nil means pyvisor's own account.
 	User *User
+	// Notify says whom to tell when a program breaks, in file order; nil means nobody.
+	Notify []Notify
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
 	// ProgramsListed tells whether the file lists its programs: it has a programs key with a list, even

@@ -5,7 +5,7 @@ package config
 
 func topKeys() []string {
 	return []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "programs",
+		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "notify", "programs",
 	}
 }
 
@@ -64,6 +64,7 @@ func Keys() []string {
 	add("logging.", loggingKeys())
 	add("sampling.", samplingKeys())
 	add("uploads.", uploadsKeys())
+	add("notify[].", notifyKeys())
 	add("programs[].", programKeys())
 	add("programs[].restart.", restartKeys())
 	return out

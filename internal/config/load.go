@@ -126,6 +126,8 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 			c.Uploads.PipArgs = d.pipArgs(p.value)
 		case "user":
 			c.User = d.user(p.value, "user")
+		case "notify":
+			c.Notify = d.notifyList(p.value)
 		case "programs":
 			programs = p.value // after the loop: programs inherit the global restart block
 		}
