@@ -1,6 +1,7 @@
 // Command bench measures pyvisor as a whole process, the way its users see it:
 //
-//		go run ./bench [-scenario all|idle|gap|flood|status] [-n 100] [-seconds 150] [-runs 50]
+//		go run ./bench [-scenario all|idle|gap|flood|status|health] [-n 100] [-seconds 150] [-runs 50]
+//		               [-check http|tcp|command] [-interval 10]
 //
 //	  - idle:  start N idle Python programs; time until all run; then the manager's own
 //	    RSS and CPU over -seconds with sampling on (default interval 2 s). The
@@ -17,6 +18,9 @@
 //	    bare loop doing the same copies and collapses beside the same writer.
 //	  - status: `pyvisor status` (and --json) run -runs times as a whole process
 //	    against a manager with N idle programs; median and p90 wall time.
+//	  - health: two managers with N idle programs each, side by side, one of them
+//	    checking every program's health (-check kind, every -interval seconds);
+//	    the CPU of each over the same -seconds. Not part of "all".
 //
 // It builds pyvisor into a temporary directory and runs everything there on a
 // free loopback port. Figures are printed; nothing is asserted.
@@ -41,19 +45,28 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "all, idle, gap, flood or status")
+	scenario := flag.String("scenario", "all", "all, idle, gap, flood, status or health")
 	n := flag.Int("n", 100, "programs for the idle and status scenarios")
 	runs := flag.Int("runs", 50, "runs of each command in the status scenario")
 	seconds := flag.Int("seconds", 150, "measuring window for idle (flood uses at most 60: six log rotations)")
 	python := flag.String("python", "", "interpreter the programs run with (default: the one python3 runs)")
+	check := flag.String("check", "http", "the health check of the health scenario: http, tcp or command")
+	interval := flag.Float64("interval", 10, "seconds between the health checks of a program in the health scenario")
 	flag.Parse()
-	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python); err != nil {
+	hc := healthOptions{kind: *check, interval: time.Duration(*interval * float64(time.Second))}
+	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python, hc); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scenario string, n, runs int, window time.Duration, python string) error {
+// healthOptions are the flags of the health scenario.
+type healthOptions struct {
+	kind     string
+	interval time.Duration
+}
+
+func run(scenario string, n, runs int, window time.Duration, python string, hc healthOptions) error {
 	work, err := os.MkdirTemp("", "pyvisor-bench-")
 	if err != nil {
 		return err
@@ -76,6 +89,7 @@ func run(scenario string, n, runs int, window time.Duration, python string) erro
 		"gap":    func() error { return benchGap(bin, work) },
 		"flood":  func() error { return benchFlood(bin, work, min(window, 60*time.Second)) },
 		"status": func() error { return benchStatus(bin, work, n, runs) },
+		"health": func() error { return benchHealth(bin, work, n, window, hc.kind, hc.interval) },
 	}
 	if scenario != "all" {
 		f, ok := run[scenario]

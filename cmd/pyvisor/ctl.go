@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,7 +43,7 @@ const maxKnownNames = 20
 func clientSynopsis(cmd string) string {
 	switch cmd {
 	case "status":
-		return "pyvisor status [--json] [--url URL | -c FILE]"
+		return "pyvisor status [NAME...] [--json] [--url URL | -c FILE]"
 	case "start", "stop", "restart":
 		return "pyvisor " + cmd + " NAME...|all [--url URL | -c FILE]"
 	case "logs":
@@ -142,7 +143,7 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	x := &ctl{cmd: cmd, c: c, addr: addr, tokenFrom: tokenFrom, stdout: stdout, stderr: stderr}
 	switch cmd {
 	case "status":
-		return x.status(ctx, asJSON)
+		return x.status(ctx, names, asJSON)
 	case "logs":
 		if grep.Text != "" {
 			return x.grep(ctx, names[0], grep, lines)
@@ -215,7 +216,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // checkArity says what is wrong with the names given to cmd, or "".
 func checkArity(cmd string, names []string) string {
 	switch cmd {
-	case "status", "reload", "notify-test":
+	case "status":
+		// Any names: none means every program.
+	case "reload", "notify-test":
 		if len(names) > 0 {
 			return fmt.Sprintf("unexpected argument %q", names[0])
 		}
@@ -336,10 +339,25 @@ func (x *ctl) unknownName(ctx context.Context, name string, err error) string {
 	return fmt.Sprintf("no program named %q; known programs: %s", name, strings.Join(names, ", "))
 }
 
-func (x *ctl) status(ctx context.Context, asJSON bool) int {
+// status prints the programs, or those named (NAME of a program with
+// instances names all its copies).
+func (x *ctl) status(ctx context.Context, names []string, asJSON bool) int {
 	l, err := x.c.Programs(ctx)
 	if err != nil {
 		return x.fail(err)
+	}
+	if len(names) > 0 {
+		var missing []string
+		l.Programs, missing = selectPrograms(l.Programs, names)
+		for _, name := range missing {
+			fmt.Fprintf(x.stderr, "pyvisor %s: %s\n", x.cmd, x.unknownName(ctx, name, client.ErrNotFound))
+		}
+		if len(missing) > 0 {
+			return exitFailed
+		}
+		if l.Raw, err = json.Marshal(l.ProgramList); err != nil {
+			return x.fail(fmt.Errorf("encode the programs: %w", err))
+		}
 	}
 	if asJSON {
 		fmt.Fprintf(x.stdout, "%s\n", l.Raw)
@@ -373,8 +391,16 @@ func (x *ctl) act(ctx context.Context, names []string) int {
 		}
 	}
 	failed := 0
-	for _, name := range names {
+	for i := 0; i < len(names); i++ {
+		name := names[i]
 		p, err := do(ctx, name)
+		if errors.Is(err, client.ErrNotFound) {
+			// NAME of a program with instances acts on every copy.
+			if copies := x.copies(ctx, name); len(copies) > 0 {
+				names = slices.Insert(names, i+1, copies...)
+				continue
+			}
+		}
 		var ae *client.APIError
 		switch {
 		case err == nil:
@@ -401,6 +427,44 @@ func (x *ctl) act(ctx context.Context, names []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// copies returns the names of the copies of the program name with
+// instances, or none.
+func (x *ctl) copies(ctx context.Context, name string) []string {
+	l, err := x.c.Programs(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range l.Programs {
+		if p.InstanceOf != nil && *p.InstanceOf == name {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// selectPrograms returns the programs names names, in the manager's order,
+// a program with instances standing for all its copies, and the names that
+// match none. It is pure.
+func selectPrograms(programs []api.Program, names []string) (selected []api.Program, missing []string) {
+	matched := map[string]bool{}
+	for _, p := range programs {
+		for _, n := range names {
+			if p.Name == n || (p.InstanceOf != nil && *p.InstanceOf == n) {
+				selected = append(selected, p)
+				matched[n] = true
+				break
+			}
+		}
+	}
+	for _, n := range names {
+		if !matched[n] {
+			missing = append(missing, n)
+		}
+	}
+	return selected, missing
 }
 
 // logs prints the last n lines of name's log and, with follow, the lines

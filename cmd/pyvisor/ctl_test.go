@@ -533,3 +533,55 @@ func TestEnvTokenWithheld(t *testing.T) {
 		}
 	}
 }
+
+// TestInstancesByName checks that NAME of a program with instances addresses every copy in start, stop,
+// restart and status, and that a copy can be addressed alone.
+func TestInstancesByName(t *testing.T) {
+	t.Setenv("PYVISOR_URL", "")
+	t.Setenv("PYVISOR_TOKEN", "")
+	port := freePort(t)
+	dir := writeProject(t, fmt.Sprintf(`
+web_ui: {host: 127.0.0.1, port: %d}
+programs:
+  - {name: w, script: sleeper.py, instances: 3}
+  - {name: other, script: sleeper.py}
+`, port))
+	startManager(t, dir)
+	waitPrograms(t, dir, "w:1", "w:2", "w:3", "other")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	r := cli("stop", "w", "--url", url)
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
+		t.Fatalf("stop w: %v; want exit 0 and a line for each of the 3 copies", r)
+	}
+	for _, name := range []string{"w:1", "w:2", "w:3"} {
+		if p := apiProgram(t, url, name); p["state"] != "stopped" {
+			t.Errorf("after stop w: %s is %v, want stopped", name, p["state"])
+		}
+	}
+	if p := apiProgram(t, url, "other"); p["state"] != "running" {
+		t.Errorf("after stop w: other is %v, want running", p["state"])
+	}
+	if r := cli("start", "w:2", "--url", url); r.code != 0 {
+		t.Fatalf("start w:2: %v", r)
+	}
+	if p := apiProgram(t, url, "w:1"); p["state"] != "stopped" {
+		t.Errorf("after start w:2: w:1 is %v, want stopped", p["state"])
+	}
+	r = cli("status", "w", "--url", url)
+	rows := tableCells(t, r.stdout)
+	if r.code != 0 || len(rows) != 3 || rows["w:2"][1] != "running" || rows["w:1"][1] != "stopped" || rows["other"] != nil {
+		t.Errorf("status w: %v; want the three copies only, w:2 running", r)
+	}
+	if r := cli("restart", "w", "--url", url); r.code != 0 {
+		t.Fatalf("restart w: %v", r)
+	}
+	for _, name := range []string{"w:1", "w:2", "w:3"} {
+		if p := apiProgram(t, url, name); p["state"] != "running" {
+			t.Errorf("after restart w: %s is %v, want running", name, p["state"])
+		}
+	}
+	if r := cli("status", "nope", "--url", url); r.code != exitFailed || !strings.Contains(r.stderr, `no program named "nope"`) {
+		t.Errorf("status nope: %v; want exit 1 naming it", r)
+	}
+}

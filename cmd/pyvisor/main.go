@@ -319,6 +319,11 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 	if cfg.User != nil {
 		fmt.Fprintf(stdout, "user: %v (programs without a user of their own, and installs of uploads)\n", cfg.User)
 	}
+	containment := supervisor.ProbeContainment(false)
+	fmt.Fprintf(stdout, "process containment: %s\n", containment)
+	for _, w := range containment.LimitWarnings(cfg.Programs) {
+		fmt.Fprintf(stdout, "WARNING: %s\n", w)
+	}
 	problems := 0
 	for i := range cfg.Programs {
 		p := &cfg.Programs[i]
@@ -333,6 +338,9 @@ func validate(configPath string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  args:        %q\n", c.Args)
 		fmt.Fprintf(stdout, "  environment: %s\n", strings.Join(c.EnvKeys, " "))
 		fmt.Fprintf(stdout, "  enabled: %t  autorestart: %t  stop: %s after %s\n", p.Enabled, p.Autorestart, unix.SignalName(p.StopSignal), p.StopTimeout)
+		if l := p.Limits; l.MemoryMax > 0 || l.CPUMaxPercent > 0 {
+			fmt.Fprintf(stdout, "  limits:      memory %d MiB, cpu %g%% (0: none)\n", l.MemoryMax>>20, l.CPUMaxPercent)
+		}
 		if err := c.Check(); err != nil {
 			problems++
 			fmt.Fprintf(stdout, "  WARNING: %v (this program will be in state error)\n", err)

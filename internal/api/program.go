@@ -10,7 +10,7 @@ type Program struct {
 	// Name is the program's name, unique in the manager.
 	Name string `json:"name"`
 	// State is one of "running", "stopped", "installing", "restarting",
-	// "stopping", "error", "broken".
+	// "stopping", "error", "broken", "waiting" (for the programs it depends on).
 	State string `json:"state"`
 	// PID is null when no process runs.
 	PID *int `json:"pid"`
@@ -48,7 +48,7 @@ type Program struct {
 	Cwd string `json:"cwd"`
 	// Args are the script's arguments; [] when there are none, never null.
 	Args []string `json:"args"`
-	// Error is the last error message, or null.
+	// Error is the last error message, or null; while waiting, what for.
 	Error *string `json:"error"`
 	// StartedAt is when the current process started (RFC 3339), or null when none runs.
 	StartedAt *time.Time `json:"started_at"`
@@ -60,6 +60,40 @@ type Program struct {
 	// Actions are the actions that apply now, of "start", "stop", "restart",
 	// "update", "remove" (the last two for uploaded programs); [] for none.
 	Actions []string `json:"actions"`
+	// Health is null without a health check or a running process, else "starting" (no check of this
+	// run has passed yet), "healthy" or "unhealthy".
+	Health *string `json:"health"`
+	// HealthDetail describes the last failed health check (the HTTP status, the error, or the last line
+	// a command printed), or is null; a passing check clears it.
+	HealthDetail *string `json:"health_detail"`
+	// Schedule is a job's schedule as configured ("30 3 * * *", "@every 90s"), or null for a program
+	// that runs all the time.
+	Schedule *string `json:"schedule"`
+	// NextRun is a job's next due time (RFC 3339), or null when its schedule is not armed.
+	NextRun *string `json:"next_run"`
+	// LastRun is how a job's last run ended, or null before one has ended since the manager started.
+	LastRun *Run `json:"last_run"`
+	// SkippedRuns counts a job's due times skipped because the previous run was still going.
+	SkippedRuns int `json:"skipped_runs"`
+	// InstanceOf is, for a copy of a program with instances, the name of the entry it was made from
+	// (NAME of NAME:2), or null.
+	InstanceOf *string `json:"instance_of"`
+	// Instance is a copy's number, from 1, or null.
+	Instance *int `json:"instance"`
+}
+
+// Run is one ended run of a job: the last_run of PROGRAM.
+type Run struct {
+	// Started and Ended are RFC 3339 times.
+	Started string `json:"started"`
+	Ended   string `json:"ended"`
+	// ExitCode is null when the run was killed by a signal or its status is unknown (adopted).
+	ExitCode *int `json:"exit_code"`
+	// ExitDescription says how the run ended in words ("exit status 1", "killed by SIGKILL").
+	ExitDescription string `json:"exit_description"`
+	// Outcome is "succeeded" (exit 0 or a code of exit_codes), "failed", "unknown" (adopted) or
+	// "stopped" (ended by a stop or restart).
+	Outcome string `json:"outcome"`
 }
 
 // ProgramList is the body of GET /api/programs and the data of each

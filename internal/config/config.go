@@ -38,6 +38,8 @@ type Config struct {
 	// User is the account programs and the installs of uploads run as, unless a program names its own;
 	// nil means pyvisor's own account.
 	User *User
+	// Limits are the memory and CPU limits of every program that sets none of its own.
+	Limits Limits
 	// Notify says whom to tell when a program breaks, in file order; nil means nobody.
 	Notify []Notify
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
@@ -104,6 +106,16 @@ type Sampling struct {
 	History int
 }
 
+// Limits are a program's memory and CPU limits. The zero value means no limit.
+type Limits struct {
+	// MemoryMax is the most memory, in bytes, the program's processes may use together (memory_max_mb);
+	// 0 means no limit.
+	MemoryMax int64
+	// CPUMaxPercent is the most CPU the program's processes may use together, in percent of one core
+	// (cpu_max_percent: 100 is one core, 250 two and a half); 0 means no limit.
+	CPUMaxPercent float64
+}
+
 // Program is one entry of the programs list, with defaults and the global restart policy applied.
 type Program struct {
 	// Name identifies the program in the dashboard, the API, the state file and its log file name.
@@ -134,6 +146,24 @@ type Program struct {
 	ExitCodes []int
 	// User is the account the program runs as; nil inherits Config.User.
 	User *User
+	// Limits are the global limits with the program's own applied.
+	Limits Limits
+	// HealthCheck says how to check that the program works; nil means no check.
+	HealthCheck *HealthCheck
+	// DependsOn names programs of the same file that must run (and be healthy, if they have a health
+	// check) before this one is started by the manager's start, a reload or a start request.
+	DependsOn []string
+	// Schedule makes the program a job: the expression as written (five cron fields, @hourly, @daily,
+	// @weekly, "@every 90s"), which ParseSchedule reads; "" means a program that runs all the time. A
+	// job is started at each due time and never restarted when it exits (Autorestart is false).
+	Schedule string
+	// Timezone is the IANA time zone of Schedule; "" means the machine's local time.
+	Timezone string
+	// InstanceOf is the name of the entry this program is a copy of, for an entry with instances: N, which
+	// Load expands into N programs named NAME:1 to NAME:N; "" for a program that is not a copy.
+	InstanceOf string
+	// Instance is the copy's number, 1 to N; 0 for a program that is not a copy.
+	Instance int
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.
@@ -183,6 +213,7 @@ func (c *Config) defaultProgram() Program {
 		Enabled:     true,
 		Autorestart: true,
 		Restart:     c.Restart,
+		Limits:      c.Limits,
 		StopSignal:  syscall.SIGTERM,
 		StopTimeout: 10 * time.Second,
 	}

@@ -5,7 +5,8 @@ package config
 
 func topKeys() []string {
 	return []string{
-		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user", "notify", "programs",
+		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user",
+		"memory_max_mb", "cpu_max_percent", "notify", "programs",
 	}
 }
 
@@ -37,7 +38,12 @@ func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
 		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
+		"memory_max_mb", "cpu_max_percent", "health_check", "depends_on", "schedule", "timezone", "instances",
 	}
+}
+
+func healthCheckKeys() []string {
+	return []string{"http", "tcp", "command", "interval_seconds", "timeout_seconds", "failures", "start_period_seconds"}
 }
 
 // uploadedProgramKeys are the keys of an entry of uploaded_programs.yaml: only those pyvisor writes there,
@@ -67,5 +73,6 @@ func Keys() []string {
 	add("notify[].", notifyKeys())
 	add("programs[].", programKeys())
 	add("programs[].restart.", restartKeys())
+	add("programs[].health_check.", healthCheckKeys())
 	return out
 }

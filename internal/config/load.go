@@ -126,6 +126,8 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 			c.Uploads.PipArgs = d.pipArgs(p.value)
 		case "user":
 			c.User = d.user(p.value, "user")
+		case "memory_max_mb", "cpu_max_percent":
+			d.limit(&c.Limits, p.key, p.value, p.key)
 		case "notify":
 			c.Notify = d.notifyList(p.value)
 		case "programs":

@@ -25,6 +25,8 @@ type decoder struct {
 	// programKeys are the keys a program entry may have; nil means those of
 	// process_manager.yaml (uploaded_programs.yaml allows fewer).
 	programKeys []string
+	// dependsNodes are the nodes of the names in the depends_on of the program being decoded.
+	dependsNodes []*yaml.Node
 }
 
 // problem is a found *Error and the config file line it is reported in order of.

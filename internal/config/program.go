@@ -23,13 +23,23 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 	// Keyed by LogKey: names whose log files would be one file clash.
 	logs := map[string]seen{}
 	var out []Program
+	var deps []dependsEntry
 	for i, item := range d.items(n, "programs") {
 		field := index("programs", i)
-		p, nameNode := d.program(c, item, field)
+		entry, nameNode, n := d.program(c, item, field)
 		if nameNode != nil {
+			deps = append(deps, dependsEntry{program: entry.Name, field: field, names: entry.DependsOn, nodes: d.dependsNodes})
+		}
+		for _, p := range expandInstances(entry, n) {
+			if nameNode == nil {
+				out = append(out, p)
+				continue
+			}
 			nf := join(field, "name")
 			log := LogFileName(p.Name)
-			if first, dup := names[p.Name]; dup {
+			if l := utf8.RuneCountInString(p.Name); l > maxNameLen {
+				d.errorf(nameNode, nf, "the name of instance %q is %d characters long; at most %d are allowed", p.Name, l, maxNameLen)
+			} else if first, dup := names[p.Name]; dup {
 				d.errorf(nameNode, nf, "duplicate name %q (first defined on line %d)", p.Name, first)
 			} else if other, clash := logs[LogKey(p.Name)]; clash {
 				d.errorf(nameNode, nf, "name %q has the same log file name %q as %q (line %d); rename one of them",
@@ -38,17 +48,47 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 				names[p.Name] = nameNode.Line
 				logs[LogKey(p.Name)] = seen{p.Name, nameNode.Line}
 			}
+			out = append(out, p)
 		}
-		out = append(out, p)
 	}
+	d.checkDependencies(deps)
+	expandDependencies(out)
 	return out
 }
 
-// program decodes one entry of the programs list. nameNode is the node of a valid name, nil otherwise.
-func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nameNode *yaml.Node) {
+// expandDependencies makes a dependency on an entry with instances a
+// dependency on each of its copies: depends_on names entries, while the
+// supervisor waits for programs.
+func expandDependencies(programs []Program) {
+	copies := map[string][]string{}
+	for _, p := range programs {
+		if p.InstanceOf != "" {
+			copies[p.InstanceOf] = append(copies[p.InstanceOf], p.Name)
+		}
+	}
+	if len(copies) == 0 {
+		return
+	}
+	for i := range programs {
+		var deps []string
+		for _, name := range programs[i].DependsOn {
+			if c, ok := copies[name]; ok {
+				deps = append(deps, c...)
+			} else {
+				deps = append(deps, name)
+			}
+		}
+		programs[i].DependsOn = deps
+	}
+}
+
+// program decodes one entry of the programs list. nameNode is the node of a valid name, nil otherwise;
+// instances is the entry's instances, 0 when it has none.
+func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nameNode *yaml.Node, instances int) {
 	p = c.defaultProgram()
 	p.Line = n.Line
-	var envFile *yaml.Node
+	d.dependsNodes = nil
+	var envFile, sched, tz, autorestart *yaml.Node
 	given := map[string]bool{}
 	known := d.programKeys
 	if known == nil {
@@ -72,6 +112,13 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 			p.Enabled, _ = d.boolean(kv.value, f)
 		case "autorestart":
 			p.Autorestart, _ = d.boolean(kv.value, f)
+			autorestart = kv.value
+		case "schedule":
+			sched = kv.value
+		case "timezone":
+			tz = kv.value
+		case "instances":
+			instances = d.instances(kv.value, f)
 		case "venv":
 			p.Venv = d.path(c, kv.value, f)
 		case "cwd":
@@ -100,11 +147,19 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 			p.ExitCodes = d.exitCodes(kv.value, f)
 		case "user":
 			p.User = d.user(kv.value, f)
+		case "memory_max_mb", "cpu_max_percent":
+			d.limit(&p.Limits, kv.key, kv.value, f)
+		case "health_check":
+			p.HealthCheck = d.healthCheck(kv.value, f)
+		case "depends_on":
+			e := d.dependsOn(kv.value, f)
+			p.DependsOn, d.dependsNodes = e.names, e.nodes
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {
-		return p, nil // fields reported it
+		return p, nil, 0 // fields reported it
 	}
+	d.schedule(&p, field, sched, tz, autorestart)
 	for _, key := range []string{"name", "script"} {
 		if !given[key] {
 			d.errorf(n, field, "missing required field %q", key)
@@ -117,7 +172,7 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 		}
 		p.EnvFileVars = d.envFile(c, p.EnvFile, envFile, join(field, "env_file"), label)
 	}
-	return p, nameNode
+	return p, nameNode, instances
 }
 
 // checkName reports what makes name unusable as a program name, which is also a file name and an URL

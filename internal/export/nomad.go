@@ -176,6 +176,17 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 	if p.StopTimeout > maxKillTimeout {
 		warn("stop_timeout_seconds", "Nomad clients cap kill_timeout at their max_kill_timeout, 30s by default; raise it on the clients")
 	}
+	if l := p.Limits; l.MemoryMax > 0 || l.CPUMaxPercent > 0 {
+		warn("memory_max_mb", "memory_max_mb and cpu_max_percent are not carried over: give the task a resources block "+
+			"(memory_max = %d MB; cpu is reserved in MHz, not a share of a core)", (l.MemoryMax+1<<20-1)>>20)
+	}
+	if len(p.DependsOn) > 0 {
+		warn("depends_on", "Nomad starts the groups of a job together: it has no start order between them")
+	}
+	if p.HealthCheck != nil {
+		warn("health_check", "not carried over: a Nomad check needs a service block and a service provider (Nomad or Consul) "+
+			"to register with; add one by hand, with check_restart for the restarts")
+	}
 	if len(p.ExitCodes) > 0 {
 		warn("exit_codes", "a service job's task is restarted after every exit: Nomad has no exit codes that mean done")
 	}

@@ -34,8 +34,8 @@ func TestNomadJSONDecodesStrictly(t *testing.T) {
 	for _, g := range j.TaskGroups {
 		groups[*g.Name] = g
 	}
-	if len(groups) != 4 {
-		t.Fatalf("job has groups %v; want web, worker two, legacy, uploaded-job", groups)
+	if len(groups) != 7 {
+		t.Fatalf("job has groups %v; want web, worker two, legacy, report, pool:1, pool:2, uploaded-job", groups)
 	}
 	web := groups["web"]
 	task := web.Tasks[0]

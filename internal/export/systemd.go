@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +68,12 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 		warnings = append(warnings, Warning{Program: p.Name, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
 	name, ok := unitName(opts.Prefix, p.Name)
+	if p.InstanceOf != "" {
+		// A copy of instances is an instance of the template NAME@.service: NAME@2.service. (A ':' in a
+		// unit's file name also trips systemd-analyze.)
+		name, ok = unitName(opts.Prefix, p.InstanceOf)
+		name = strings.TrimSuffix(name, ".service") + "@" + fmt.Sprint(p.Instance) + ".service"
+	}
 	if !ok {
 		warn("name", "the escaped name is too long for a unit name; the unit is named %s", name)
 	}
@@ -80,6 +87,21 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 		add(&unit, "StartLimitBurst", fmt.Sprint(rp.MaxConsecutiveFailures))
 	} else {
 		add(&unit, "StartLimitIntervalSec", "0")
+	}
+
+	for _, dep := range p.DependsOn {
+		// Wants= rather than Requires=: as in pyvisor, a dependency that stops does not stop this unit.
+		depUnit, _ := unitName(opts.Prefix, dep)
+		add(&unit, "Wants", depUnit)
+		add(&unit, "After", depUnit)
+	}
+	if len(p.DependsOn) > 0 {
+		warn("depends_on", "systemd starts this unit after its dependencies have started, not after they are healthy "+
+			"(a dependency of Type=simple counts as started at once)")
+	}
+	if p.HealthCheck != nil {
+		warn("health_check", "systemd has no health checks: an unhealthy program is not restarted "+
+			"(a watchdog needs the program to call sd_notify WATCHDOG=1)")
 	}
 
 	add(&service, "Type", "simple")
@@ -106,6 +128,12 @@ func systemdUnit(cfg *config.Config, p *config.Program, opts SystemdOptions) (Un
 	}
 	for _, e := range r.env {
 		add(&service, "Environment", quote(e.Key+"="+e.Value, false))
+	}
+	if l := p.Limits; l.MemoryMax > 0 {
+		add(&service, "MemoryMax", fmt.Sprint(l.MemoryMax))
+	}
+	if l := p.Limits; l.CPUMaxPercent > 0 {
+		add(&service, "CPUQuota", strconv.FormatFloat(l.CPUMaxPercent, 'f', -1, 64)+"%")
 	}
 	add(&service, "KillMode", "control-group")
 	add(&service, "KillSignal", signalName(p.StopSignal))

@@ -51,6 +51,8 @@ type helperReport struct {
 //	ignore-term        ignore SIGTERM, print "ready", then sleep
 //	fork-grandchild    start an ignore-term grandchild in the same group, print its pid, then sleep
 //	orphan-grandchild  the same, but exit 0 after printing the pid
+//	daemon-grandchild  start an ignore-term grandchild in a session of its own (as a daemon does by setsid
+//	                   and a second fork), print its pid, then sleep
 func runHelper(mode string) int {
 	switch mode {
 	case "print":
@@ -64,8 +66,8 @@ func runHelper(mode string) int {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
-	case "fork-grandchild", "orphan-grandchild":
-		pid, err := startGrandchild()
+	case "fork-grandchild", "orphan-grandchild", "daemon-grandchild":
+		pid, err := startGrandchild(mode == "daemon-grandchild")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -105,15 +107,16 @@ func printReport() int {
 	return 0
 }
 
-// startGrandchild starts the test binary as an ignore-term helper in our process group and returns its pid
-// once it is ready (so that SIGTERM is already ignored).
-func startGrandchild() (int, error) {
+// startGrandchild starts the test binary as an ignore-term helper in our process group, or with setsid in a
+// session and group of its own, and returns its pid once it is ready (so that SIGTERM is already ignored).
+func startGrandchild(setsid bool) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = helperEnviron("ignore-term")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err

@@ -36,6 +36,9 @@ const groupGoneWait = 5 * time.Second
 // groupPollInterval is how often Stop checks whether a process group has become empty.
 const groupPollInterval = 10 * time.Millisecond
 
+// tagScanEvery is how many group polls pass between two scans for tagged processes (see waitGroupGone).
+const tagScanEvery = 10
+
 // Identity names one process across time: a PID alone can be reused by an unrelated process, a PID together
 // with the process's start time cannot.
 type Identity struct {
@@ -69,12 +72,17 @@ type ExitStatus struct {
 	Code int
 	// Signal is the signal that killed the process, or 0 if it exited by itself.
 	Signal syscall.Signal
+	// Cause, when set, is why the process ended as the manager knows it beyond the status, such as
+	// "killed: out of memory (limit 256 MiB)"; String then returns it.
+	Cause string
 }
 
-// String describes the status the way a person reads it: "exit status 3", "killed by SIGKILL" or
-// "exit status unknown (adopted process)".
+// String describes the status the way a person reads it: "exit status 3", "killed by SIGKILL",
+// "exit status unknown (adopted process)", or the Cause if one is set.
 func (s ExitStatus) String() string {
 	switch {
+	case s.Cause != "":
+		return s.Cause
 	case !s.Known:
 		return "exit status unknown (adopted process)"
 	case s.Signal != 0:
@@ -105,7 +113,11 @@ func signalName(sig syscall.Signal) string {
 type Process struct {
 	id      Identity
 	adopted bool
-	done    chan struct{}
+	// cgroup is the program's cgroup, nil if it has none; tag is its TagVar value, "" if unknown. A stop
+	// kills what is left in the cgroup, or else every process carrying the tag.
+	cgroup *Cgroup
+	tag    string
+	done   chan struct{}
 	// exit is written once, by the goroutine that watches the process, before it closes done.
 	exit ExitStatus
 }
@@ -118,6 +130,19 @@ func newProcess(id Identity, adopted bool) *Process {
 func (p *Process) finish(s ExitStatus) {
 	p.exit = s
 	close(p.done)
+}
+
+// Cgroup returns the cgroup the program runs in, or nil.
+func (p *Process) Cgroup() *Cgroup { return p.cgroup }
+
+// AttachCgroup makes c the cgroup of an adopted process whose leader is in c, so that a stop kills
+// everything in it; it reports whether the leader is in c. Call it before the Process is shared.
+func (p *Process) AttachCgroup(c *Cgroup) bool {
+	if c == nil || !c.Contains(p.id.PID) {
+		return false
+	}
+	p.cgroup = c
+	return true
 }
 
 // Identity returns the identity of the group leader.
@@ -189,9 +214,58 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// GroupAlive reports whether some member of the group, the leader or a process it started, still exists.
+// GroupAlive reports whether some member of the group, the leader or a process it started, still exists:
+// in the process group, in the program's cgroup, or (without one) tagged with the program's TagVar.
 func (p *Process) GroupAlive() bool {
-	return p.checkLeader() == nil && p.groupIsOurs() && p.hasLiveMembers()
+	return p.checkLeader() == nil && p.groupIsOurs() && p.hasLiveMembers() || p.escapedAlive(true)
+}
+
+// escapedAlive reports whether a process of the program that may have left its process group is alive:
+// one in its cgroup or, without a cgroup, one carrying its tag when scan is set (that reads every
+// process's environment).
+func (p *Process) escapedAlive(scan bool) bool {
+	switch {
+	case p.cgroup != nil:
+		return p.cgroup.Populated()
+	case scan && p.tag != "":
+		return len(findByTag(p.tag)) > 0
+	}
+	return false
+}
+
+// restGone reports whether nothing of the program is left outside its process group: its cgroup is empty,
+// or (without one, and when scan is set) no process carrying its tag is left, those found being killed.
+// Without a cgroup and scan unset it reports false, unless the tag is unknown.
+func (p *Process) restGone(scan bool) bool {
+	switch {
+	case p.cgroup != nil:
+		return !p.cgroup.Populated()
+	case p.tag == "":
+		return true
+	case !scan:
+		return false
+	}
+	tagged := findByTag(p.tag)
+	for _, id := range tagged {
+		_ = unix.Kill(id.PID, unix.SIGKILL) // one that forked after killAll; ESRCH means it is gone
+	}
+	return len(tagged) == 0
+}
+
+// killAll sends SIGKILL to the process group and to every process of the program outside it: through
+// cgroup.kill, or else to each process carrying the tag.
+func (p *Process) killAll() error {
+	if err := p.Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	if p.cgroup != nil {
+		return p.cgroup.Kill()
+	}
+	for _, id := range findByTag(p.tag) {
+		// The tag is random per run, so a process carrying it is the program's; ESRCH means it is gone.
+		_ = unix.Kill(id.PID, unix.SIGKILL)
+	}
+	return nil
 }
 
 // hasLiveMembers reports whether the group numbered p's PID has a member that
@@ -217,7 +291,8 @@ func (p *Process) hasLiveMembers() bool {
 }
 
 // Stop sends sig to the group, waits until the leader exits or timeout passes, then sends SIGKILL to whatever
-// is left of the group, and waits (for at most a few seconds) until the whole group is gone. It returns nil
+// is left of the group, in the program's cgroup or (without one) carrying its tag, and waits (for at most a
+// few seconds) until all of it is gone. It returns nil
 // once the group is gone, and an error if ctx ends first or members survive SIGKILL. A timeout <= 0 sends
 // SIGKILL right after sig. Stop is safe to call after the leader has exited on its own: it then only removes
 // leftover members of the group.
@@ -237,7 +312,7 @@ func (p *Process) Stop(ctx context.Context, sig syscall.Signal, timeout time.Dur
 			return fmt.Errorf("stop pid %d: %w", p.id.PID, context.Cause(ctx))
 		}
 	}
-	if err := p.Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+	if err := p.killAll(); err != nil {
 		return fmt.Errorf("stop pid %d: %w", p.id.PID, err)
 	}
 	return p.waitGroupGone(ctx)
@@ -245,15 +320,18 @@ func (p *Process) Stop(ctx context.Context, sig syscall.Signal, timeout time.Dur
 
 // waitGroupGone waits until the leader is done and no member of the group is left. There is no kernel
 // notification for a process group becoming empty, so after Done it polls kill(-pgid, 0), bounded by
-// groupGoneWait.
+// groupGoneWait. The cgroup's populated flag could be waited on with inotify, but the process group has to
+// be polled anyway, so it is read in the same loop. Without a cgroup, tagged processes are looked for (and
+// killed, in case one forked after killAll) every tagScanEvery polls: that reads every process's
+// environment.
 func (p *Process) waitGroupGone(ctx context.Context) error {
 	bound := time.NewTimer(groupGoneWait)
 	defer bound.Stop()
 	tick := time.NewTicker(groupPollInterval)
 	defer tick.Stop()
 	done := p.done
-	for {
-		if done == nil && !p.GroupAlive() {
+	for polls := 0; ; polls++ {
+		if done == nil && !(p.groupIsOurs() && p.hasLiveMembers()) && p.restGone(polls%tagScanEvery == 0) {
 			return nil
 		}
 		select {

@@ -77,6 +77,7 @@ func adopt(_ *Watcher, id Identity) (*Process, error) {
 		return nil, fmt.Errorf("adopt pid %d: %w", id.PID, ErrNotLeader)
 	}
 	p := newProcess(id, true)
+	p.tag = tagOf(id.PID)
 	go pollAdopted(p)
 	return p, nil
 }

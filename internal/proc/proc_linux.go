@@ -268,6 +268,7 @@ func adopt(w *Watcher, id Identity) (*Process, error) {
 		return nil, fmt.Errorf("adopt pid %d: no process with start time %d: %w", id.PID, id.StartTime, ErrNotRunning)
 	}
 	p := newProcess(id, true)
+	p.tag = tagOf(id.PID)
 	switch {
 	case err != nil:
 		// No usable pidfd (kernel before 5.10, or a seccomp filter): poll instead.

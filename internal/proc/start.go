@@ -1,6 +1,8 @@
 package proc
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +33,9 @@ type Spec struct {
 	// both must be reachable by it; Output is opened by the caller and handed over, so the user needs no
 	// right to the log file.
 	Credential *syscall.Credential
+	// Cgroup is the cgroup the program starts in, so that a stop reaches every process it starts; nil means
+	// none: a stop then finds the processes that left its group by their TagVar.
+	Cgroup *Cgroup
 	// Watcher notices the program's exit together with those of other programs; nil means a goroutine of
 	// its own waits, as it does when the Watcher cannot take the program.
 	Watcher *Watcher
@@ -39,7 +44,8 @@ type Spec struct {
 // Start starts spec's program as the leader of a new session and process group, so that signals meant for
 // the manager's terminal never reach it and the manager can stop it together with everything it started.
 // Stdin is /dev/null. The program does not depend on the manager: it keeps running if the manager exits, and
-// a later manager can Adopt it. Errors name the path.
+// a later manager can Adopt it. The environment gets TagVar (see there) unless spec.Env sets it. Errors name
+// the path.
 func Start(spec Spec) (*Process, error) {
 	path, err := resolvePath(spec.Path, spec.Env)
 	if err != nil {
@@ -54,17 +60,28 @@ func Start(spec Spec) (*Process, error) {
 	if out == nil {
 		out = devNull
 	}
+	env, tag, err := withTag(spec.Env)
+	if err != nil {
+		return nil, fmt.Errorf("start %q: %w", spec.Path, err)
+	}
 	attr := &os.ProcAttr{
 		Dir:   spec.Dir,
-		Env:   spec.Env,
+		Env:   env,
 		Files: []*os.File{devNull, out, out},
 		// Setsid and never Pdeathsig: the program must survive the manager (and the thread that forked it).
 		// A Credential sets the groups too (NoSetGroups false): the user gets its own supplementary groups,
 		// not root's.
 		Sys: &syscall.SysProcAttr{Setsid: true, Credential: spec.Credential},
 	}
+	cgroupDir, err := intoCgroup(attr.Sys, spec.Cgroup)
+	if err != nil {
+		return nil, fmt.Errorf("start %q: %w", spec.Path, err)
+	}
 	argv := append([]string{spec.Path}, spec.Args...)
 	osp, err := os.StartProcess(path, argv, attr)
+	if cgroupDir != nil {
+		cgroupDir.Close()
+	}
 	if err != nil {
 		if spec.Credential != nil && errors.Is(err, syscall.EACCES) {
 			// The child reports a refused chdir and a refused exec alike, as "fork/exec PATH: permission
@@ -83,8 +100,26 @@ func Start(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("start %q: %w", spec.Path, err)
 	}
 	p := newProcess(id, false)
+	p.cgroup, p.tag = spec.Cgroup, tag
 	watchChild(spec.Watcher, p, osp)
 	return p, nil
+}
+
+// withTag returns env (the manager's environment if nil) with TagVar set to a new random value, unless env
+// sets it already, and the tag in force.
+func withTag(env []string) ([]string, string, error) {
+	if env == nil {
+		env = os.Environ()
+	}
+	if tag, ok := lookupEnv(env, TagVar); ok && tag != "" {
+		return env, tag, nil
+	}
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, "", fmt.Errorf("make a run tag: %w", err)
+	}
+	tag := hex.EncodeToString(b[:])
+	return append(env[:len(env):len(env)], TagVar+"="+tag), tag, nil
 }
 
 // resolvePath finds the executable to run for file, looking names without a slash up in env's PATH.

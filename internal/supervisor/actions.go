@@ -15,7 +15,7 @@ const (
 //
 // Start and restart clear broken and error; a program waiting to restart
 // may be started at once. Stop applies while a process runs or a start is
-// scheduled, and abandons an install. Update and remove need an uploaded
+// scheduled or waits for a dependency, and abandons an install. Update and remove need an uploaded
 // program with no process. Nothing applies while a stop is under way: the
 // request would wait for it.
 func Actions(st *Status) []string {
@@ -28,8 +28,8 @@ func Actions(st *Status) []string {
 	s := st.State
 	idle := (s == Stopped || s == Error || s == Broken) && st.PID == 0
 	add(s == Stopped || s == Error || s == Broken || s == Restarting, ActionStart)
-	add(s == Running || s == Restarting || s == Installing || (s == Broken && !st.NextStart.IsZero()), ActionStop)
-	add(s == Running || s == Stopped || s == Error || s == Broken || s == Restarting, ActionRestart)
+	add(s == Running || s == Restarting || s == Waiting || s == Installing || (s == Broken && !st.NextStart.IsZero()), ActionStop)
+	add(s == Running || s == Stopped || s == Error || s == Broken || s == Restarting || s == Waiting, ActionRestart)
 	add(st.Uploaded && idle, ActionUpdate)
 	add(st.Uploaded && idle, ActionRemove)
 	if out == nil {

@@ -23,6 +23,7 @@ func TestActions(t *testing.T) {
 		{"broken, cooling down", Status{State: Broken, NextStart: soon}, []string{"start", "stop", "restart"}},
 		{"broken upload, leftovers still stopping", Status{State: Broken, PID: 10, Uploaded: true}, []string{"start", "restart"}},
 		{"restarting", Status{State: Restarting, NextStart: soon}, []string{"start", "stop", "restart"}},
+		{"waiting for a dependency", Status{State: Waiting}, []string{"stop", "restart"}},
 		{"stopping", Status{State: Stopping, PID: 10}, []string{}},
 		{"installing", Status{State: Installing, Uploaded: true}, []string{"stop"}},
 	} {

@@ -174,11 +174,7 @@ func (s *Supervisor) describe(p string, id proc.Identity, run string, uid int, l
 func (s *Supervisor) findStarted(tagged []proc.Tagged, name string, e statefile.Entry, cmd config.Command) (proc.Identity, bool) {
 	var found []proc.Tagged
 	for _, t := range tagged {
-		// The interpreter may be a wrapper (a pyenv shim) that execs another path:
-		// the command line must end with the script and its arguments.
-		tail := commandArgv(cmd)[1:]
-		if s.refusal(t, name, e.Run, expectedUID(cmd), false) == "" && len(t.Argv) > len(tail) &&
-			slices.Equal(t.Argv[len(t.Argv)-len(tail):], tail) {
+		if s.refusal(t, name, e.Run, expectedUID(cmd), false) == "" && runsCommand(t.Argv, cmd) {
 			found = append(found, t)
 		}
 	}
@@ -187,6 +183,14 @@ func (s *Supervisor) findStarted(tagged []proc.Tagged, name string, e statefile.
 	}
 	first := slices.MinFunc(found, func(a, b proc.Tagged) int { return cmp.Compare(a.StartTime, b.StartTime) })
 	return first.Identity, true
+}
+
+// runsCommand reports whether a process's command line argv is cmd's. The
+// interpreter may be a wrapper (a pyenv shim) that execs another path, so the
+// command line must end with the script and its arguments.
+func runsCommand(argv []string, cmd config.Command) bool {
+	tail := commandArgv(cmd)[1:]
+	return len(argv) > len(tail) && slices.Equal(argv[len(argv)-len(tail):], tail)
 }
 
 // plan decides, for each of programs, whether to adopt a running process, start
@@ -229,6 +233,11 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 			}
 			id, ok = s.findStarted(tagged, p.name, e, cmd)
 		}
+		if !ok {
+			// Nothing saved names a process (a lost state file): the program's
+			// cgroup, which only pyvisor can put processes in, may hold it.
+			id, ok = s.cgroupLeader(p.name, cmd)
+		}
 		if ok {
 			pr, err := s.watcher.Adopt(id)
 			switch {
@@ -243,7 +252,8 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 				p.log.Warn("adopt", "pid", id.PID, "err", err)
 			}
 		}
-		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning
+		// A job waits for its due time (initJob): due times missed while down are not caught up.
+		b.start = b.adopted == nil && p.spec.Enabled && b.desired == statefile.DesiredRunning && p.spec.Schedule == ""
 		boots[p.name] = b
 	}
 	return boots

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 )
 
@@ -32,10 +33,11 @@ const (
 	opRemove
 	opReload
 	opDrop
+	opMemoryLimit // the sampler found the process above its memory limit twice
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop", "memory limit"}[o]
 }
 
 // request is one op for a program's goroutine, with its reply channel.
@@ -50,6 +52,8 @@ type request struct {
 	install InstallFunc
 	// actor is who asked for a start, stop or restart, for the history; "" if unknown.
 	actor string
+	// For opMemoryLimit: the process that was sampled.
+	pid int
 }
 
 // program is one supervised program. Its mutable state lives in a runner owned by
@@ -67,12 +71,21 @@ type program struct {
 	log        *slog.Logger
 	persist    *persister
 	watcher    *proc.Watcher // notices the exits of the processes it starts; nil: a goroutine per process
+	// cgroupTree returns where programs get their cgroups; nil when they get none.
+	cgroupTree func() *proc.CgroupTree
+	// cgroup is the program's cgroup once its runner created it, for the sampler.
+	cgroup atomic.Pointer[proc.Cgroup]
 	// notify records a change and wakes the subscribers; bumpGeneration records
 	// one without waking them (Supervisor's methods of the same names).
 	notify         func()
 	bumpGeneration func()
 	// emit records an event in the history (eventHub.emit).
 	emit func(Event)
+	// prober runs the health checks; lookupStatus and subscribe are the Supervisor's Status and
+	// Subscribe, for waiting on dependencies.
+	prober       *probe.Prober
+	lookupStatus func(name string) (Status, bool)
+	subscribe    func() (<-chan struct{}, func())
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
@@ -140,6 +153,8 @@ func (r *runner) publish() {
 func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
-		a.NextStart.Equal(b.NextStart) &&
+		a.NextStart.Equal(b.NextStart) && a.Health == b.Health && a.HealthDetail == b.HealthDetail &&
+		a.NextStart.Equal(b.NextStart) && a.NextRun.Equal(b.NextRun) && a.LastRun == b.LastRun &&
+		a.SkippedRuns == b.SkippedRuns &&
 		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
 }

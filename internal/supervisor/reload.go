@@ -378,6 +378,9 @@ func decideReload(st State, desired statefile.Desired, enabled bool) reloadActio
 func (r *runner) reload(req request) {
 	apply := func() { r.setSpec(*req.spec, req.cfg) }
 	act := decideReload(r.st.State, r.desired, req.spec.Enabled)
+	if req.spec.Schedule != "" {
+		act = r.jobReload(req.spec)
+	}
 	r.log.Info("definition changed by a reload", "then", act.String())
 	r.emitEvent(EventChanged, "by a reload of the configuration")
 	switch act {
@@ -389,7 +392,7 @@ func (r *runner) reload(req request) {
 		r.desired = statefile.DesiredRunning
 		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
-		r.start()
+		r.startWhenReady()
 		r.respond(req, nil)
 	case reloadRestart:
 		// restart begins the stop with the definition in force, so the old

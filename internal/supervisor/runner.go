@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
@@ -21,8 +22,10 @@ type runner struct {
 	exited  <-chan struct{} // proc.Done() while a process runs unsupervised by a stop
 	// run and command are proc's run value and command digest (see statefile.Entry).
 	run, command string
+	limits       limitState // the program's cgroup and the limits of its current run
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
+	job   job         // a job's schedule (schedule.go)
 
 	// stopDone is non-nil while a stop of the process group runs in the background;
 	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
@@ -37,6 +40,9 @@ type runner struct {
 
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
+
+	health healthRunner // health checks of the running process (health.go)
+	deps   depWait      // while waiting for dependencies (depends.go)
 }
 
 // respond answers a request after the next publish, so the caller reads the
@@ -82,10 +88,12 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 			r.restart(func(error) {})
 		}
 	case b.start:
-		r.start()
+		r.startWhenReady()
 	default:
 		r.save(false)
 	}
+	r.syncHealth()
+	r.initJob(b)
 	r.publish()
 	return r
 }
@@ -100,13 +108,18 @@ const (
 	wokeByStopDone    // a background stop ended
 	wokeByInstallDone // an install ended
 	wokeByTimer       // the restart delay or broken cool-down ran out
+	wokeByHealthTimer // a health check is due
+	wokeByHealthCheck // a health check ended
+	wokeByDependency  // something changed while waiting for dependencies
+	wokeByDue         // a job's due time came
 )
 
 // wake is one thing that woke a runner, with what came with it.
 type wake struct {
-	kind wakeKind
-	req  request
-	err  error
+	kind   wakeKind
+	req    request
+	err    error
+	health probe.Result
 }
 
 // wait blocks until something needs the runner's attention.
@@ -128,6 +141,14 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByInstallDone, err: err}
 	case <-timerC:
 		return wake{kind: wokeByTimer}
+	case <-r.health.timerC():
+		return wake{kind: wokeByHealthTimer}
+	case res := <-r.health.results:
+		return wake{kind: wokeByHealthCheck, health: res}
+	case <-r.deps.changed:
+		return wake{kind: wokeByDependency}
+	case <-r.job.c():
+		return wake{kind: wokeByDue}
 	}
 }
 
@@ -168,7 +189,18 @@ func (r *runner) handleWake(w *wake) bool {
 	case wokeByTimer:
 		r.timer = nil
 		r.startAgain()
+	case wokeByHealthTimer:
+		r.healthCheckDue()
+	case wokeByHealthCheck:
+		r.healthChecked(w.health)
+	case wokeByDependency:
+		r.dependencyChanged()
+	case wokeByDue:
+		r.onDue()
 	}
+	r.syncHealth()
+	r.syncWaiting()
+	r.syncSchedule()
 	r.publish()
 	st := r.status()
 	for _, reply := range r.replies {
@@ -201,6 +233,7 @@ func (r *runner) drainQueue() {
 // handleRequest carries out req, or begins to: a stop or restart answers it
 // once the process group is gone.
 func (r *runner) handleRequest(req request) {
+	r.jobRequest(req.op)
 	switch req.op {
 	case opStart:
 		changed := r.desired != statefile.DesiredRunning
@@ -215,7 +248,7 @@ func (r *runner) handleRequest(req request) {
 		}
 		r.cancelScheduledStart()
 		r.st.ConsecutiveFailures = 0
-		r.start()
+		r.startWhenReady()
 		r.respond(req, errors.Join(r.startResult(), r.notSaved(r.save(true))))
 	case opRestart:
 		r.restart(func(err error) { r.respond(req, errors.Join(err, r.notSaved(r.save(true)))) })
@@ -223,6 +256,8 @@ func (r *runner) handleRequest(req request) {
 		r.reload(req)
 	case opDrop:
 		r.drop(req)
+	case opMemoryLimit:
+		r.memoryExceeded(req)
 	case opUpdate:
 		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))
@@ -282,7 +317,7 @@ func (r *runner) restart(done func(error)) {
 	r.cancelScheduledStart()
 	r.st.ConsecutiveFailures = 0
 	startAndReply := func() {
-		r.start()
+		r.startWhenReady()
 		if r.st.State == Running {
 			r.st.RestartCount++
 		}
@@ -302,9 +337,9 @@ func (r *runner) restart(done func(error)) {
 	})
 }
 
-// startResult is the reply to a start: nil when running, the error otherwise.
+// startResult is the reply to a start: nil when running or waiting for dependencies, the error otherwise.
 func (r *runner) startResult() error {
-	if r.st.State == Running {
+	if r.st.State == Running || r.st.State == Waiting {
 		return nil
 	}
 	return &StartError{Program: r.name, Msg: r.st.Error}
@@ -341,6 +376,7 @@ func (r *runner) start() {
 		Output: out,
 		// nil without a user setting: the program runs as pyvisor does.
 		Credential: cmd.User.Credential(),
+		Cgroup:     r.startCgroup(),
 		Watcher:    r.watcher,
 	})
 	out.Close()
@@ -365,6 +401,7 @@ func (r *runner) start() {
 func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 	r.proc = p
 	r.exited = p.Done()
+	r.attachCgroup(p)
 	id := p.Identity()
 	r.st.State = Running
 	r.st.PID = id.PID
@@ -382,14 +419,24 @@ func (r *runner) adopt(p *proc.Process, startedAt time.Time) {
 
 // onExit handles a process that ended without being asked to.
 func (r *runner) onExit() {
-	exit := r.proc.Exit()
+	exit := r.withOOMCause(r.proc.Exit())
 	ran := time.Since(r.st.StartedAt)
 	leftover := r.proc
 	r.exited = nil
 	r.proc = nil
 	r.st.PID = 0
 	r.st.LastExit = &exit
+	r.decideAfterExit(exit, ran, leftover)
+}
+
+// decideAfterExit applies the restart policy to a run that ended with exit after
+// ran; leftover, if not nil, is the ended process, whose group is stopped first if
+// anything of it is left.
+func (r *runner) decideAfterExit(exit proc.ExitStatus, ran time.Duration, leftover *proc.Process) {
 	d := decideExit(r.spec.Restart, r.spec.Autorestart, r.spec.ExitCodes, r.st.ConsecutiveFailures, ran, exit)
+	if r.isJob() {
+		d = r.jobExit(exit)
+	}
 	r.st.ConsecutiveFailures = d.Failures
 	r.log.Info("exited", "status", exit.String(), "ran", ran.Round(time.Millisecond), "next", d.State)
 	r.recordExit(exit, ran, &d)
@@ -413,7 +460,7 @@ func (r *runner) onExit() {
 		}
 		r.save(false)
 	}
-	if leftover.GroupAlive() {
+	if leftover != nil && leftover.GroupAlive() {
 		// The program is gone but processes it started in its group are not (workers,
 		// subprocesses). Stop them before a new instance starts, as a stop would.
 		r.st.State = d.State
@@ -445,6 +492,7 @@ func (r *runner) beginStop(after func(error)) {
 			exit := p.Exit()
 			r.st.LastExit = &exit
 			r.recordExit(exit, time.Since(r.st.StartedAt), nil)
+			r.endRun(exit, RunStopped)
 			r.proc = nil
 			r.st.PID = 0
 		} else {

@@ -23,6 +23,9 @@ import (
 //	restarting --stop-------------------------> stopped
 //	running    --restart----------------------> stopping --group gone--> running
 //	installing --install done-----------------> stopped | running | error   (uploads)
+//	stopped    --start, dependencies not up---> waiting --they are up--> running | error
+//	waiting    --stop-------------------------> stopped
+//	running    --unhealthy (health.go)--------> stopping --group gone--> as decideExit says
 //
 // A manual start or restart clears broken and the failure count.
 type State string
@@ -36,12 +39,14 @@ const (
 	Stopping   State = "stopping"
 	Error      State = "error"
 	Broken     State = "broken"
+	// Waiting: a start waits for the programs the program depends on (depends.go).
+	Waiting State = "waiting"
 )
 
 // States returns every state a program can be in, in a fixed order (a new
 // slice each call), for those who list them all, such as the metrics.
 func States() []State {
-	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken}
+	return []State{Running, Stopped, Installing, Restarting, Stopping, Error, Broken, Waiting}
 }
 
 // Status is a copy of one program's state, safe to keep and read.
@@ -67,6 +72,19 @@ type Status struct {
 	StateSince time.Time
 	// NextStart is when a restarting or cooling-down program will be started; zero otherwise.
 	NextStart time.Time
+	// Schedule is the schedule of a job as written; "" for a program that runs all the time.
+	Schedule string
+	// NextRun is a job's next due time; zero when its schedule is not armed.
+	NextRun time.Time
+	// LastRun is how a job's last run ended; nil before the first ends (since the manager started).
+	LastRun *Run
+	// SkippedRuns counts a job's due times skipped because the previous run was still going, since the
+	// manager started.
+	SkippedRuns int
+	// InstanceOf and Instance are the entry a copy of instances was made from and its number; "" and 0
+	// for a program that is not a copy.
+	InstanceOf string
+	Instance   int
 	// CPUPercent is the last sample of the whole process group (100 = one core).
 	CPUPercent float64
 	// CPUHistory holds the last samples, oldest first.
@@ -84,8 +102,12 @@ type Status struct {
 	Script    string
 	Cwd       string
 	Args      []string
-	// Error is the last error message ("" if none).
+	// Error is the last error message ("" if none); while waiting, what for.
 	Error string
+	// Health is what the health checks say of the running process; HealthNone without a check or a process.
+	Health Health
+	// HealthDetail describes the last failed health check; "" once one passes.
+	HealthDetail string
 }
 
 // Uptime is how long the current process has run at now; 0 when none runs.
@@ -109,9 +131,10 @@ type exitDecision struct {
 //
 // A run that lasted at least FailureReset starts the count afresh; the exit then
 // counts as failure 1. An exit with one of exitCodes is a clean finish: the program
-// is stopped and the count cleared. An unknown status (adopted process) is a failure.
+// is stopped and the count cleared, unless the manager knows a Cause (a memory
+// limit). An unknown status (adopted process) is a failure.
 func decideExit(pol config.RestartPolicy, autorestart bool, exitCodes []int, failures int, ran time.Duration, exit proc.ExitStatus) exitDecision {
-	if exit.Known && exit.Signal == 0 && slices.Contains(exitCodes, exit.Code) {
+	if exit.Cause == "" && exit.Known && exit.Signal == 0 && slices.Contains(exitCodes, exit.Code) {
 		return exitDecision{State: Stopped, Failures: 0, Reason: fmt.Sprintf("finished (%s)", exit)}
 	}
 	if ran >= pol.FailureReset {

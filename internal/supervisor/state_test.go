@@ -22,6 +22,7 @@ func TestDecideExit(t *testing.T) {
 	exit0 := proc.ExitStatus{Known: true, Code: 0}
 	killed := proc.ExitStatus{Known: true, Code: -1, Signal: syscall.SIGKILL}
 	unknown := proc.ExitStatus{}
+	outOfMemory := proc.ExitStatus{Known: true, Code: 0, Cause: "killed: out of memory (limit 256 MiB)"}
 	withCooldown := pol
 	withCooldown.BrokenCooldown = 10 * time.Minute
 	never := pol
@@ -40,6 +41,8 @@ func TestDecideExit(t *testing.T) {
 		{"first crash restarts", pol, true, nil, 0, time.Second, exit1,
 			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
 		{"exit 0 is a failure by default", pol, true, nil, 0, time.Second, exit0,
+			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
+		{"a listed code after a memory limit stop is a failure", pol, true, []int{0}, 0, time.Second, outOfMemory,
 			exitDecision{State: Restarting, Delay: time.Second, Failures: 1}},
 		{"listed exit code finishes", pol, true, []int{0, 2}, 2, time.Second, exit0,
 			exitDecision{State: Stopped, Failures: 0}},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
+	"github.com/pyvisor/pyvisor/internal/probe"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 )
@@ -78,6 +79,9 @@ type Options struct {
 	UploadFiles UploadFiles
 	// EventsPath is the history of events; "" means process_manager.events.jsonl in the config's directory.
 	EventsPath string
+	// NoCgroups gives programs no cgroups even where the machine allows them: a stop then finds the
+	// processes that left a program's group by their PYVISOR_RUN tag (see Containment).
+	NoCgroups bool
 }
 
 // Supervisor runs the programs of one configuration.
@@ -97,6 +101,11 @@ type Supervisor struct {
 	environ []string
 	// uploadFiles is Options.UploadFiles.
 	uploadFiles UploadFiles
+	noCgroups   bool
+	// cgroups is where programs get their cgroups; Run sets it before any program starts, nil for none.
+	cgroups atomic.Pointer[proc.CgroupTree]
+	// prober runs every program's health checks.
+	prober *probe.Prober
 
 	// mu guards the registry of programs (each program's state is its own goroutine's)
 	// and what Run sets up for programs added later.
@@ -137,6 +146,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		byName:    map[string]*program{},
 		subs:      map[chan struct{}]struct{}{},
 		ready:     make(chan struct{}),
+		prober:    probe.New(),
 	}
 	s.cfg.Store(cfg)
 	if s.log == nil {
@@ -151,6 +161,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	}
 	s.environ = opts.Environ
 	s.uploadFiles = opts.UploadFiles
+	s.noCgroups = opts.NoCgroups
 	if s.environ == nil {
 		s.environ = os.Environ()
 	}
@@ -177,21 +188,28 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		statePath:      s.statePath,
 		deployment:     s.dep.id,
 		log:            s.log.With("program", spec.Name),
+		cgroupTree:     s.cgroups.Load,
 		notify:         s.notify,
 		bumpGeneration: s.bumpGeneration,
 		emit:           s.events.emit,
+		prober:         s.prober,
+		lookupStatus:   s.lookupStatus,
+		subscribe:      s.Subscribe,
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
 	p.published.Store(&spec)
 	p.snapshot.Store(&Status{
-		Name:     spec.Name,
-		State:    Stopped,
-		Enabled:  spec.Enabled,
-		Uploaded: spec.Uploaded,
-		Script:   cmd.Script,
-		Cwd:      cmd.Dir,
-		Args:     spec.Args,
+		Name:       spec.Name,
+		State:      Stopped,
+		Enabled:    spec.Enabled,
+		Uploaded:   spec.Uploaded,
+		Script:     cmd.Script,
+		Cwd:        cmd.Dir,
+		Args:       spec.Args,
+		Schedule:   spec.Schedule,
+		InstanceOf: spec.InstanceOf,
+		Instance:   spec.Instance,
 	})
 	return p
 }
@@ -215,6 +233,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Warn("close the exit watcher", "err", err)
 		}
 	}()
+	c := s.openContainment(s.noCgroups)
+	s.log.Info("process containment: "+c.String(), "mode", c.Mode)
+	for _, w := range c.LimitWarnings(s.config().Programs) {
+		s.log.Warn(w)
+	}
 	saved, err := statefile.Load(s.statePath)
 	if err != nil {
 		// A corrupt file was set aside; starting fresh is the only way on.
@@ -253,6 +276,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.runCtx = nil // no more Add
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.removeEmptyCgroups()
 	if err := s.persist.close(); err != nil {
 		// The next manager still finds the programs by their environment tags,
 		// but not what the user changed since the last successful write.
@@ -285,7 +309,8 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 	// Refilled each round, so that an idle round allocates nothing.
 	var programs []*program
 	var pgids []int
-	pids := map[string]int{} // round does not keep it
+	pids := map[string]int{}      // round does not keep it
+	overLimit := map[string]int{} // samples in a row above the memory limit, by program
 	for {
 		select {
 		case <-ctx.Done():
@@ -298,7 +323,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			pids[p.name] = pid
-			if pid != 0 {
+			if pid != 0 && p.cgroup.Load() == nil {
 				pgids = append(pgids, pid)
 			}
 		}
@@ -306,9 +331,11 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("sample CPU and memory", "err", err)
 		}
+		measured = sampleCgroups(programs, pids, measured)
 		s.usageMu.Lock()
 		s.usage = sm.round(pids, measured, time.Now())
 		s.usageMu.Unlock()
+		s.enforceMemory(ctx, programs, s.usage, overLimit)
 		s.notify()
 	}
 }
@@ -478,6 +505,15 @@ func (s *Supervisor) request(ctx context.Context, name string, o op) (Status, er
 		return st, fmt.Errorf("%s %q: %w", o, name, err)
 	}
 	return st, nil
+}
+
+// lookupStatus returns the state last published by the program name, without waiting on it.
+func (s *Supervisor) lookupStatus(name string) (Status, bool) {
+	p, err := s.lookup(name)
+	if err != nil {
+		return Status{}, false
+	}
+	return p.status(), true
 }
 
 func (s *Supervisor) lookup(name string) (*program, error) {

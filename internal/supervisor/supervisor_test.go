@@ -120,6 +120,7 @@ func (f *fixture) killAll() {
 			syscall.Kill(-tp.PID, syscall.SIGKILL)
 		}
 	}
+	removeTestCgroups(filepath.Join(f.dir, StateFileName))
 }
 
 // manager is a running supervisor; stop ends Run and waits for it (again and again).

@@ -67,12 +67,13 @@ func TestListPrograms(t *testing.T) {
 	}
 	slices.Sort(keys)
 	wantKeys := []string{"actions", "adopted", "args", "consecutive_failures", "cpu_history", "cpu_percent", "cwd", "enabled",
-		"error", "exit_code", "exit_description", "exit_signal", "last_exit_time", "memory_rss_bytes", "name", "next_start_seconds",
-		"pid", "restart_count", "script", "started_at", "state", "state_since", "uploaded", "uptime_seconds"}
+		"error", "exit_code", "exit_description", "exit_signal", "health", "health_detail", "instance", "instance_of", "last_exit_time",
+		"last_run", "memory_rss_bytes", "name", "next_run", "next_start_seconds", "pid", "restart_count", "schedule", "script",
+		"skipped_runs", "started_at", "state", "state_since", "uploaded", "uptime_seconds"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("GET /api/programs: PROGRAM keys\n%q\nwant\n%q", keys, wantKeys)
 	}
-	for _, k := range []string{"pid", "exit_code", "exit_signal", "error"} {
+	for _, k := range []string{"pid", "exit_code", "exit_signal", "error", "health", "health_detail"} {
 		if string(raw.Programs[1][k]) != "null" {
 			t.Errorf("GET /api/programs: stopped program's %s = %s, want null", k, raw.Programs[1][k])
 		}

@@ -59,11 +59,48 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 	if p.Args == nil {
 		p.Args = []string{}
 	}
+	if st.Health != supervisor.HealthNone {
+		h := string(st.Health)
+		p.Health = &h
+	}
+	if st.HealthDetail != "" {
+		p.HealthDetail = &st.HealthDetail
+	}
 	if st.Error != "" {
 		p.Error = &st.Error
 	}
 	setTimesAndActions(&p, st)
+	addJob(&p, st)
+	if st.InstanceOf != "" {
+		p.InstanceOf, p.Instance = &st.InstanceOf, &st.Instance
+	}
 	return p
+}
+
+// addJob fills in the fields of a job: its schedule, next and last run.
+func addJob(p *api.Program, st *supervisor.Status) {
+	if st.Schedule == "" {
+		return
+	}
+	p.Schedule = &st.Schedule
+	p.SkippedRuns = st.SkippedRuns
+	if !st.NextRun.IsZero() {
+		next := st.NextRun.Format(time.RFC3339)
+		p.NextRun = &next
+	}
+	if r := st.LastRun; r != nil {
+		run := api.Run{
+			Started:         r.Started.Format(time.RFC3339),
+			Ended:           r.Ended.Format(time.RFC3339),
+			ExitDescription: r.Exit.String(),
+			Outcome:         string(r.Outcome),
+		}
+		if r.Exit.Known && r.Exit.Signal == 0 {
+			code := r.Exit.Code
+			run.ExitCode = &code
+		}
+		p.LastRun = &run
+	}
 }
 
 // One decimal is all a person reads, and it keeps the events small.

@@ -62,6 +62,55 @@ func TestNewProgramJSON(t *testing.T) {
 				}
 				return ""
 			}},
+		{"no health check", supervisor.Status{State: supervisor.Running, PID: 1}, func(p api.Program) string {
+			if p.Health != nil || p.HealthDetail != nil {
+				return "want health and health_detail null"
+			}
+			return ""
+		}},
+		{"unhealthy", supervisor.Status{State: supervisor.Running, PID: 1, Health: supervisor.HealthUnhealthy, HealthDetail: "HTTP 503"},
+			func(p api.Program) string {
+				if p.Health == nil || *p.Health != "unhealthy" || p.HealthDetail == nil || *p.HealthDetail != "HTTP 503" {
+					return `want health "unhealthy" and health_detail "HTTP 503"`
+				}
+				return ""
+			}},
+		{"waiting", supervisor.Status{State: supervisor.Waiting, Error: "waiting for db (starting)"}, func(p api.Program) string {
+			if p.State != "waiting" || p.Error == nil || *p.Error != "waiting for db (starting)" {
+				return "want state waiting and what for in error"
+			}
+			return ""
+		}},
+		{"not a job, not a copy", supervisor.Status{State: supervisor.Running}, func(p api.Program) string {
+			if p.Schedule != nil || p.NextRun != nil || p.LastRun != nil || p.InstanceOf != nil || p.Instance != nil {
+				return "want schedule, next_run, last_run, instance_of and instance null"
+			}
+			return ""
+		}},
+		{"a job after a failed run", supervisor.Status{State: supervisor.Stopped, Schedule: "30 3 * * *", SkippedRuns: 2,
+			NextRun: time.Date(2026, 1, 3, 3, 30, 0, 0, time.UTC),
+			LastRun: &supervisor.Run{Started: now.Add(-time.Minute), Ended: now, Exit: proc.ExitStatus{Known: true, Code: 1}, Outcome: supervisor.RunFailed}},
+			func(p api.Program) string {
+				if p.Schedule == nil || *p.Schedule != "30 3 * * *" || p.NextRun == nil || *p.NextRun != "2026-01-03T03:30:00Z" ||
+					p.SkippedRuns != 2 || p.LastRun == nil || p.LastRun.Started != "2026-01-02T03:03:05Z" || p.LastRun.Ended != "2026-01-02T03:04:05Z" ||
+					p.LastRun.ExitCode == nil || *p.LastRun.ExitCode != 1 || p.LastRun.Outcome != "failed" || p.LastRun.ExitDescription != "exit status 1" {
+					return "want the schedule, next_run 2026-01-03T03:30:00Z, 2 skipped, last_run failed with exit 1 and its times"
+				}
+				return ""
+			}},
+		{"a job with an adopted run", supervisor.Status{Schedule: "@daily", LastRun: &supervisor.Run{Started: now, Ended: now, Outcome: supervisor.RunUnknown}},
+			func(p api.Program) string {
+				if p.NextRun != nil || p.LastRun == nil || p.LastRun.ExitCode != nil || p.LastRun.Outcome != "unknown" {
+					return "want next_run null, last_run with exit_code null, outcome unknown"
+				}
+				return ""
+			}},
+		{"a copy", supervisor.Status{Name: "w:2", InstanceOf: "w", Instance: 2}, func(p api.Program) string {
+			if p.InstanceOf == nil || *p.InstanceOf != "w" || p.Instance == nil || *p.Instance != 2 {
+				return "want instance_of w, instance 2"
+			}
+			return ""
+		}},
 		{"error", supervisor.Status{State: supervisor.Error, Error: "script x.py: no such file"}, func(p api.Program) string {
 			if p.Error == nil || *p.Error != "script x.py: no such file" {
 				return "want the error message"

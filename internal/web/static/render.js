@@ -2,7 +2,8 @@
 // server sends is shown as text (textContent, attributes), never parsed as HTML.
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const STATES = ['running', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
+export const STATES = ['running', 'waiting', 'restarting', 'stopping', 'installing', 'error', 'broken', 'stopped'];
+const HEALTH = ['starting', 'healthy', 'unhealthy'];
 const VERBS = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', remove: 'Removing' };
 const LABELS = { start: 'Start', stop: 'Stop', restart: 'Restart', logs: 'Logs', update: 'Update', remove: 'Remove' };
 
@@ -25,6 +26,17 @@ export function fmtDuration(sec) {
   if (h) return `${h}h ${m}m`;
   if (m) return `${m}m ${s}s`;
   return `${s}s`;
+}
+
+// fmtUntil says how far off a time sec seconds away is, the way a person
+// says it: "2 h 10 min", "1 d 3 h", "45 s".
+export function fmtUntil(sec) {
+  sec = Math.max(0, Math.ceil(sec));
+  const d = Math.floor(sec / 86400), h = Math.floor(sec / 3600) % 24, m = Math.floor(sec / 60) % 60;
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  if (m) return `${m} min`;
+  return `${sec} s`;
 }
 
 export function fmtBytes(n) {
@@ -64,7 +76,11 @@ function stat(label, field) {
 export function createRow(name) {
   const f = {};
   f.name = el('h2', { 'data-field': 'name' }, name);
+  // The copies of a program with instances come one after the other; the
+  // first carries the heading of them all.
+  f.group = el('p', { class: 'group-head', 'data-field': 'group', hidden: true });
   f.state = el('span', { class: 'badge', 'data-field': 'state' });
+  f.health = el('span', { class: 'health', 'data-field': 'health', hidden: true });
   f.script = el('p', { class: 'script', 'data-field': 'script' });
   const stats = el('dl', { class: 'stats' });
   for (const [label, field] of [['PID', 'pid'], ['Uptime', 'uptime'], ['Restarts', 'restarts'], ['CPU', 'cpu'], ['Memory', 'memory']]) {
@@ -93,7 +109,7 @@ export function createRow(name) {
     actions.append(f.buttons[a]);
   }
   const root = el('article', { class: 'prog', role: 'listitem', 'data-program': name },
-    el('div', { class: 'prog-head' }, f.name, f.state), f.script, stats,
+    f.group, el('div', { class: 'prog-head' }, f.name, f.health, f.state), f.script, stats,
     f.detail, f.error, f.tail, actions, f.actionError);
   return { el: root, f, v: {}, p: null, busy: null, tailKey: '' };
 }
@@ -118,6 +134,14 @@ export function updateRow(row, p) {
     f.state.className = 'badge' + (STATES.includes(s) ? ' ' + s : '');
     f.state.textContent = s;
   });
+  set(row, 'health', p.health || '', (h) => {
+    f.health.hidden = !h;
+    f.health.className = 'health' + (HEALTH.includes(h) ? ' ' + h : '');
+    f.health.textContent = h;
+  });
+  set(row, 'health-detail', p.health_detail || '', (d) => {
+    if (d) f.health.title = `Last failed check: ${d}`; else f.health.removeAttribute('title');
+  });
   set(row, 'script', [p.script, ...p.args].join(' '), text(f.script));
   set(row, 'pid', running ? `${p.pid}${p.adopted ? ' (adopted)' : ''}` : '—', text(f.pid));
   set(row, 'adopted', p.adopted ? 'Started by an earlier pyvisor: its exit code will be unknown' : '', (t) => {
@@ -129,6 +153,10 @@ export function updateRow(row, p) {
   set(row, 'memory', running ? fmtBytes(p.memory_rss_bytes) : '—', text(f.memory));
   set(row, 'spark', p.cpu_history.join(','), () => sparkline(f, p.cpu_history));
   set(row, 'detail', detail(p), shown(f.detail));
+  set(row, 'group', p.instance === 1 ? `${p.instance_of}: every instance` : '', shown(f.group));
+  set(row, 'instanceOf', p.instance_of || '', (g) => {
+    if (g) row.el.dataset.group = g; else delete row.el.dataset.group;
+  });
   set(row, 'error', p.error || '', shown(f.error));
   if (!showsTail(p)) set(row, 'tail', '', shown(f.tail));
   if (p.uploaded && !f.buttons.update) addUploadButtons(row, p.name);
@@ -147,10 +175,28 @@ function addUploadButtons(row, name) {
 // detail is the line about the last exit and what happens next.
 function detail(p) {
   const parts = [];
+  if (p.schedule != null) return jobDetail(p);
   if (p.exit_description) parts.push(`Last exit: ${p.exit_description}`);
   if (p.consecutive_failures > 0) parts.push(`${p.consecutive_failures} failure${p.consecutive_failures > 1 ? 's' : ''} in a row`);
+  if (p.health_detail) parts.push(`Health check: ${p.health_detail}`);
   if (p.next_start_seconds != null) parts.push(`next start in ${fmtDuration(Math.ceil(p.next_start_seconds))}`);
   if (!p.enabled) parts.push('not started automatically');
+  return parts.join(' · ');
+}
+
+// jobDetail is detail for a job: its schedule, the next run and how the last
+// one ended.
+function jobDetail(p) {
+  const parts = [`Schedule: ${p.schedule}`];
+  if (p.next_run != null) parts.push(`next run in ${fmtUntil((Date.parse(p.next_run) - Date.now()) / 1000)}`);
+  else parts.push('no next run');
+  const r = p.last_run;
+  if (r) {
+    const code = r.exit_code != null ? '' : ` (${r.exit_description})`;
+    parts.push(`last run ${r.outcome}${r.exit_code != null ? ` with exit code ${r.exit_code}` : code}, ${fmtUntil((Date.now() - Date.parse(r.ended)) / 1000)} ago`);
+  }
+  if (p.consecutive_failures > 0) parts.push(`${p.consecutive_failures} failed run${p.consecutive_failures > 1 ? 's' : ''} in a row`);
+  if (p.skipped_runs > 0) parts.push(`${p.skipped_runs} due time${p.skipped_runs > 1 ? 's' : ''} skipped (a run was still going)`);
   return parts.join(' · ');
 }
 

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxInstances bounds `instances`: each copy is a process, a log file and a row of the dashboard.
+const maxInstances = 64
+
+// EnvInstance is the environment variable that tells each copy of a program with `instances` its number,
+// 1-based.
+const EnvInstance = "PYVISOR_INSTANCE"
+
+// instancePlaceholder in args and environment values is replaced by the copy's number.
+const instancePlaceholder = "{instance}"
+
+// InstanceName is the name of copy i (1-based) of the program name: "NAME:i".
+func InstanceName(name string, i int) string { return name + ":" + strconv.Itoa(i) }
+
+// instances decodes a program's instances: 1 to maxInstances.
+func (d *decoder) instances(n *yaml.Node, field string) int {
+	v, ok := d.integer(n, field)
+	if !ok {
+		return 0
+	}
+	if v < 1 || v > maxInstances {
+		d.errorf(n, field, "%d is out of range 1-%d", v, maxInstances)
+		return 0
+	}
+	return v
+}
+
+// expandInstances returns the n copies of p, named NAME:1 to NAME:n, each with PYVISOR_INSTANCE set
+// and {instance} in its args and environment values replaced by its number; p itself when n is 0 (no
+// instances key). A copy's definition does not depend on n, so that a reload changing n leaves the
+// copies that stay as they are.
+func expandInstances(p Program, n int) []Program {
+	if n == 0 {
+		return []Program{p}
+	}
+	out := make([]Program, n)
+	for i := range n {
+		num := strconv.Itoa(i + 1)
+		c := p
+		c.Name = InstanceName(p.Name, i+1)
+		c.InstanceOf = p.Name
+		c.Instance = i + 1
+		c.Args = make([]string, len(p.Args))
+		for j, a := range p.Args {
+			c.Args[j] = strings.ReplaceAll(a, instancePlaceholder, num)
+		}
+		if p.Args == nil {
+			c.Args = nil
+		}
+		c.Environment = make([]EnvVar, 0, len(p.Environment)+1)
+		for _, e := range p.Environment {
+			if e.Key == EnvInstance {
+				continue // pyvisor sets it
+			}
+			c.Environment = append(c.Environment, EnvVar{e.Key, strings.ReplaceAll(e.Value, instancePlaceholder, num)})
+		}
+		c.Environment = append(c.Environment, EnvVar{EnvInstance, num})
+		out[i] = c
+	}
+	return out
+}

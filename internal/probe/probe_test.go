@@ -1,0 +1,153 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestHTTP(t *testing.T) {
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/fail", http.StatusFound) })
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	p := New()
+	tests := []struct {
+		name   string
+		url    string
+		ok     bool
+		detail string
+	}{
+		{"2xx passes", srv.URL + "/ok", true, ""},
+		{"3xx passes and is not followed", srv.URL + "/moved", true, ""},
+		{"5xx fails", srv.URL + "/fail", false, "HTTP 503 Service Unavailable"},
+		{"no answer in time", srv.URL + "/hang", false, "no answer within 300ms"},
+		{"refused", "http://" + closedAddr(t) + "/", false, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := p.HTTP(t.Context(), tt.url, 300*time.Millisecond)
+			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
+				t.Errorf("HTTP(%s) = %+v, want OK %t and a detail with %q", tt.url, got, tt.ok, tt.detail)
+			}
+		})
+	}
+}
+
+func TestTCP(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := New()
+	if got := p.TCP(t.Context(), l.Addr().String(), time.Second); !got.OK {
+		t.Errorf("TCP(listening %s) = %+v, want OK", l.Addr(), got)
+	}
+	addr := closedAddr(t)
+	if got := p.TCP(t.Context(), addr, time.Second); got.OK || !strings.Contains(got.Detail, "refused") {
+		t.Errorf("TCP(closed %s) = %+v, want a refusal", addr, got)
+	}
+}
+
+// alive reports whether the process whose PID is written in file exists and is not a zombie (which an init
+// may take a while to collect).
+func alive(t *testing.T, file string) bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read the pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !os.IsNotExist(err) // no /proc (macOS): kill's answer stands
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func TestCommand(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "CHECK=yes"}
+	pidFile := filepath.Join(dir, "child.pid")
+	tests := []struct {
+		name     string
+		script   string
+		ok       bool
+		detail   string
+		leftover bool // a child wrote its PID to pidFile: it must be gone afterwards
+	}{
+		{"exit 0 passes", `test "$(pwd)" = "` + dir + `" && test "$CHECK" = yes`, true, "", false},
+		{"exit 1 fails with the last line", "echo starting; echo 'database is down' >&2; exit 1", false, "exit status 1: database is down", false},
+		{"hang is killed with its group", "sleep 30 & echo $! > child.pid; echo waiting; sleep 30", false, "still running after 500ms: killed: waiting", true},
+		{"children left behind are killed", "sleep 30 & echo $! > child.pid; echo ok", true, "", true},
+		{"not found", "", false, "no-such-check", false},
+	}
+	p := New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(pidFile)
+			c := Command{Args: []string{"sh", "-c", tt.script}, Dir: dir, Env: env}
+			if tt.script == "" {
+				c.Args = []string{"no-such-check"}
+			}
+			start := time.Now()
+			got := p.Command(t.Context(), c, 500*time.Millisecond)
+			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
+				t.Errorf("Command(%q) = %+v, want OK %t and a detail with %q", tt.script, got, tt.ok, tt.detail)
+			}
+			if tt.leftover && alive(t, pidFile) {
+				t.Errorf("Command(%q) left its child running", tt.script)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("Command(%q) took %s", tt.script, took)
+			}
+		})
+	}
+}
+
+func TestCommandCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	got := New().Command(ctx, Command{Args: []string{"sleep", "30"}, Env: []string{"PATH=" + os.Getenv("PATH")}}, time.Minute)
+	if got.OK || got.Detail != "canceled" {
+		t.Errorf("Command(sleep 30) canceled = %+v, want a failure saying canceled", got)
+	}
+}

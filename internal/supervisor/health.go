@@ -1,0 +1,199 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/probe"
+	"github.com/pyvisor/pyvisor/internal/proc"
+)
+
+// Health is what the health checks say of a running program. Its strings are part of the JSON API.
+type Health string
+
+// The values of Health.
+const (
+	// HealthNone: the program has no health check, or no process runs.
+	HealthNone Health = ""
+	// HealthStarting: no check of this run has passed yet.
+	HealthStarting Health = "starting"
+	// HealthHealthy: the last check passed, or too few have failed since for a verdict.
+	HealthHealthy Health = "healthy"
+	// HealthUnhealthy: the health check's failures in a row; the program is being restarted.
+	HealthUnhealthy Health = "unhealthy"
+)
+
+// healthVerdict is where the checks of one run of a program stand.
+type healthVerdict struct {
+	Health Health
+	// Failures counts the failed checks in a row that count (not those in the start period).
+	Failures int
+	// Detail describes the last failure; a passing check clears it.
+	Detail string
+}
+
+// decideHealth applies the result of one check to v, for a run that started sinceStart ago. It returns the
+// new verdict and whether the program must be restarted. It is pure.
+//
+//	starting  --pass-----------------------------> healthy
+//	starting  --fail within the start period-----> starting (not counted)
+//	starting  --fail, the count reaches failures--> unhealthy (restart)
+//	healthy   --fail, the count reaches failures--> unhealthy (restart)
+//	any       --pass-----------------------------> healthy, count 0
+//
+// Once a check has passed the start period no longer applies, as Docker does it: a program that was
+// healthy and fails is failing, however young.
+func decideHealth(hc *config.HealthCheck, v healthVerdict, sinceStart time.Duration, res probe.Result) (healthVerdict, bool) {
+	if res.OK {
+		return healthVerdict{Health: HealthHealthy}, false
+	}
+	v.Detail = res.Detail
+	if v.Health == HealthStarting && sinceStart < hc.StartPeriod {
+		return v, false
+	}
+	v.Failures++
+	if v.Failures >= max(hc.Failures, 1) {
+		v.Health = HealthUnhealthy
+		return v, true
+	}
+	return v, false
+}
+
+// healthRunner is the runner's part that checks the running process. The runner's goroutine owns it; each
+// check runs on a goroutine of its own that hands its result back through results.
+type healthRunner struct {
+	checked *proc.Process // the process whose health is being checked; nil when none
+	timer   *time.Timer   // until the next check; nil while one runs or none is due
+	results chan probe.Result
+	cancel  context.CancelFunc // ends the check that runs
+	verdict healthVerdict
+}
+
+// timerC is the channel of the timer to the next check, nil when none is due.
+func (h *healthRunner) timerC() <-chan time.Time {
+	if h.timer == nil {
+		return nil
+	}
+	return h.timer.C
+}
+
+// syncHealth starts checking a process that runs, and stops checking one that does not, so that every
+// path that starts, adopts, stops or loses a process is covered by one call after each wake. It copies
+// the verdict into the status.
+func (r *runner) syncHealth() {
+	h := &r.health
+	want := r.proc
+	if r.st.State != Running || r.spec.HealthCheck == nil {
+		want = nil
+	}
+	if h.checked != want {
+		h.stop()
+		h.checked = want
+		if want != nil {
+			h.verdict = healthVerdict{Health: HealthStarting, Detail: h.verdict.Detail}
+			h.timer = time.NewTimer(r.spec.HealthCheck.Interval)
+		} else {
+			h.verdict.Health, h.verdict.Failures = HealthNone, 0
+		}
+	}
+	r.st.Health, r.st.HealthDetail = h.verdict.Health, h.verdict.Detail
+}
+
+// stop drops the check due or running; a running check's result is no longer read.
+func (h *healthRunner) stop() {
+	if h.timer != nil {
+		h.timer.Stop()
+		h.timer = nil
+	}
+	if h.cancel != nil {
+		h.cancel()
+		h.cancel = nil
+	}
+	h.results = nil
+}
+
+// healthCheckDue runs the next check on a goroutine of its own.
+func (r *runner) healthCheckDue() {
+	h := &r.health
+	h.timer = nil
+	if h.checked == nil {
+		return
+	}
+	hc := *r.spec.HealthCheck
+	ctx, cancel := context.WithCancel(r.ctx)
+	results := make(chan probe.Result, 1) // the goroutine never blocks, even if no one reads any more
+	h.cancel, h.results = cancel, results
+	var cmd probe.Command
+	if hc.Command != nil {
+		c := r.cfg.Command(&r.spec, r.environ)
+		cmd = probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
+	}
+	prober := r.prober
+	go func() {
+		var res probe.Result
+		switch {
+		case hc.HTTP != "":
+			res = prober.HTTP(ctx, hc.HTTP, hc.Timeout)
+		case hc.TCP != "":
+			res = prober.TCP(ctx, hc.TCP, hc.Timeout)
+		default:
+			res = prober.Command(ctx, cmd, hc.Timeout)
+		}
+		results <- res
+	}()
+}
+
+// healthChecked takes the result of a check of the process being checked: it updates the verdict, and
+// restarts the program when the verdict is unhealthy or schedules the next check.
+func (r *runner) healthChecked(res probe.Result) {
+	h := &r.health
+	h.cancel()
+	h.cancel, h.results = nil, nil
+	hc := r.spec.HealthCheck
+	before := h.verdict.Health
+	v, restart := decideHealth(hc, h.verdict, time.Since(r.st.StartedAt), res)
+	h.verdict = v
+	if v.Health != before {
+		r.log.Info("health", "health", string(v.Health), "detail", v.Detail)
+	}
+	if !restart {
+		h.timer = time.NewTimer(hc.Interval)
+		return
+	}
+	r.restartUnhealthy(fmt.Sprintf("unhealthy after %d failed %s checks (%s)", v.Failures, hc.Kind(), v.Detail))
+}
+
+// restartUnhealthy stops the program's process group and then does what the restart policy says of a
+// failed run.
+func (r *runner) restartUnhealthy(why string) {
+	ran := time.Since(r.st.StartedAt)
+	r.log.Warn("restarting an unhealthy program", "why", why)
+	r.beginStop(func(err error) {
+		if err != nil {
+			r.setError(fmt.Sprintf("stop unhealthy program: %v", err))
+			return
+		}
+		// Whatever the stop left as exit status, this run failed: exit_codes do not apply.
+		d := decideExit(r.spec.Restart, r.spec.Autorestart, nil, r.st.ConsecutiveFailures, ran, *r.st.LastExit)
+		r.st.ConsecutiveFailures = d.Failures
+		r.st.State = d.State
+		r.st.Error = ""
+		switch d.State {
+		case Restarting:
+			if d.Delay <= 0 {
+				r.startAgain()
+				return
+			}
+			r.scheduleStart(d.Delay)
+		case Broken:
+			r.st.Error = why + "; " + d.Reason
+			if d.Delay > 0 {
+				r.scheduleStart(d.Delay)
+			}
+		case Stopped:
+			r.st.Error = why + "; autorestart is off"
+		}
+	})
+}
