@@ -8,13 +8,6 @@ import (
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
-// Event kinds that other features of the supervisor emit by these names; they
-// are matched as strings so that notifications follow them once they exist.
-const (
-	kindUnhealthy supervisor.EventKind = "unhealthy"
-	kindHealthy   supervisor.EventKind = "healthy"
-)
-
 // alert is one notification-worthy thing that happened to a program.
 type alert struct {
 	Program string
@@ -31,16 +24,32 @@ type programRules struct {
 	reset map[string]time.Duration
 	// defaultReset is the global failure_reset_seconds, for programs added since (uploads).
 	defaultReset time.Duration
+	// instanceOf names the entry of each copy of a program with instances ("worker" for "worker:2").
+	instanceOf map[string]string
 }
 
 func rulesOf(cfg *config.Config) programRules {
-	r := programRules{exitCodes: map[string][]int{}, reset: map[string]time.Duration{}, defaultReset: cfg.Restart.FailureReset}
+	r := programRules{exitCodes: map[string][]int{}, reset: map[string]time.Duration{},
+		defaultReset: cfg.Restart.FailureReset, instanceOf: map[string]string{}}
 	for i := range cfg.Programs {
 		p := &cfg.Programs[i]
 		r.exitCodes[p.Name] = p.ExitCodes
 		r.reset[p.Name] = p.Restart.FailureReset
+		if p.InstanceOf != "" {
+			r.instanceOf[p.Name] = p.InstanceOf
+		}
 	}
 	return r
+}
+
+// matches reports whether target t wants event of program: by the program's name, or for a copy of a
+// program with instances, by the name of its entry too, so that "worker" covers worker:1 to worker:N.
+func (r *programRules) matches(t *config.Notify, program, event string) bool {
+	if t.Matches(program, event) {
+		return true
+	}
+	base, ok := r.instanceOf[program]
+	return ok && t.Matches(base, event)
 }
 
 func (r *programRules) resetOf(program string) time.Duration {
@@ -89,19 +98,13 @@ func (w *watch) observe(e *supervisor.Event, rules *programRules) []alert {
 	case supervisor.EventRemoved:
 		delete(w.upUntil, p)
 		delete(w.down, p)
-	case supervisor.EventBroken, kindUnhealthy:
+	case supervisor.EventBroken, supervisor.EventUnhealthy:
 		delete(w.upUntil, p)
 		w.down[p] = true
-		if e.Kind == kindUnhealthy {
+		if e.Kind == supervisor.EventUnhealthy {
 			return now(config.NotifyUnhealthy)
 		}
 		return now(config.NotifyBroken)
-	case kindHealthy:
-		if w.down[p] {
-			delete(w.down, p)
-			delete(w.upUntil, p)
-			return now(config.NotifyRecovered)
-		}
 	case supervisor.EventStarted, supervisor.EventAdopted:
 		if w.down[p] {
 			w.upUntil[p] = e.Time.Add(rules.resetOf(p))

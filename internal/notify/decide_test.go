@@ -93,10 +93,11 @@ func TestWatch(t *testing.T) {
 			{2, "web", supervisor.EventStarted, nil, nil},
 			{100, "web", "", nil, nil},
 		}},
-		{"unhealthy, then healthy", []step{
-			{0, "web", kindUnhealthy, nil, []string{"web unhealthy"}},
-			{1, "web", kindHealthy, nil, []string{"web recovered"}},
-			{2, "web", kindHealthy, nil, nil},
+		{"unhealthy, restarted, up long enough: recovered", []step{
+			{0, "web", supervisor.EventUnhealthy, nil, []string{"web unhealthy"}},
+			{0.1, "web", supervisor.EventStopped, code(0), nil},
+			{0.2, "web", supervisor.EventStarted, nil, nil},
+			{10.2, "web", "", nil, []string{"web recovered"}},
 		}},
 		{"install failed", []step{
 			{0, "up", supervisor.EventInstallFail, nil, []string{"up install_failed"}},
@@ -248,6 +249,18 @@ func TestUntilNext(t *testing.T) {
 	for _, tt := range tests {
 		if got := untilNext(now, tt.a, tt.b); got != tt.want {
 			t.Errorf("untilNext(now, %v, %v) = %v, want %v", tt.a.Sub(now), tt.b.Sub(now), got, tt.want)
+		}
+	}
+}
+
+func TestMatchesInstances(t *testing.T) {
+	cfg := config.Default("/")
+	cfg.Programs = []config.Program{{Name: "worker:1", InstanceOf: "worker"}, {Name: "web"}}
+	rules := rulesOf(cfg)
+	target := config.Notify{On: []string{config.NotifyCrashed}, Programs: []string{"worker"}}
+	for program, want := range map[string]bool{"worker:1": true, "worker": true, "web": false, "worker:2": false} {
+		if got := rules.matches(&target, program, config.NotifyCrashed); got != want {
+			t.Errorf("matches(programs [worker], %q) = %t, want %t", program, got, want)
 		}
 	}
 }

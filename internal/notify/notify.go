@@ -201,7 +201,7 @@ func (n *Notifier) dispatch(ctx context.Context, s *settings, out *outgoing) {
 	msg := n.message(out)
 	for i := range s.targets {
 		t := &s.targets[i]
-		if !t.Matches(out.Program, out.Event) {
+		if !s.rules.matches(t, out.Program, out.Event) {
 			continue
 		}
 		select {

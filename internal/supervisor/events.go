@@ -27,6 +27,7 @@ const (
 	EventStopped     EventKind = "stopped"        // the process ended because it was stopped
 	EventRestarting  EventKind = "restarting"     // an automatic restart is scheduled
 	EventBroken      EventKind = "broken"         // too many failures in a row
+	EventUnhealthy   EventKind = "unhealthy"      // the health check failed: the program is restarted
 	EventRetry       EventKind = "retry"          // a broken program's cool-down is over: started again
 	EventError       EventKind = "error"          // a start or a stop failed
 	EventStart       EventKind = "start"          // someone asked for a start
