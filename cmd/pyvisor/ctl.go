@@ -52,6 +52,8 @@ func clientSynopsis(cmd string) string {
 		return "pyvisor logs NAME [-n LINES] [-f] [--grep PATTERN [--regex] [--case] [-n MATCHES]] [--url URL | -c FILE]"
 	case "reload":
 		return "pyvisor reload [--url URL | -c FILE]"
+	case "notify-test":
+		return "pyvisor notify-test [--url URL | -c FILE]"
 	case "events":
 		return "pyvisor events [NAME] [-n N] [-f] [--url URL | -c FILE]"
 	}
@@ -160,6 +162,8 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 		return x.logs(ctx, names[0], lines, follow)
 	case "reload":
 		return x.reload(ctx)
+	case "notify-test":
+		return x.notifyTest(ctx)
 	case "events":
 		return x.events(ctx, names, lines, follow)
 	default:
@@ -225,14 +229,15 @@ func localAddrs() []netip.Addr {
 
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
-The client commands (status, start, stop, restart, logs, events, reload) talk to a
-running manager. Its address: --url URL, else the one in the file given with
--c FILE, else $PYVISOR_URL, else the one in ./process_manager.yaml, else
-http://127.0.0.1:10000. $PYVISOR_TOKEN is sent as a bearer token when set,
-to an address from --url or $PYVISOR_URL or a loopback address only (not to
-another address a config file names); else, with the address from a config
-file, the token the manager left in process_manager.token beside it, if this
-user may read it and the address is a loopback one or this machine's own.
+The client commands (status, start, stop, restart, logs, events, reload,
+notify-test) talk to a running manager. Its address: --url URL, else the one
+in the file given with -c FILE, else $PYVISOR_URL, else the one in
+./process_manager.yaml, else http://127.0.0.1:10000. $PYVISOR_TOKEN is sent
+as a bearer token when set, to an address from --url or $PYVISOR_URL or a
+loopback address only (not to another address a config file names); else,
+with the address from a config file, the token the manager left in
+process_manager.token beside it, if this user may read it and the address
+is a loopback one or this machine's own.
 
 Exit status: 0 success; 1 a request failed (unknown program, failed action,
 rejected reload) or the manager failed; 2 usage error or invalid configuration;
@@ -264,7 +269,7 @@ func checkArity(cmd string, names []string) string {
 	switch cmd {
 	case "status":
 		// Any names: none means every program.
-	case "reload":
+	case "reload", "notify-test":
 		if len(names) > 0 {
 			return fmt.Sprintf("unexpected argument %q", names[0])
 		}

@@ -12,7 +12,8 @@ import (
 func TestImportLayout(t *testing.T) {
 	const mod = "github.com/pyvisor/pyvisor/"
 	allowed := map[string][]string{
-		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/memtune", "internal/export"},
+		"cmd/pyvisor":         {"internal/config", "internal/supervisor", "internal/install", "internal/web", "internal/auth", "internal/client", "internal/api", "internal/sdnotify", "internal/memtune", "internal/export", "internal/notify"},
+		"internal/notify":     {"internal/config", "internal/supervisor"},
 		"internal/export":     {"internal/config"},
 		"internal/web":        {"internal/supervisor", "internal/install", "internal/logfile", "internal/auth", "internal/proc", "internal/api"},
 		"internal/auth":       {"internal/atomicfile", "internal/passhash"},

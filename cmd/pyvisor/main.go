@@ -13,6 +13,7 @@
 //	pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log; -f follows it
 //	pyvisor events [NAME] [-n N] [-f]          print what happened when; -f follows
 //	pyvisor reload                             make the manager read its configuration again
+//	pyvisor notify-test                        send a test notification through every notify entry
 //	pyvisor export systemd|nomad [flags]       write the programs as systemd units or a Nomad job
 //
 // The client commands take --url URL or -c FILE; see usageText for where the
@@ -37,9 +38,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/memtune"
+	notifications "github.com/pyvisor/pyvisor/internal/notify"
 	"github.com/pyvisor/pyvisor/internal/sdnotify"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
@@ -63,6 +66,7 @@ const usageText = `usage:
   pyvisor logs NAME [-n LINES] [-f]          print the last lines of a log (20); -f follows it
   pyvisor events [NAME] [-n N] [-f]          print the last events (20), of one program or all; -f follows
   pyvisor reload                             make the manager read its configuration again
+  pyvisor notify-test                        send a test notification through every notify entry
   pyvisor export systemd [-c FILE] [--out DIR] [--prefix pyvisor-]
                                              write one systemd unit per program
   pyvisor export nomad [-c FILE] [--datacenter dc1] [--json]
@@ -122,7 +126,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "new-token":
 		return newToken(fset.Arg(0), stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, export, status, start, stop, restart, logs, events, reload; see pyvisor help)\n", cmd)
+		fmt.Fprintf(stderr, "pyvisor: unknown command %q (commands: run, validate, hash-password, new-token, export, status, start, stop, restart, logs, events, reload, notify-test; see pyvisor help)\n", cmd)
 		return 2
 	}
 }
@@ -196,7 +200,8 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // from now on SIGHUP reloads instead of ending the manager
 	defer signal.Stop(hup)
-	rl := &reloader{sup: sup, log: logger, path: cfg.Path}
+	notifier := notifications.New(sup, cfg, notifications.Options{Logger: logger})
+	rl := &reloader{sup: sup, log: logger, path: cfg.Path, notifier: notifier}
 
 	addr := net.JoinHostPort(cfg.WebUI.Host, strconv.Itoa(cfg.WebUI.Port))
 	tls := cfg.WebUI.TLSCert != ""
@@ -218,6 +223,7 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 		Logger:        logger,
 		Uploads:       uploadOptions(&cfg.Uploads, cfg.User),
 		Reload:        rl.reload,
+		TestNotify:    func(ctx context.Context) []api.NotifyResult { return notifyResults(notifier.Test(ctx)) },
 		Auth:          authn,
 		SecureCookies: cookiePolicy(cfg.WebUI.SecureCookies),
 	}))
@@ -234,6 +240,8 @@ func runManager(configPath string, stdout, stderr io.Writer) int {
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(ctx) }()
 	go rl.onSignals(ctx, hup)
+	notifyDone := make(chan struct{})
+	go func() { notifier.Run(ctx); close(notifyDone) }()
 
 	fmt.Fprintln(stdout, "Process Manager started")
 	fmt.Fprintf(stdout, "Web UI available at %s\n", url)
@@ -267,6 +275,7 @@ wait:
 		logger.Error("supervisor", "err", err)
 		code = 1
 	}
+	<-notifyDone
 	fmt.Fprintln(stdout, "Process Manager stopped; programs left running")
 	return code
 }

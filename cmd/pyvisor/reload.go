@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	notifications "github.com/pyvisor/pyvisor/internal/notify"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
@@ -17,6 +18,8 @@ import (
 type reloader struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger
+	// notifier takes the notify list of each file applied; nil in tests that need none.
+	notifier *notifications.Notifier
 
 	// mu makes each reload one step from reading the file to applying it, so
 	// that a file read earlier is never applied after one read later.
@@ -50,6 +53,9 @@ func (r *reloader) reload(ctx context.Context) (supervisor.ReloadResult, error) 
 	// reports that rather than falling back to the defaults and removing every
 	// program.
 	r.path = cfg.Path
+	if r.notifier != nil {
+		r.notifier.SetConfig(cfg)
+	}
 	return res, nil
 }
 

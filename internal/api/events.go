@@ -23,9 +23,10 @@ type Event struct {
 	// (config_error).
 	Program string `json:"program"`
 	// Event names what happened: "started", "adopted", "exited", "stopped",
-	// "restarting", "broken", "retry", "error", "start", "stop", "restart"
+	// "restarting", "broken", "unhealthy", "retry", "error", "start", "stop", "restart"
 	// (asked for by someone), "installing", "installed", "install_failed",
-	// "added", "removed", "changed" (by a reload), "config_error".
+	// "added", "removed", "changed" (by a reload), "config_error",
+	// "notify_failed" (a notification could not be delivered).
 	Event string `json:"event"`
 	// Detail says it in words: "exit status 1 after 3.1 s".
 	Detail string `json:"detail"`

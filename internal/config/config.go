@@ -40,6 +40,8 @@ type Config struct {
 	User *User
 	// Limits are the memory and CPU limits of every program that sets none of its own.
 	Limits Limits
+	// Notify says whom to tell when a program breaks, in file order; nil means nobody.
+	Notify []Notify
 	// Programs are in file order, then the uploaded ones (Uploaded set); names are unique.
 	Programs []Program
 	// ProgramsListed tells whether the file lists its programs: it has a programs key with a list, even

@@ -6,7 +6,7 @@ package config
 func topKeys() []string {
 	return []string{
 		"web_ui", "venv", "cwd", "env_file", "restart", "logging", "sampling", "uploads", "pip_args", "user",
-		"memory_max_mb", "cpu_max_percent", "programs",
+		"memory_max_mb", "cpu_max_percent", "notify", "programs",
 	}
 }
 
@@ -70,6 +70,7 @@ func Keys() []string {
 	add("logging.", loggingKeys())
 	add("sampling.", samplingKeys())
 	add("uploads.", uploadsKeys())
+	add("notify[].", notifyKeys())
 	add("programs[].", programKeys())
 	add("programs[].restart.", restartKeys())
 	add("programs[].health_check.", healthCheckKeys())

@@ -128,6 +128,8 @@ func (d *decoder) config(c *Config, root *yaml.Node) {
 			c.User = d.user(p.value, "user")
 		case "memory_max_mb", "cpu_max_percent":
 			d.limit(&c.Limits, p.key, p.value, p.key)
+		case "notify":
+			c.Notify = d.notifyList(p.value)
 		case "programs":
 			programs = p.value // after the loop: programs inherit the global restart block
 		}

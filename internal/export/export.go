@@ -186,6 +186,7 @@ func pyvisorOwn(cfg *config.Config) []Warning {
 	add("sampling", cfg.Sampling != def.Sampling, "CPU and memory sampling for the dashboard")
 	add("uploads", !equalUploads(cfg.Uploads, def.Uploads), "uploading programs from the dashboard")
 	add("pip_args", len(cfg.Uploads.PipArgs) > 0, "installing uploads with pip")
+	add("notify", len(cfg.Notify) > 0, "notifications (webhooks and commands) when a program breaks")
 	return out
 }
 

@@ -68,13 +68,14 @@ func targets() []target {
 		{"sampling", "", ""},
 		{"uploads", "", ""},
 		{"pip_args", "", ""},
+		{"notify", "", ""},
 	}
 }
 
 // targetOf returns the target of key: its own, or that of a section above it.
 func targetOf(key string) (target, bool) {
 	for _, t := range targets() {
-		if key == t.key || strings.HasPrefix(key, t.key+".") {
+		if key == t.key || strings.HasPrefix(key, t.key+".") || strings.HasPrefix(key, t.key+"[].") {
 			return t, true
 		}
 	}
@@ -86,7 +87,7 @@ func targetOf(key string) (target, bool) {
 func covers(w Warning, key string) bool {
 	k := strings.TrimPrefix(key, "programs[].")
 	last := k[strings.LastIndexByte(k, '.')+1:]
-	return w.Key == k || strings.HasPrefix(k, w.Key+".") || strings.Contains(w.Message, last)
+	return w.Key == k || strings.HasPrefix(k, w.Key+".") || strings.HasPrefix(k, w.Key+"[].") || strings.Contains(w.Message, last)
 }
 
 // TestEveryKeyMappedOrWarned checks, for every key the configuration loader accepts (config.Keys, the

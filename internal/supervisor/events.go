@@ -27,6 +27,7 @@ const (
 	EventStopped     EventKind = "stopped"        // the process ended because it was stopped
 	EventRestarting  EventKind = "restarting"     // an automatic restart is scheduled
 	EventBroken      EventKind = "broken"         // too many failures in a row
+	EventUnhealthy   EventKind = "unhealthy"      // the health check failed: the program is restarted
 	EventRetry       EventKind = "retry"          // a broken program's cool-down is over: started again
 	EventError       EventKind = "error"          // a start or a stop failed
 	EventStart       EventKind = "start"          // someone asked for a start
@@ -39,6 +40,7 @@ const (
 	EventRemoved     EventKind = "removed"        // a reload removed it
 	EventChanged     EventKind = "changed"        // a reload changed its definition
 	EventConfigError EventKind = "config_error"   // the configuration file could not be loaded (no program)
+	EventNotifyFail  EventKind = "notify_failed"  // a notification could not be delivered
 )
 
 // Event is one thing that happened, as recorded in the history.
@@ -225,6 +227,12 @@ func (s *Supervisor) History(program string, before uint64, limit int) (events [
 // not be loaded again (a reload that changed nothing).
 func (s *Supervisor) RecordConfigError(err error) {
 	s.events.emit(Event{Kind: EventConfigError, Detail: err.Error()})
+}
+
+// RecordNotifyFailure records in the history that a notification about
+// program ("" for a test notification) could not be delivered, and why.
+func (s *Supervisor) RecordNotifyFailure(program, detail string) {
+	s.events.emit(Event{Program: program, Kind: EventNotifyFail, Detail: detail})
 }
 
 // eventsPath is where the history is kept: opts.EventsPath, or beside the configuration.

@@ -170,6 +170,7 @@ func (r *runner) healthChecked(res probe.Result) {
 func (r *runner) restartUnhealthy(why string) {
 	ran := time.Since(r.st.StartedAt)
 	r.log.Warn("restarting an unhealthy program", "why", why)
+	r.emitEvent(EventUnhealthy, why)
 	r.beginStop(func(err error) {
 		if err != nil {
 			r.setError(fmt.Sprintf("stop unhealthy program: %v", err))
@@ -189,6 +190,7 @@ func (r *runner) restartUnhealthy(why string) {
 			r.scheduleStart(d.Delay)
 		case Broken:
 			r.st.Error = why + "; " + d.Reason
+			r.emitEvent(EventBroken, d.Reason)
 			if d.Delay > 0 {
 				r.scheduleStart(d.Delay)
 			}

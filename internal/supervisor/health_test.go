@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,6 +131,10 @@ programs:
 	st = m.waitFor(t, "web", "a restart for its health", func(st Status) bool { return st.RestartCount >= 1 })
 	if !strings.Contains(st.HealthDetail, "HTTP 503") || st.ConsecutiveFailures < 1 {
 		t.Errorf("after the health restart: detail %q, %d failures; want HTTP 503 and a failure counted", st.HealthDetail, st.ConsecutiveFailures)
+	}
+	events, _ := m.sup.History("web", 0, 100)
+	if !slices.ContainsFunc(events, func(e Event) bool { return e.Kind == EventUnhealthy && strings.Contains(e.Detail, "HTTP 503") }) {
+		t.Errorf("after the health restart the history of web holds no unhealthy event naming HTTP 503: %+v", events)
 	}
 	f.touch("ok")
 	st = m.waitFor(t, "web", "healthy again", hasHealth(HealthHealthy))

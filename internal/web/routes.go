@@ -31,6 +31,7 @@ func (h *handler) routes() {
 	m.HandleFunc("GET /api/events", h.events)
 	m.HandleFunc("GET /api/events/history", h.allEvents)
 	m.HandleFunc("POST /api/reload", h.reloadConfig)
+	m.HandleFunc("POST /api/notify/test", h.notifyTest)
 	m.HandleFunc("GET /api/session", h.session)
 
 	// Logging in and out (access.go, login.go).

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -41,6 +42,10 @@ type Options struct {
 	// answers 422 with the error's message, which should be the loader's whole
 	// report.
 	Reload func(ctx context.Context) (supervisor.ReloadResult, error)
+	// TestNotify sends a test notification through every target of the
+	// notify list and says how each went (POST /api/notify/test); nil means
+	// notifications are not available: the route answers 501.
+	TestNotify func(ctx context.Context) []api.NotifyResult
 	// Auth checks the credentials every request but a few public ones (the
 	// login page, /healthz) must carry; nil means none are needed (a server
 	// on a loopback address, or "web_ui.auth: false").
@@ -84,6 +89,7 @@ type handler struct {
 	log     *slog.Logger
 	uploads UploadOptions
 	reload  func(context.Context) (supervisor.ReloadResult, error)
+	notify  func(context.Context) []api.NotifyResult
 	auth    *auth.Authenticator
 	cookies CookieSecurity
 	assets  map[string]*asset
@@ -108,6 +114,7 @@ func NewHandler(opts Options) http.Handler {
 		log:     opts.Logger,
 		uploads: opts.Uploads,
 		reload:  opts.Reload,
+		notify:  opts.TestNotify,
 		auth:    opts.Auth,
 		cookies: opts.SecureCookies,
 		assets:  loadAssets(),

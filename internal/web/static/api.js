@@ -51,6 +51,10 @@ export const removeProgram = (name) => request('DELETE', programURL(name));
 // loader's report as the message.
 export const reloadConfig = () => request('POST', 'api/reload');
 
+// testNotify sends a test notification through every target of the notify
+// list and returns {results: [{target, ok, error}]}.
+export const testNotify = () => request('POST', 'api/notify/test');
+
 // logPage reads page page (1 = the newest lines) of file file (0 the live
 // log, 1..N its backups) of a program's log, with the list of its files.
 export const logPage = (name, page, lines, file = 0) =>
@@ -69,10 +73,11 @@ export function searchLogs(name, { q, regex = false, cursor = null, lines = 200,
 }
 
 // watchPrograms calls onPrograms with each {title, programs} from
-// /api/events. onStatus receives "live", "reconnecting" or "polling". After
+// /api/events, and onHistory (if given) with each event of the history as it
+// happens (not while polling). onStatus receives "live", "reconnecting" or "polling". After
 // repeated failures (no SSE through a proxy, say) it polls every 2 s instead,
 // and tries the stream again now and then. It returns a function that stops it.
-export function watchPrograms(onPrograms, onStatus) {
+export function watchPrograms(onPrograms, onStatus, onHistory) {
   const pollEvery = 2000, retrySSEAfter = 15; // polls before trying SSE again
   let es = null, timer = null, failures = 0, stopped = false;
 
@@ -96,6 +101,7 @@ export function watchPrograms(onPrograms, onStatus) {
       onStatus('live');
       onPrograms(JSON.parse(e.data));
     });
+    if (onHistory) es.addEventListener('history', (e) => onHistory(JSON.parse(e.data)));
     es.onerror = () => {
       failures++;
       // EventSource reconnects by itself unless the response was not a stream.

@@ -8,6 +8,7 @@ import {
 import { initSearch } from './logsearch.js';
 import { openUpload } from './upload.js';
 import { showReload } from './reload.js';
+import { onHistory } from './notify.js';
 
 const $ = (sel) => document.querySelector(sel);
 const list = $('[data-list="programs"]');
@@ -382,4 +383,4 @@ getSession().then((s) => {
   $('[data-form="logout"]').hidden = false;
 }, () => { /* without it the header only lacks the user's name */ });
 
-watchPrograms(applyPrograms, setConnection);
+watchPrograms(applyPrograms, setConnection, onHistory);

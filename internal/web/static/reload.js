@@ -22,7 +22,9 @@ function summary(r) {
   return s;
 }
 
-function show(msg, failed) {
+// showMessage shows msg in the message box under the header, as an error
+// when failed is set.
+export function showMessage(msg, failed) {
   text.textContent = msg;
   box.dataset.kind = failed ? 'error' : 'ok';
   // An error is announced at once; a success politely.
@@ -35,9 +37,9 @@ btn.addEventListener('click', async () => {
   btn.disabled = true;
   btn.classList.add('busy');
   try {
-    show(summary(await reloadConfig()), false);
+    showMessage(summary(await reloadConfig()), false);
   } catch (err) {
-    show(`Reload failed:\n${err.message}`, true);
+    showMessage(`Reload failed:\n${err.message}`, true);
   } finally {
     btn.disabled = false;
     btn.classList.remove('busy');

@@ -5,6 +5,7 @@
 #   - sampling: CPU and memory sampling for the dashboard is pyvisor's own: not carried over
 #   - uploads: uploading programs from the dashboard is pyvisor's own: not carried over
 #   - pip_args: installing uploads with pip is pyvisor's own: not carried over
+#   - notify: notifications (webhooks and commands) when a program breaks is pyvisor's own: not carried over
 #   - resources: pyvisor sets no CPU or memory limits: Nomad reserves its defaults (100 MHz, 300 MB) for every task; give each task a resources block that fits it
 #   - logging: Nomad keeps each task's stdout and stderr in files of its own, rotated at whole megabytes; read them with `nomad alloc logs`
 #   - program "web": environment: the values are written into the output as they are: if any is a secret, move it to an env file or the engine's secret store
