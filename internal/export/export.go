@@ -129,6 +129,9 @@ func resolve(cfg *config.Config, p *config.Program) program {
 		warn("uploaded", "uploaded from the dashboard: its directory %s (with its venv) must exist on every host; "+
 			"copy it there, or package it, before starting it", r.cmd.Dir)
 	}
+	if p.Group != "" {
+		warn("group", "%q is a heading in pyvisor's dashboard; the engines have no such thing: not carried over", p.Group)
+	}
 	if p.Restart.BackoffFactor > 1 && p.Restart.MaxDelay == 0 && p.Restart.Delay > 0 {
 		warn("restart.max_delay_seconds", "back-off without a cap has no equivalent: the delay stays at %s", p.Restart.Delay)
 	}

@@ -39,6 +39,7 @@ func targets() []target {
 		{"programs[].stop_timeout_seconds", "TimeoutStopSec=", "kill_timeout = "},
 		{"programs[].exit_codes", "RestartPreventExitStatus=", ""},
 		{"programs[].user", "User=", "user = "},
+		{"programs[].group", "", ""},
 		// The global settings are inherited by every program, which carries them over.
 		{"venv", "VIRTUAL_ENV=", "VIRTUAL_ENV"},
 		{"cwd", "WorkingDirectory=", "work_dir = "},
