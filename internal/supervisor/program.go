@@ -32,17 +32,18 @@ const (
 	opRemove
 	opReload
 	opDrop
+	opRegroup
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop", "regroup"}[o]
 }
 
 // request is one op for a program's goroutine, with its reply channel.
 type request struct {
 	op    op
 	reply chan result
-	// For opUpdate and opReload: the new definition and the configuration it is
+	// For opUpdate, opReload and opRegroup: the new definition and the configuration it is
 	// resolved against.
 	spec *config.Program
 	cfg  *config.Config
@@ -136,5 +137,6 @@ func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
 		a.NextStart.Equal(b.NextStart) &&
-		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
+		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args) &&
+		a.Group == b.Group
 }

@@ -222,6 +222,10 @@ func (r *runner) handleRequest(req request) {
 		r.reload(req)
 	case opDrop:
 		r.drop(req)
+	case opRegroup:
+		// Only the dashboard's heading changed: nothing to stop or start.
+		r.setSpec(*req.spec, req.cfg)
+		r.respond(req, nil)
 	case opUpdate:
 		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))

@@ -80,6 +80,11 @@ type Status struct {
 	Script    string
 	Cwd       string
 	Args      []string
+	// Group is the dashboard's heading for the program; "" for none.
+	Group string
+	// MemoryHistory holds the resident memory samples taken with CPUHistory,
+	// oldest first, one for each of its values.
+	MemoryHistory []uint64
 	// Error is the last error message ("" if none).
 	Error string
 }

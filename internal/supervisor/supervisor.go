@@ -185,6 +185,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		Script:   cmd.Script,
 		Cwd:      cmd.Dir,
 		Args:     spec.Args,
+		Group:    spec.Group,
 	})
 	return p
 }
@@ -258,10 +259,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // The sampling settings are read once: a reload does not change them.
 func (s *Supervisor) sampleLoop(ctx context.Context) {
 	cfg := s.config()
-	interval := cfg.Sampling.Interval
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
+	interval := sampleInterval(cfg)
 	rotating := make(chan struct{})
 	go func() {
 		defer close(rotating)
