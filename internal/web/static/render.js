@@ -154,7 +154,8 @@ function detail(p) {
   return parts.join(' · ');
 }
 
-function sparkline(f, hist) {
+// sparkline draws hist into f.spark's polyline f.line.
+export function sparkline(f, hist) {
   const peak = Math.max(5, ...hist);
   const step = hist.length > 1 ? 100 / (hist.length - 1) : 0;
   f.line.setAttribute('points', hist.length < 2 ? '' :
@@ -202,7 +203,8 @@ export function renderCounts(ul, programs) {
   if (ul.dataset.key === key) return;
   ul.dataset.key = key;
   ul.replaceChildren(...STATES.filter((s) => n[s]).map((s) =>
-    el('li', { 'data-count': s }, el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s])))));
+    el('li', { 'data-count': s }, el('button', { type: 'button', 'data-filter': s, title: `Show only the ${s} programs` },
+      el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s]))))));
 }
 
 // ANSI escape sequences: SGR (colours and styles) is rendered, every other
