@@ -99,7 +99,7 @@ func TestBrowserOverview(t *testing.T) {
 				title[0], title[1], title[2], "Ops <i>board</i>")
 		}
 
-		counts := eval[map[string]string](tb, `Object.fromEntries([...document.querySelectorAll('li[data-count]')]
+		counts := eval[map[string]string](tb, `Object.fromEntries([...document.querySelectorAll('li[data-count]:not([data-zero])')]
 			.map(li => [li.dataset.count, li.querySelector('[data-field=count]').textContent]))`)
 		wantCounts := map[string]string{"running": "2", "stopped": "1", "broken": "1"}
 		if fmt.Sprint(counts) != fmt.Sprint(wantCounts) {

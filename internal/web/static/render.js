@@ -195,16 +195,18 @@ export function setActionError(row, msg) {
   shown(row.f.actionError)(msg);
 }
 
-// renderCounts shows how many programs are in each state.
+// renderCounts shows how many programs are in each state. Every state keeps
+// its place, an empty one unseen, so that a program changing state moves
+// nothing on the screen.
 export function renderCounts(ul, programs) {
   const n = {};
   for (const p of programs) n[p.state] = (n[p.state] || 0) + 1;
   const key = STATES.map((s) => n[s] || 0).join(',');
   if (ul.dataset.key === key) return;
   ul.dataset.key = key;
-  ul.replaceChildren(...STATES.filter((s) => n[s]).map((s) =>
-    el('li', { 'data-count': s }, el('button', { type: 'button', 'data-filter': s, title: `Show only the ${s} programs` },
-      el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s]))))));
+  ul.replaceChildren(...STATES.map((s) =>
+    el('li', { 'data-count': s, 'data-zero': !n[s] }, el('button', { type: 'button', 'data-filter': s, title: `Show only the ${s} programs` },
+      el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s] || 0))))));
 }
 
 // ANSI escape sequences: SGR (colours and styles) is rendered, every other

@@ -203,7 +203,7 @@ export function initViews(list, rows, onList) {
   }
 
   function markCounts() {
-    if (st.state && !document.querySelector(`[data-filter="${st.state}"]`)) st.state = null; // none left in it
+    if (st.state && document.querySelector(`[data-count="${st.state}"][data-zero]`)) st.state = null; // none left in it
     for (const b of document.querySelectorAll('[data-filter]')) b.setAttribute('aria-pressed', String(b.dataset.filter === st.state));
   }
 
