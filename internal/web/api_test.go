@@ -67,7 +67,7 @@ func TestListPrograms(t *testing.T) {
 	}
 	slices.Sort(keys)
 	wantKeys := []string{"adopted", "args", "consecutive_failures", "cpu_history", "cpu_percent", "cwd", "enabled",
-		"error", "exit_code", "exit_description", "exit_signal", "memory_rss_bytes", "name", "next_start_seconds",
+		"error", "exit_code", "exit_description", "exit_signal", "group", "memory_rss_bytes", "name", "next_start_seconds",
 		"pid", "restart_count", "script", "state", "uploaded", "uptime_seconds"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("GET /api/programs: PROGRAM keys\n%q\nwant\n%q", keys, wantKeys)

@@ -195,16 +195,16 @@ export function setActionError(row, msg) {
   shown(row.f.actionError)(msg);
 }
 
-// renderCounts shows how many programs are in each state. Every state keeps
-// its place, an empty one unseen, so that a program changing state moves
-// nothing on the screen.
+// renderCounts shows how many programs are in each state. The passing states
+// come last, so that a program that restarts moves no other count.
+const COUNTED = ['running', 'stopped', 'broken', 'error', 'installing', 'stopping', 'restarting'];
 export function renderCounts(ul, programs) {
   const n = {};
   for (const p of programs) n[p.state] = (n[p.state] || 0) + 1;
   const key = STATES.map((s) => n[s] || 0).join(',');
   if (ul.dataset.key === key) return;
   ul.dataset.key = key;
-  ul.replaceChildren(...STATES.map((s) =>
+  ul.replaceChildren(...COUNTED.map((s) =>
     el('li', { 'data-count': s, 'data-zero': !n[s] }, el('button', { type: 'button', 'data-filter': s, title: `Show only the ${s} programs` },
       el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s] || 0))))));
 }
