@@ -91,8 +91,8 @@ func TestBrowserScale(t *testing.T) {
 		time.Sleep(time.Duration(secs) * time.Second) // the measurement's length: updates arrive meanwhile
 		type result struct {
 			First, FirstEnd, CLS float64
-			Updates          []float64
-			Touched, Moved   []string
+			Updates              []float64
+			Touched, Moved       []string
 		}
 		r := eval[result](tb, `({First: __probe.first, FirstEnd: __probe.firstEnd, CLS: __probe.cls, Updates: __probe.updates, Touched: [...__probe.touched], Moved: [...(__probe.moved || [])]})`)
 		if len(r.Moved) > 0 {
