@@ -42,6 +42,8 @@ type Program struct {
 	Enabled bool `json:"enabled"`
 	// Uploaded marks a program installed from the dashboard rather than the configuration file.
 	Uploaded bool `json:"uploaded"`
+	// Group is the heading the dashboard lists the program under; "" for none.
+	Group string `json:"group"`
 	// Script is the path of the Python script the program runs.
 	Script string `json:"script"`
 	// Cwd is the program's working directory.

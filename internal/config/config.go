@@ -166,6 +166,8 @@ type Program struct {
 	Instance int
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
+	// Group is the heading the dashboard lists the program under; "" means none. It changes nothing else.
+	Group string
 	// Line is the line of the program's entry in its file; 0 for programs not read from a file.
 	Line int
 }

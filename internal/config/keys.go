@@ -37,7 +37,7 @@ func uploadsKeys() []string {
 func programKeys() []string {
 	return []string{
 		"name", "script", "enabled", "autorestart", "venv", "cwd", "args", "environment",
-		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user",
+		"env_file", "restart", "stop_signal", "stop_timeout_seconds", "exit_codes", "user", "group",
 		"memory_max_mb", "cpu_max_percent", "health_check", "depends_on", "schedule", "timezone", "instances",
 	}
 }
@@ -49,7 +49,7 @@ func healthCheckKeys() []string {
 // uploadedProgramKeys are the keys of an entry of uploaded_programs.yaml: only those pyvisor writes there,
 // since it rewrites the file at every upload and any other setting would be lost without a word.
 func uploadedProgramKeys() []string {
-	return []string{"name", "script", "args", "enabled", "cwd", "venv"}
+	return []string{"name", "script", "args", "enabled", "cwd", "venv", "group"}
 }
 
 // Keys lists every key process_manager.yaml accepts, as dotted paths: "restart.delay_seconds",

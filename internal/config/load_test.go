@@ -218,6 +218,10 @@ func TestLoadValues(t *testing.T) {
 			func(c *Config) (any, any) {
 				return []any{c.Programs[1].Name, c.Programs[1].Script, c.Programs[1].StopSignal}, []any{"b", "a.py", syscall.SIGINT}
 			}},
+		{"group", prog("    group: Web servers · EU\n"),
+			func(c *Config) (any, any) { return c.Programs[0].Group, "Web servers · EU" }},
+		{"no group", prog(""),
+			func(c *Config) (any, any) { return c.Programs[0].Group, "" }},
 		{"max size in bytes", "logging: {max_size_mb: 1.5}\n",
 			func(c *Config) (any, any) { return c.Logging.MaxSizeBytes, int64(1536 << 10) }},
 		{"tilde expands in paths", "venv: ~/venvs/app\n",

@@ -159,6 +159,10 @@ func (d *decoder) program(c *Config, n *yaml.Node, field string) (p Program, nam
 		case "depends_on":
 			e := d.dependsOn(kv.value, f)
 			p.DependsOn, d.dependsNodes = e.names, e.nodes
+		case "group":
+			if s, ok := d.str(kv.value, f); ok && d.checkGroup(kv.value, f, s) {
+				p.Group = s
+			}
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {
@@ -201,6 +205,19 @@ func (d *decoder) checkName(n *yaml.Node, field, name string) bool {
 		ok = false
 	}
 	return ok
+}
+
+// checkGroup reports what makes s unusable as a group heading: a group is shown on one line of the dashboard.
+func (d *decoder) checkGroup(n *yaml.Node, field, s string) bool {
+	if l := utf8.RuneCountInString(s); l > maxNameLen {
+		d.errorf(n, field, "group is %d characters long; at most %d are allowed", l, maxNameLen)
+		return false
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		d.errorf(n, field, "group %q contains a control character", s)
+		return false
+	}
+	return true
 }
 
 // args decodes args: a list of scalars, or one string split into words the way a POSIX shell would.

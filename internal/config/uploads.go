@@ -165,6 +165,7 @@ type uploadedEntry struct {
 	Enabled bool     `yaml:"enabled"`
 	Cwd     string   `yaml:"cwd"`
 	Venv    string   `yaml:"venv"`
+	Group   string   `yaml:"group,omitempty"`
 }
 
 // MarshalUploaded renders the uploaded programs as the content of
@@ -175,7 +176,7 @@ func MarshalUploaded(programs []Program) ([]byte, error) {
 	}{Programs: []uploadedEntry{}}
 	for _, p := range programs {
 		doc.Programs = append(doc.Programs, uploadedEntry{
-			Name: p.Name, Script: p.Script, Args: p.Args, Enabled: p.Enabled, Cwd: p.Cwd, Venv: p.Venv,
+			Name: p.Name, Script: p.Script, Args: p.Args, Enabled: p.Enabled, Cwd: p.Cwd, Venv: p.Venv, Group: p.Group,
 		})
 	}
 	body, err := yaml.Marshal(doc)

@@ -84,6 +84,7 @@ func TestMarshalUploadedRoundTrip(t *testing.T) {
 	}
 	p := c.NewProgram("My App", "main.py")
 	p.Args, p.Enabled, p.Cwd, p.Venv = []string{"--port", "80 80"}, false, "/srv/up/My_App", "/srv/up/My_App/.venv"
+	p.Group = "Uploaded apps"
 	data, err := MarshalUploaded([]Program{p})
 	if err != nil {
 		t.Fatal(err)

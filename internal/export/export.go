@@ -140,6 +140,9 @@ func resolve(cfg *config.Config, p *config.Program) program {
 		warn("instances", "each copy of %q is exported as a unit (NAME@N.service) or task of its own, with PYVISOR_INSTANCE and {instance} "+
 			"replaced, not as one template unit NAME@.service or a group count", p.InstanceOf)
 	}
+	if p.Group != "" {
+		warn("group", "%q is a heading in pyvisor's dashboard; the engines have no such thing: not carried over", p.Group)
+	}
 	if p.Restart.BackoffFactor > 1 && p.Restart.MaxDelay == 0 && p.Restart.Delay > 0 {
 		warn("restart.max_delay_seconds", "back-off without a cap has no equivalent: the delay stays at %s", p.Restart.Delay)
 	}

@@ -46,6 +46,7 @@ func targets() []target {
 		{"programs[].schedule", "", ""},
 		{"programs[].timezone", "", ""},
 		{"programs[].instances", "PYVISOR_INSTANCE=", "PYVISOR_INSTANCE"},
+		{"programs[].group", "", ""},
 		// The global settings are inherited by every program, which carries them over.
 		{"venv", "VIRTUAL_ENV=", "VIRTUAL_ENV"},
 		{"cwd", "WorkingDirectory=", "work_dir = "},

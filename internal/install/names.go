@@ -40,6 +40,20 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// ValidateGroup checks a group given for an upload, as the configuration loader will read it back: at most
+// MaxNameLen bytes of valid UTF-8 without control characters; "" means none.
+func ValidateGroup(group string) error {
+	switch {
+	case len(group) > MaxNameLen:
+		return fmt.Errorf("group is %d bytes long, more than %d", len(group), MaxNameLen)
+	case !utf8.ValidString(group):
+		return errors.New("group is not valid UTF-8")
+	case strings.ContainsFunc(group, isControl):
+		return fmt.Errorf("group %q contains a control character", group)
+	}
+	return nil
+}
+
 // DirName returns the directory name for a program: spaces become '_' (as the tool pyvisor replaces did), and
 // so do the characters some filesystems refuse (/ \ : * ? " < > |) and control characters. The result is
 // never empty, "." or "..". Different names can map to the same directory ("a b" and "a_b"), so a caller

@@ -56,6 +56,34 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+func TestValidateGroup(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		msg  string // "" means valid
+	}{
+		{"none", "", ""},
+		{"words", "Web servers · EU", ""},
+		{"64 bytes", strings.Repeat("x", 64), ""},
+		{"65 bytes", strings.Repeat("x", 65), "65 bytes"},
+		{"invalid UTF-8", "g\xff", "UTF-8"},
+		{"tab", "a\tb", "control"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidateGroup(tt.in)
+			switch {
+			case tt.msg == "" && err != nil:
+				t.Errorf("ValidateGroup(%q) = %v, want nil", tt.in, err)
+			case tt.msg != "" && (err == nil || !strings.Contains(err.Error(), tt.msg)):
+				t.Errorf("ValidateGroup(%q) = %v, want an error containing %q", tt.in, err, tt.msg)
+			}
+		})
+	}
+}
+
 func TestDirName(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

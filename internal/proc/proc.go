@@ -101,6 +101,9 @@ func (s ExitStatus) SignalName() string {
 	return signalName(s.Signal)
 }
 
+// SignalName is the name of sig, like "SIGTERM".
+func SignalName(sig syscall.Signal) string { return signalName(sig) }
+
 func signalName(sig syscall.Signal) string {
 	if name := unix.SignalName(sig); name != "" {
 		return name

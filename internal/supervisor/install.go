@@ -67,6 +67,6 @@ func (r *runner) setSpec(spec config.Program, cfg *config.Config) {
 	}
 	r.spec = spec
 	cmd := r.cfg.Command(&spec, r.environ)
-	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args = spec.Enabled, cmd.Script, cmd.Dir, spec.Args
+	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args, r.st.Group = spec.Enabled, cmd.Script, cmd.Dir, spec.Args, spec.Group
 	r.published.Store(&spec)
 }

@@ -34,17 +34,18 @@ const (
 	opReload
 	opDrop
 	opMemoryLimit // the sampler found the process above its memory limit twice
+	opRegroup     // only the dashboard's group changed
 )
 
 func (o op) String() string {
-	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop", "memory limit"}[o]
+	return [...]string{"start", "stop", "restart", "update", "remove", "reload", "drop", "memory limit", "regroup"}[o]
 }
 
 // request is one op for a program's goroutine, with its reply channel.
 type request struct {
 	op    op
 	reply chan result
-	// For opUpdate and opReload: the new definition and the configuration it is
+	// For opUpdate, opReload and opRegroup: the new definition and the configuration it is
 	// resolved against.
 	spec *config.Program
 	cfg  *config.Config
@@ -154,7 +155,7 @@ func sameForEvents(a, b *Status) bool {
 	return a.State == b.State && a.PID == b.PID && a.Error == b.Error &&
 		a.RestartCount == b.RestartCount && a.ConsecutiveFailures == b.ConsecutiveFailures &&
 		a.NextStart.Equal(b.NextStart) && a.Health == b.Health && a.HealthDetail == b.HealthDetail &&
-		a.NextStart.Equal(b.NextStart) && a.NextRun.Equal(b.NextRun) && a.LastRun == b.LastRun &&
-		a.SkippedRuns == b.SkippedRuns &&
-		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args)
+		a.NextRun.Equal(b.NextRun) && a.LastRun == b.LastRun && a.SkippedRuns == b.SkippedRuns &&
+		a.Enabled == b.Enabled && a.Script == b.Script && a.Cwd == b.Cwd && slices.Equal(a.Args, b.Args) &&
+		a.Group == b.Group
 }

@@ -140,6 +140,7 @@ func diffPrograms(cur, next []definition) ReloadResult {
 // line in the file.
 func sameDefinition(a, b definition) bool {
 	a.spec.Line, b.spec.Line = 0, 0
+	a.spec.Group, b.spec.Group = "", "" // a heading of the dashboard; see regroup
 	return reflect.DeepEqual(a, b)
 }
 
@@ -282,8 +283,12 @@ func (s *Supervisor) applyChanges(ctx context.Context, eff *config.Config, next 
 		mu.Unlock()
 	}
 	for _, d := range next {
+		o := opReload
 		if !slices.Contains(res.Changed, d.spec.Name) {
-			continue
+			if slices.Contains(res.Added, d.spec.Name) || !regroup(s, d.spec) {
+				continue
+			}
+			o = opRegroup
 		}
 		p, err := s.lookup(d.spec.Name)
 		if err != nil {
@@ -292,7 +297,7 @@ func (s *Supervisor) applyChanges(ctx context.Context, eff *config.Config, next 
 		}
 		spec := d.spec
 		wg.Go(func() {
-			if _, err := p.request(ctx, request{op: opReload, spec: &spec, cfg: eff}); err != nil {
+			if _, err := p.request(ctx, request{op: o, spec: &spec, cfg: eff}); err != nil {
 				fail(fmt.Errorf("apply the new definition of %q: %w", p.name, err))
 			}
 		})
@@ -324,6 +329,13 @@ func (s *Supervisor) applyChanges(ctx context.Context, eff *config.Config, next 
 		return fmt.Errorf("reload %s: %w", eff.Path, err)
 	}
 	return nil
+}
+
+// regroup reports whether spec, a definition the reload leaves unchanged,
+// moves its program to another group of the dashboard.
+func regroup(s *Supervisor, spec config.Program) bool {
+	p, err := s.lookup(spec.Name)
+	return err == nil && p.published.Load().Group != spec.Group
 }
 
 func (s *Supervisor) logReload(res ReloadResult, err error) {

@@ -93,7 +93,7 @@ programs:
 restart: {delay_seconds: 0.1}
 programs:
   - {name: new, script: sleeper.py}
-  - {name: keep, script: sleeper.py}
+  - {name: keep, script: sleeper.py, group: Workers}
   - {name: change, script: show.py, args: "two"}
   - {name: held, script: show.py, args: "b"}
   - {name: off, script: sleeper.py}
@@ -106,11 +106,11 @@ programs:
 		t.Errorf("Statuses after Reload: %q, want the new file's order %q", got, want)
 	}
 
-	t.Run("untouched keeps its process", func(t *testing.T) {
+	t.Run("untouched keeps its process, a new group too", func(t *testing.T) {
 		st, _ := m.sup.Status("keep")
-		if st.PID != keep.PID || !st.StartedAt.Equal(keep.StartedAt) || st.RestartCount != 0 {
-			t.Errorf("keep after Reload: pid %d started %s restarts %d; want pid %d started %s, no restart",
-				st.PID, st.StartedAt, st.RestartCount, keep.PID, keep.StartedAt)
+		if st.PID != keep.PID || !st.StartedAt.Equal(keep.StartedAt) || st.RestartCount != 0 || st.Group != "Workers" {
+			t.Errorf("keep after Reload: pid %d started %s restarts %d group %q; want pid %d started %s, no restart, group Workers",
+				st.PID, st.StartedAt, st.RestartCount, st.Group, keep.PID, keep.StartedAt)
 		}
 	})
 	t.Run("changed restarts with its new arguments", func(t *testing.T) {

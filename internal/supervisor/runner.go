@@ -258,6 +258,10 @@ func (r *runner) handleRequest(req request) {
 		r.drop(req)
 	case opMemoryLimit:
 		r.memoryExceeded(req)
+	case opRegroup:
+		// Only the dashboard's heading changed: nothing to stop or start.
+		r.setSpec(*req.spec, req.cfg)
+		r.respond(req, nil)
 	case opUpdate:
 		if !r.idle() {
 			r.respond(req, fmt.Errorf("%w: it is %s; stop it first", ErrBusy, r.st.State))

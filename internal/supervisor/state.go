@@ -102,6 +102,11 @@ type Status struct {
 	Script    string
 	Cwd       string
 	Args      []string
+	// Group is the dashboard's heading for the program; "" for none.
+	Group string
+	// MemoryHistory holds the resident memory samples taken with CPUHistory,
+	// oldest first, one for each of its values.
+	MemoryHistory []uint64
 	// Error is the last error message ("" if none); while waiting, what for.
 	Error string
 	// Health is what the health checks say of the running process; HealthNone without a check or a process.

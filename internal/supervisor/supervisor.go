@@ -210,6 +210,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		Schedule:   spec.Schedule,
 		InstanceOf: spec.InstanceOf,
 		Instance:   spec.Instance,
+		Group:      spec.Group,
 	})
 	return p
 }
@@ -291,10 +292,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // The sampling settings are read once: a reload does not change them.
 func (s *Supervisor) sampleLoop(ctx context.Context) {
 	cfg := s.config()
-	interval := cfg.Sampling.Interval
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
+	interval := sampleInterval(cfg)
 	rotating := make(chan struct{})
 	go func() {
 		defer close(rotating)

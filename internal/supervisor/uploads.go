@@ -27,6 +27,8 @@ type Upload struct {
 	// Dir is the program's directory: its working directory, with its venv in Dir/.venv.
 	// It must be inside UploadsDir.
 	Dir string
+	// Group is the dashboard's heading for the program; "" for none.
+	Group string
 }
 
 // UploadFiles names and makes what uploads and removals leave in UploadsDir
@@ -73,6 +75,7 @@ func (s *Supervisor) spec(u Upload) config.Program {
 	p.Cwd = u.Dir
 	p.Venv = filepath.Join(u.Dir, ".venv")
 	p.Uploaded = true
+	p.Group = u.Group
 	return p
 }
 

@@ -14,6 +14,7 @@ type usage struct {
 	pid        int // the process measured; a program's status is merged only while its PID matches
 	cpuPercent float64
 	history    []float64 // oldest first; shared by every copy handed out (see appendHistory)
+	memHistory []uint64  // the RSS of each sample of history, kept the same way
 	rssBytes   uint64
 	// cpuTotal is the CPU time the program's process groups used, summed over
 	// every process it ran since the sampler started; it never decreases.
@@ -46,7 +47,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 		if pid == 0 {
 			// Not running: no figures, but the history stays for the sparkline and
 			// the CPU total for the counter.
-			sm.byName[name] = usage{history: u.history, cpuTotal: u.cpuTotal}
+			sm.byName[name] = usage{history: u.history, memHistory: u.memHistory, cpuTotal: u.cpuTotal}
 			continue
 		}
 		if u.pid != pid {
@@ -62,6 +63,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 			u.cpuPercent, u.rssBytes = 0, 0
 			if !u.lastAt.IsZero() {
 				u.history = appendHistory(u.history, 0, sm.history)
+				u.memHistory = appendHistory(u.memHistory, 0, sm.history)
 			}
 			sm.byName[name] = u
 			continue
@@ -77,6 +79,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 				u.cpuPercent = float64(used) / float64(elapsed) * 100
 			}
 			u.history = appendHistory(u.history, u.cpuPercent, sm.history)
+			u.memHistory = appendHistory(u.memHistory, m.RSSBytes, sm.history)
 		}
 		u.rssBytes = m.RSSBytes
 		u.lastCPU, u.lastAt = m.CPU, now
@@ -91,7 +94,7 @@ func withUsage(st Status, all map[string]usage) Status {
 	if !ok {
 		return st
 	}
-	st.CPUHistory, st.CPUTime = u.history, u.cpuTotal
+	st.CPUHistory, st.MemoryHistory, st.CPUTime = u.history, u.memHistory, u.cpuTotal
 	if st.PID != 0 && u.pid == st.PID {
 		st.CPUPercent, st.MemoryRSS = u.cpuPercent, u.rssBytes
 	}
@@ -102,9 +105,9 @@ func withUsage(st Status, all map[string]usage) Status {
 // ever writes into free room past len(h), and moves to a new array when there
 // is none, so slices returned earlier never change: the copies handed out share
 // the history without copying it.
-func appendHistory(h []float64, v float64, n int) []float64 {
+func appendHistory[T float64 | uint64](h []T, v T, n int) []T {
 	if len(h) == cap(h) {
-		h = append(make([]float64, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
+		h = append(make([]T, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
 	}
 	h = append(h, v)
 	return h[max(len(h)-n, 0):]

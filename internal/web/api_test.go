@@ -67,9 +67,9 @@ func TestListPrograms(t *testing.T) {
 	}
 	slices.Sort(keys)
 	wantKeys := []string{"actions", "adopted", "args", "consecutive_failures", "cpu_history", "cpu_percent", "cwd", "enabled",
-		"error", "exit_code", "exit_description", "exit_signal", "health", "health_detail", "instance", "instance_of", "last_exit_time",
-		"last_run", "memory_rss_bytes", "name", "next_run", "next_start_seconds", "pid", "restart_count", "schedule", "script",
-		"skipped_runs", "started_at", "state", "state_since", "uploaded", "uptime_seconds"}
+		"error", "exit_code", "exit_description", "exit_signal", "group", "health", "health_detail", "instance", "instance_of",
+		"last_exit_time", "last_run", "memory_rss_bytes", "name", "next_run", "next_start_seconds", "pid", "restart_count",
+		"schedule", "script", "skipped_runs", "started_at", "state", "state_since", "uploaded", "uptime_seconds"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("GET /api/programs: PROGRAM keys\n%q\nwant\n%q", keys, wantKeys)
 	}

@@ -64,8 +64,10 @@ while True:
 )
 
 // TestDashboardScreenshot makes the README's screenshots of a dashboard with
-// realistic programs: a web server, a busy worker, a crashing mailer, a
-// scheduler and a stopped report job. It runs only when asked:
+// realistic programs in groups: a web server, a busy worker, a crashing
+// mailer, a scheduler and a stopped report job; the cards (also on a phone),
+// the table (dashboard-table.png) and a program's page (program-page.png),
+// beside the path given. It runs only when asked:
 //
 //	go test ./internal/web -run TestDashboardScreenshot -screenshot $PWD/docs/dashboard.png
 func TestDashboardScreenshot(t *testing.T) {
@@ -98,18 +100,24 @@ programs:
   - name: web
     script: `+scriptPath(dir, "web.py")+`
     args: ["--port", "8000"]
+    group: Web
   - name: thumbnail-worker
     script: `+scriptPath(dir, "worker.py")+`
     args: ["--queue", "thumbnails"]
+    group: Workers
+    environment: {QUEUE_URL: "redis://localhost:6379/0"}
   - name: mailer
     script: `+scriptPath(dir, "mailer.py")+`
+    group: Workers
     restart:
       max_consecutive_failures: 3
   - name: scheduler
     script: `+scriptPath(dir, "scheduler.py")+`
+    group: Jobs
   - name: nightly-report
     script: `+scriptPath(dir, "scheduler.py")+`
     args: ["--once"]
+    group: Jobs
     enabled: false
 `)
 	// As a dashboard on a LAN is seen: logged in, with the reload button.
@@ -147,12 +155,13 @@ programs:
 	}
 	d.waitFor(t, "mailer", "broken", inState(supervisor.Broken))
 
-	shoot := func(path string, width, height int64, opts ...chromedp.EmulateViewportOption) {
+	// prepare readies the page in a tab for its picture.
+	shoot := func(path string, width, height int64, prepare func(*tab), opts ...chromedp.EmulateViewportOption) {
 		t.Helper()
 		tb := newTab(t, d.browser)
 		tb.do("set the screen size", chromedp.EmulateViewport(width, height, opts...))
 		tb.openDashboard(d.url, 5)
-		tb.waitJS("the mailer's traceback", `!`+rowJS("mailer")+`.querySelector('[data-field=tail]').hidden`, rowsStateJS)
+		prepare(tb)
 		ctx, cancel := tb.within()
 		defer cancel()
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -164,8 +173,23 @@ programs:
 		}
 		t.Logf("wrote %s (%d bytes)", path, len(png))
 	}
-	shoot(*screenshotPath, 1280, 800)
+	cards := func(tb *tab) {
+		tb.waitJS("the mailer's traceback", `!`+rowJS("mailer")+`.querySelector('[data-field=tail]').hidden`, rowsStateJS)
+	}
+	shoot(*screenshotPath, 1280, 800, cards)
 	ext := filepath.Ext(*screenshotPath)
+	beside := func(suffix string) string { return filepath.Join(filepath.Dir(*screenshotPath), suffix+ext) }
 	// A phone: its scroll bars take no room.
-	shoot(strings.TrimSuffix(*screenshotPath, ext)+"-mobile"+ext, 360, 740, chromedp.EmulateMobile)
+	shoot(strings.TrimSuffix(*screenshotPath, ext)+"-mobile"+ext, 360, 740, cards, chromedp.EmulateMobile)
+	// The table view, which the browser then remembers, and a program's page.
+	shoot(beside("dashboard-table"), 1280, 560, func(tb *tab) {
+		tb.click("the Table view", `document.querySelector('button[data-view=table]')`)
+		tb.waitJS("the table", `document.querySelectorAll('.ptable tbody tr:not([hidden])').length === 8`, `''`)
+	})
+	shoot(beside("program-page"), 1280, 1000, func(tb *tab) {
+		tb.do("open the worker's page", chromedp.Navigate(d.url+"#/programs/thumbnail-worker"))
+		tb.waitJS("its charts, settings and log", `document.querySelectorAll('.chart polyline.data').length === 2 && `+
+			`document.querySelector('[data-field=settings]').textContent.includes('QUEUE_URL') && `+
+			`document.querySelector('[data-field=page-log]').textContent.includes('batch')`, `document.querySelector('.page').textContent`)
+	})
 }

@@ -29,6 +29,7 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 		MemoryRSSBytes:      st.MemoryRSS,
 		Enabled:             st.Enabled,
 		Uploaded:            st.Uploaded,
+		Group:               st.Group,
 		Script:              st.Script,
 		Cwd:                 st.Cwd,
 		Args:                st.Args,

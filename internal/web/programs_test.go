@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,6 +215,8 @@ func TestNoEnvironmentValues(t *testing.T) {
 	for _, name := range []string{"sleeper", "missing"} {
 		add("GET", programPath(name))
 		add("GET", programPath(name, "/logs?lines=5000"))
+		add("GET", programPath(name, "/settings"))
+		add("GET", programPath(name, "/usage"))
 		for _, action := range []string{"restart", "stop", "start"} {
 			add("POST", programPath(name, "/", action))
 		}
@@ -224,6 +228,33 @@ func TestNoEnvironmentValues(t *testing.T) {
 	for i, b := range bodies {
 		if strings.Contains(b, secretValue) {
 			t.Errorf("response %d contains the secret environment value: %s", i, b)
+		}
+	}
+}
+
+// TestSettingsAndUsage reads a running program's resolved definition, with
+// the names of its environment variables, and its sampled history.
+func TestSettingsAndUsage(t *testing.T) {
+	f := newFixture(t, baseConfig)
+	f.waitFor(t, "sleeper", "two samples", func(st supervisor.Status) bool { return len(st.MemoryHistory) >= 2 })
+
+	s := decode[api.ProgramSettings](t, "GET settings", f.do(t, "GET", programPath("sleeper", "/settings"), nil))
+	// PYTHONUNBUFFERED too, unless the test's own environment sets it.
+	wantEnv := []string{"FILE_SECRET", "SECRET_TOKEN"}
+	if s.Name != "sleeper" || s.Interpreter != "python3" || s.Venv != nil || s.Script != filepath.Join(f.dir, "sleeper.py") ||
+		s.Cwd != f.dir || !slices.Equal(s.Args, []string{"--flag", "two words"}) || !slices.Equal(slices.DeleteFunc(s.Environment, func(k string) bool { return k == "PYTHONUNBUFFERED" }), wantEnv) ||
+		s.StopSignal != "SIGTERM" || s.StopTimeoutSeconds != 10 || s.Restart.DelaySeconds != 0.1 || !s.Autorestart || s.ExitCodes == nil {
+		t.Errorf("GET settings = %+v; want sleeper's: python3, %s/sleeper.py, its args, environment names %q, SIGTERM after 10 s, delay 0.1 s",
+			s, f.dir, wantEnv)
+	}
+
+	u := decode[api.Usage](t, "GET usage", f.do(t, "GET", programPath("sleeper", "/usage"), nil))
+	if u.IntervalSeconds != 0.2 || len(u.CPUPercent) < 2 || len(u.CPUPercent) != len(u.MemoryRSSBytes) || u.MemoryRSSBytes[len(u.MemoryRSSBytes)-1] == 0 {
+		t.Errorf("GET usage = %+v; want interval 0.2, as many CPU as memory samples (at least 2), the last memory sample not 0", u)
+	}
+	for _, path := range []string{"/settings", "/usage"} {
+		if r := f.do(t, "GET", programPath("nope", path), nil); r.status != http.StatusNotFound {
+			t.Errorf("GET %s of a missing program = %d %s, want 404", path, r.status, r.body)
 		}
 	}
 }

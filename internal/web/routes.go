@@ -23,6 +23,8 @@ func (h *handler) routes() {
 	m.HandleFunc("POST /api/programs/{name}/start", h.action(h.sup.Start))
 	m.HandleFunc("POST /api/programs/{name}/stop", h.action(h.sup.Stop))
 	m.HandleFunc("POST /api/programs/{name}/restart", h.action(h.sup.Restart))
+	m.HandleFunc("GET /api/programs/{name}/settings", h.programSettings)
+	m.HandleFunc("GET /api/programs/{name}/usage", h.programUsage)
 	m.HandleFunc("GET /api/programs/{name}/logs", h.logPage)
 	m.HandleFunc("GET /api/programs/{name}/logs/stream", h.logStream)
 	m.HandleFunc("GET /api/programs/{name}/logs/download", h.logDownload)

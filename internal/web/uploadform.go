@@ -60,7 +60,7 @@ func (h *handler) receive(w http.ResponseWriter, r *http.Request) (*uploadForm, 
 	case <-r.Context().Done():
 		return nil, r.Context().Err()
 	}
-	fields := []string{"name", "script", "args", "autostart"}
+	fields := []string{"name", "script", "args", "autostart", "group"}
 	return readUploadForm(w, r, h.sup.UploadsDir(), h.uploads.MaxZipBytes, fields)
 }
 
@@ -176,8 +176,15 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 // applyTo sets the fields of u that the form gives: script (unless blank),
-// args and autostart. Those it omits keep their values.
+// args, autostart and group (trimmed; blank for none). Those it omits keep
+// their values.
 func (f *uploadForm) applyTo(u *supervisor.Upload) error {
+	if v, ok := f.fields["group"]; ok {
+		u.Group = strings.TrimSpace(v)
+		if err := install.ValidateGroup(u.Group); err != nil {
+			return badRequest(err.Error())
+		}
+	}
 	if v := f.fields["script"]; strings.TrimSpace(v) != "" {
 		u.Script = v
 	}

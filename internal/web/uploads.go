@@ -84,7 +84,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (supervisor.Sta
 	}
 	// Omitted fields keep their current values. Status.Cwd is the program's
 	// directory resolved to an absolute path.
-	u := supervisor.Upload{Name: name, Script: spec.Script, Args: spec.Args, Autostart: spec.Enabled, Dir: cur.Cwd}
+	u := supervisor.Upload{Name: name, Script: spec.Script, Args: spec.Args, Autostart: spec.Enabled, Dir: cur.Cwd, Group: spec.Group}
 	if err := form.applyTo(&u); err != nil {
 		return supervisor.Status{}, err
 	}

@@ -33,10 +33,11 @@ func TestUploadRuns(t *testing.T) {
 	cases := []struct {
 		name, prog, prefix string
 		args, autostart    string
+		group, wantGroup   string
 		wantArgs           []string
 		wantState          supervisor.State
 	}{
-		{name: "flat ZIP", prog: "flat", args: " --port, 8080 , ,two words,", autostart: "true",
+		{name: "flat ZIP", prog: "flat", args: " --port, 8080 , ,two words,", autostart: "true", group: " Web servers ", wantGroup: "Web servers",
 			wantArgs: []string{"--port", "8080", "two words"}, wantState: supervisor.Running},
 		{name: "ZIP of one folder is flattened", prog: "nested app", prefix: "app-1.0/", autostart: "on",
 			wantState: supervisor.Running},
@@ -48,7 +49,7 @@ func TestUploadRuns(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			call := fmt.Sprintf("POST /api/programs (name %q)", c.prog)
 			r := f.send(t, "POST", "/api/programs", []field{{"name", c.prog}, {"script", "main.py"},
-				{"args", c.args}, {"autostart", c.autostart}}, appZip(t, c.prefix, "v1"))
+				{"args", c.args}, {"autostart", c.autostart}, {"group", c.group}}, appZip(t, c.prefix, "v1"))
 			if r.status != 201 {
 				t.Fatalf("%s = %d %s, want 201", call, r.status, r.body)
 			}
@@ -56,8 +57,8 @@ func TestUploadRuns(t *testing.T) {
 			dirs = append(dirs, filepath.Base(dir))
 			p := decode[api.Program](t, call, r)
 			if p.State != "installing" || !p.Uploaded || p.Cwd != dir || p.Script != filepath.Join(dir, "main.py") ||
-				!slices.Equal(p.Args, c.wantArgs) {
-				t.Errorf("%s: %+v, want installing, uploaded, in %s, args %q", call, p, dir, c.wantArgs)
+				!slices.Equal(p.Args, c.wantArgs) || p.Group != c.wantGroup {
+				t.Errorf("%s: %+v, want installing, uploaded, in %s, args %q, group %q", call, p, dir, c.wantArgs, c.wantGroup)
 			}
 
 			st := f.settled(t, c.prog)
@@ -81,8 +82,8 @@ func TestUploadRuns(t *testing.T) {
 			}
 			entry, ok := f.uploadedEntries(t)[c.prog]
 			if !ok || entry.Script != "main.py" || entry.Cwd != dir || entry.Enabled != (c.wantState == supervisor.Running) ||
-				!slices.Equal(entry.Args, c.wantArgs) {
-				t.Errorf("%s: uploaded_programs.yaml has %+v (listed: %v), want script main.py in %s", call, entry, ok, dir)
+				!slices.Equal(entry.Args, c.wantArgs) || entry.Group != c.wantGroup {
+				t.Errorf("%s: uploaded_programs.yaml has %+v (listed: %v), want script main.py in %s, group %q", call, entry, ok, dir, c.wantGroup)
 			}
 			if left := f.leftovers(t, dirs...); len(left) > 0 {
 				t.Errorf("%s: left in %s: %q", call, f.sup.UploadsDir(), left)

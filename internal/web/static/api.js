@@ -55,6 +55,17 @@ export const reloadConfig = () => request('POST', 'api/reload');
 // list and returns {results: [{target, ok, error}]}.
 export const testNotify = () => request('POST', 'api/notify/test');
 
+// programSettings is a program's definition as resolved (environment variable names only).
+export const programSettings = (name) => request('GET', programURL(name) + '/settings');
+
+// programUsage is a program's sampled CPU and memory history, with the interval.
+export const programUsage = (name) => request('GET', programURL(name) + '/usage');
+
+// programEvents reads limit events of a program's history, newest first, those
+// before event id before when given: {events, next}.
+export const programEvents = (name, limit, before) =>
+  request('GET', `${programURL(name)}/events?limit=${limit}${before == null ? '' : '&before=' + before}`);
+
 // logPage reads page page (1 = the newest lines) of file file (0 the live
 // log, 1..N its backups) of a program's log, with the list of its files.
 export const logPage = (name, page, lines, file = 0) =>

@@ -9,6 +9,8 @@ import { initSearch } from './logsearch.js';
 import { openUpload } from './upload.js';
 import { showReload } from './reload.js';
 import { onHistory } from './notify.js';
+import { initViews } from './views.js';
+import { initPage, updatePage } from './programpage.js';
 
 const $ = (sel) => document.querySelector(sel);
 const list = $('[data-list="programs"]');
@@ -20,7 +22,6 @@ function applyPrograms(data) {
   $('[data-field="title"]').textContent = data.title;
   document.title = data.title;
   const seen = new Set();
-  let prev = null;
   for (const p of data.programs) {
     seen.add(p.name);
     let row = rows.get(p.name);
@@ -30,10 +31,6 @@ function applyPrograms(data) {
     }
     updateRow(row, p);
     refreshTail(row, p);
-    // Keep config order, moving only rows that are out of place.
-    const want = prev ? prev.el.nextSibling : list.firstChild;
-    if (want !== row.el) list.insertBefore(row.el, want);
-    prev = row;
   }
   for (const [name, row] of rows) {
     if (!seen.has(name)) {
@@ -44,6 +41,8 @@ function applyPrograms(data) {
   renderCounts($('[data-field="counts"]'), data.programs);
   $('[data-field="empty"]').hidden = data.programs.length > 0;
   showReload(data.reload);
+  lastPrograms = data.programs;
+  views(data.programs); // orders and filters the cards, fills the table and the program's page
 }
 
 // refreshTail fetches the last log lines of a program that crashed, once per
@@ -372,6 +371,10 @@ dlg.addEventListener('close', () => {
   const back = lv.opener && lv.opener.isConnected ? lv.opener : null;
   if (back) back.focus();
 });
+
+let lastPrograms = null;
+const views = initViews(list, rows, updatePage);
+initPage(openLogs, () => lastPrograms);
 
 // ---- session ----
 

@@ -200,7 +200,8 @@ function jobDetail(p) {
   return parts.join(' · ');
 }
 
-function sparkline(f, hist) {
+// sparkline draws hist into f.spark's polyline f.line.
+export function sparkline(f, hist) {
   const peak = Math.max(5, ...hist);
   const step = hist.length > 1 ? 100 / (hist.length - 1) : 0;
   f.line.setAttribute('points', hist.length < 2 ? '' :
@@ -240,15 +241,18 @@ export function setActionError(row, msg) {
   shown(row.f.actionError)(msg);
 }
 
-// renderCounts shows how many programs are in each state.
+// renderCounts shows how many programs are in each state. The passing states
+// come last, so that a program that restarts moves no other count.
+const COUNTED = ['running', 'stopped', 'broken', 'error', 'installing', 'stopping', 'restarting'];
 export function renderCounts(ul, programs) {
   const n = {};
   for (const p of programs) n[p.state] = (n[p.state] || 0) + 1;
   const key = STATES.map((s) => n[s] || 0).join(',');
   if (ul.dataset.key === key) return;
   ul.dataset.key = key;
-  ul.replaceChildren(...STATES.filter((s) => n[s]).map((s) =>
-    el('li', { 'data-count': s }, el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s])))));
+  ul.replaceChildren(...COUNTED.map((s) =>
+    el('li', { 'data-count': s, 'data-zero': !n[s] }, el('button', { type: 'button', 'data-filter': s, title: `Show only the ${s} programs` },
+      el('span', { class: `badge ${s}` }, s), el('span', { 'data-field': 'count' }, String(n[s] || 0))))));
 }
 
 // ANSI escape sequences: SGR (colours and styles) is rendered, every other

@@ -9,8 +9,8 @@ const timeoutMs = 10 * 60 * 1000;
 const dlg = document.querySelector('[data-modal="upload"]');
 const form = dlg.querySelector('form');
 const field = (f) => dlg.querySelector(`[data-field="upload-${f}"]`);
-const [titleEl, nameIn, scriptIn, fileIn, argsIn, autoIn, errorEl] =
-  ['title', 'name', 'script', 'file', 'args', 'autostart', 'error'].map(field);
+const [titleEl, nameIn, scriptIn, fileIn, argsIn, autoIn, errorEl, groupIn] =
+  ['title', 'name', 'script', 'file', 'args', 'autostart', 'error', 'group'].map(field);
 const submit = dlg.querySelector('button[type="submit"]');
 
 // us is the dialog's state: the program being updated (null when adding one),
@@ -33,6 +33,7 @@ export function openUpload(p, opener) {
     scriptIn.value = relScript(p);
     us.shownArgs = argsIn.value = p.args.join(', ');
     autoIn.checked = p.enabled;
+    groupIn.value = p.group || '';
   }
   setSending(false);
   dlg.showModal();
@@ -63,6 +64,7 @@ form.addEventListener('submit', async (e) => {
   // with commas they might not split back the same.
   if (!p || argsIn.value !== us.shownArgs) fd.append('args', argsIn.value);
   fd.append('autostart', autoIn.checked ? 'true' : 'false');
+  fd.append('group', groupIn.value.trim());
   fd.append('file', fileIn.files[0]);
   const ctrl = new AbortController();
   const timeout = AbortSignal.timeout(timeoutMs);

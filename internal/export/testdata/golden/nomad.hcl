@@ -10,6 +10,7 @@
 #   - logging: Nomad keeps each task's stdout and stderr in files of its own, rotated at whole megabytes; read them with `nomad alloc logs`
 #   - program "web": environment: the values are written into the output as they are: if any is a secret, move it to an env file or the engine's secret store
 #   - program "web": env_file: /CONFIG_DIR/global.env and /CONFIG_DIR/web.env must exist at the same path on every host
+#   - program "web": group: "Frontend" is a heading in pyvisor's dashboard; the engines have no such thing: not carried over
 #   - program "web": user: raw_exec runs tasks as daemon only when the Nomad client runs as root
 #   - program "web": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "web": stop_timeout_seconds: Nomad clients cap kill_timeout at their max_kill_timeout, 30s by default; raise it on the clients
