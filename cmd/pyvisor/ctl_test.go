@@ -553,6 +553,7 @@ programs:
 `, port))
 	startManager(t, dir)
 	waitPrograms(t, dir, "w:1", "w:2", "w:3", "other")
+	useLocalToken(t, dir)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	r := cli("stop", "w", "--url", url)

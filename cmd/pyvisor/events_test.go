@@ -43,6 +43,8 @@ programs:
 `, port))
 	writeFile(t, filepath.Join(dir, "crash.py"), "import sys\nsys.exit(1)\n")
 	m := startManager(t, dir)
+	m.waitStdout(t, "Process Manager started")
+	useLocalToken(t, dir)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	stamp := `[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d `
 
@@ -73,7 +75,7 @@ programs:
 		var stdout, stderr syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- runClient(ctx, "events", []string{"one", "-f", "-n", "1", "--url", url}, func(string) string { return "" }, &stdout, &stderr)
+			done <- runClient(ctx, "events", []string{"one", "-f", "-n", "1", "--url", url}, os.Getenv, &stdout, &stderr)
 		}()
 		waitFor(t, "the first event", func() bool { return strings.Contains(stdout.String(), "one started") })
 		if r := cli("stop", "one", "--url", url); r.code != 0 {
@@ -97,7 +99,8 @@ programs:
 	before := waitEventsOutput(t, regexp.MustCompile(`one started: pid \d+\n$`), "--url", url, "-n", "1000")
 	m.cmd.Process.Kill()
 	m.cmd.Wait()
-	startManager(t, dir)
+	startManager(t, dir).waitStdout(t, "Process Manager started")
+	useLocalToken(t, dir) // each start writes a new one
 	after := waitEventsOutput(t, regexp.MustCompile(`one adopted: pid \d+`), "--url", url, "-n", "1000")
 	if !strings.HasPrefix(after, before) {
 		t.Errorf("events after a SIGKILL and a restart:\n%s\nwant them to begin with those before:\n%s", after, before)

@@ -41,6 +41,7 @@ func TestExitOnFullDiskTellsTheTruth(t *testing.T) {
 	m := startManager(t, dir)
 	waitPrograms(t, dir, "one")
 	waitAPI(t, port)
+	useLocalToken(t, dir)
 
 	fill, err := os.Create(filepath.Join(dir, "filler"))
 	if err != nil {
@@ -53,7 +54,11 @@ func TestExitOnFullDiskTellsTheTruth(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("fill the tmpfs: %v, want ENOSPC", err)
 	}
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/programs/one/stop", port), "", nil)
+	req, err := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/api/programs/one/stop", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(bearerFromEnv(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ programs:
 	writeFile(t, filepath.Join(dir, "log", "lines.log.3"), numbered("bulk", 1, 1500))
 	startManager(t, dir)
 	waitPrograms(t, dir, "lines")
+	useLocalToken(t, dir)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitFileContains(t, filepath.Join(dir, "log", "lines.log"), "line 50\n")
 
