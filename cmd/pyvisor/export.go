@@ -87,10 +87,12 @@ func exportSystemd(cfg *config.Config, opts export.SystemdOptions, dir string, s
 			return 1
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", path)
-		if u.Enabled {
-			enable = append(enable, shellQuote(u.Name))
-		} else {
-			disabled = append(disabled, shellQuote(u.Name))
+		for _, name := range u.Enable {
+			if u.Enabled {
+				enable = append(enable, shellQuote(name))
+			} else {
+				disabled = append(disabled, shellQuote(name))
+			}
 		}
 	}
 	if len(units) == 0 {

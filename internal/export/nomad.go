@@ -1,11 +1,17 @@
 package export
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 )
@@ -30,16 +36,71 @@ type NomadOptions struct {
 type Job struct {
 	ID, Name, Type string
 	Datacenters    []string
-	TaskGroups     []*TaskGroup
+	// Periodic makes a batch job run on a schedule; nil for the service job.
+	Periodic   *Periodic `json:",omitempty"`
+	TaskGroups []*TaskGroup
+	// warnings are those that concern the job: for the service job, all but those of the periodic jobs'
+	// programs.
+	warnings []Warning
+}
+
+// Warnings returns the warnings that concern the job, for its comments.
+func (j *Job) Warnings() []Warning { return j.warnings }
+
+// Periodic is a job's periodic block: when Nomad launches it.
+type Periodic struct {
+	Enabled bool
+	// Specs are cron expressions (hashicorp/cronexpr): the job runs at each time any matches.
+	Specs    []string
+	SpecType string
+	// TimeZone is the IANA zone of Specs; "" means UTC.
+	TimeZone string `json:",omitempty"`
+	// ProhibitOverlap skips a launch while the previous one still runs, as pyvisor skips a due time.
+	ProhibitOverlap bool
 }
 
 // TaskGroup is a program's group: how many copies run, and its restart and reschedule policies.
 type TaskGroup struct {
 	Name             string
 	Count            int
+	Networks         []*Network `json:",omitempty"`
 	RestartPolicy    *RestartPolicy
 	ReschedulePolicy *ReschedulePolicy
 	Tasks            []*Task
+}
+
+// Network is a group's network block: here the static port of a health check.
+type Network struct {
+	ReservedPorts []Port
+}
+
+// Port is a port of a network block, which a service and its check name by Label.
+type Port struct {
+	Label string
+	Value int
+}
+
+// Service registers a task with Nomad's own service catalogue, for its health check.
+type Service struct {
+	Name, Provider, PortLabel string
+	Checks                    []ServiceCheck
+	CheckRestart              *CheckRestart
+}
+
+// ServiceCheck is a service's check: an HTTP request or a TCP connection to the port PortLabel.
+type ServiceCheck struct {
+	Name, Type        string
+	Path              string `json:",omitempty"`
+	Protocol          string `json:",omitempty"`
+	PortLabel         string
+	Interval, Timeout time.Duration
+}
+
+// CheckRestart restarts the task after Limit failed checks in a row, not counting those within Grace of
+// a start.
+type CheckRestart struct {
+	Limit int
+	Grace time.Duration
 }
 
 // RestartPolicy is a group's restart block: restarts on the same client.
@@ -68,6 +129,7 @@ type Task struct {
 	KillTimeout  time.Duration
 	LogConfig    *LogConfig
 	Templates    []*Template `json:",omitempty"`
+	Services     []*Service  `json:",omitempty"`
 }
 
 // TaskConfig is the raw_exec driver's configuration.
@@ -83,15 +145,20 @@ type LogConfig struct {
 	MaxFileSizeMB int
 }
 
-// Template renders an env file into the task's environment.
+// Template renders an env file, or the text EmbeddedTmpl, into the task's environment.
 type Template struct {
-	SourcePath, DestPath string
-	Envvars              bool
-	ChangeMode           string
+	SourcePath   string `json:",omitempty"`
+	EmbeddedTmpl string `json:",omitempty"`
+	DestPath     string
+	Envvars      bool
+	ChangeMode   string
 }
 
-// Nomad returns the job for cfg and every warning.
-func Nomad(cfg *config.Config, opts NomadOptions) (*Job, []Warning) {
+// Nomad returns the jobs for cfg and every warning. The first is the service job opts.JobID, with a
+// group per program and one group of count N for the copies of an entry with instances; then, since a
+// whole Nomad job is periodic or not, a periodic batch job "JOBID-NAME" for each job of the configuration.
+// The service job is left out when every program is a job.
+func Nomad(cfg *config.Config, opts NomadOptions) ([]*Job, []Warning) {
 	if opts.JobID == "" {
 		opts.JobID = "pyvisor"
 	}
@@ -101,20 +168,136 @@ func Nomad(cfg *config.Config, opts NomadOptions) (*Job, []Warning) {
 	if opts.Python == "" {
 		opts.Python = "/usr/bin/python3"
 	}
-	job := &Job{ID: opts.JobID, Name: opts.JobID, Type: "service", Datacenters: []string{opts.Datacenter}}
-	warnings := pyvisorOwn(cfg)
+	main := &Job{ID: opts.JobID, Name: opts.JobID, Type: "service", Datacenters: []string{opts.Datacenter}}
+	main.warnings = pyvisorOwn(cfg)
 	if len(cfg.Programs) > 0 {
-		warnings = append(warnings, Warning{Key: "resources", Message: "pyvisor sets no CPU or memory limits: " +
+		main.warnings = append(main.warnings, Warning{Key: "resources", Message: "pyvisor sets no CPU or memory limits: " +
 			"Nomad reserves its defaults (100 MHz, 300 MB) for every task; give each task a resources block that fits it"},
 			Warning{Key: "logging", Message: "Nomad keeps each task's stdout and stderr in files of its own, " +
 				"rotated at whole megabytes; read them with `nomad alloc logs`"})
 	}
+	copies := map[string][]*config.Program{}
 	for i := range cfg.Programs {
-		g, w := nomadGroup(cfg, &cfg.Programs[i], opts)
-		job.TaskGroups = append(job.TaskGroups, g)
-		warnings = append(warnings, w...)
+		if p := &cfg.Programs[i]; p.InstanceOf != "" {
+			copies[p.InstanceOf] = append(copies[p.InstanceOf], p)
+		}
 	}
-	return job, warnings
+	var periodic []*Job
+	for i := range cfg.Programs {
+		p := &cfg.Programs[i]
+		var groups []*TaskGroup
+		var warnings []Warning
+		switch {
+		case p.InstanceOf == "":
+			g, w := nomadGroup(cfg, p, opts)
+			groups, warnings = []*TaskGroup{g}, w
+		case p.Instance == 1:
+			groups, warnings = nomadCopies(cfg, copies[p.InstanceOf], opts)
+		default:
+			continue // with the first copy
+		}
+		if p.Schedule == "" {
+			main.TaskGroups = append(main.TaskGroups, groups...)
+			main.warnings = append(main.warnings, warnings...)
+			continue
+		}
+		name := cmp.Or(p.InstanceOf, p.Name)
+		pc, w := nomadPeriodic(p, name)
+		warnings = append(warnings, w...)
+		if pc == nil {
+			main.warnings = append(main.warnings, warnings...)
+			continue
+		}
+		id := jobID(opts.JobID + "-" + name)
+		periodic = append(periodic, &Job{ID: id, Name: id, Type: "batch", Datacenters: main.Datacenters,
+			Periodic: pc, TaskGroups: groups, warnings: warnings})
+	}
+	jobs := periodic
+	if len(main.TaskGroups) > 0 || len(periodic) == 0 {
+		jobs = append([]*Job{main}, periodic...)
+	} else {
+		periodic[0].warnings = append(main.warnings, periodic[0].warnings...)
+	}
+	var all []Warning
+	for _, j := range jobs {
+		all = append(all, j.warnings...)
+	}
+	return jobs, all
+}
+
+// jobID makes a name a job ID, which Nomad refuses with white space.
+func jobID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || r == 0 {
+			return '-'
+		}
+		return r
+	}, s)
+}
+
+// nomadPeriodic is the periodic block of the job p (a copy for an entry with instances, named name), or
+// nil when Nomad cannot run it on its schedule.
+func nomadPeriodic(p *config.Program, name string) (*Periodic, []Warning) {
+	var warnings []Warning
+	warn := func(format string, args ...any) {
+		warnings = append(warnings, Warning{Program: name, Key: "schedule", Message: fmt.Sprintf(format, args...)})
+	}
+	c, every, err := parseSchedule(p.Schedule)
+	if err != nil {
+		warn("not carried over: %v", err)
+		return nil, warnings
+	}
+	pc := &Periodic{Enabled: p.Enabled, SpecType: "cron", TimeZone: p.Timezone, ProhibitOverlap: true}
+	switch {
+	case every > 0:
+		expr, ok := everyCron(every)
+		if !ok {
+			warn("not carried over, and no job is written for it: Nomad's cron cannot run every %s; "+
+				"choose an interval that divides a minute, an hour or a day, or five cron fields", every)
+			return nil, warnings
+		}
+		pc.Specs = []string{expr}
+		warn("Nomad runs it at the clock's multiples of %s, not %s after it was registered", every, every)
+	default:
+		pc.Specs = []string{nomadCron(c)}
+		if p.Timezone == "" {
+			warn("no timezone: Nomad reads the schedule in UTC, pyvisor in the machine's local time; set timezone")
+		}
+	}
+	return pc, warnings
+}
+
+// nomadCopies returns the groups of the copies of an entry with instances: one group of count N whose
+// task learns its number from NOMAD_ALLOC_INDEX, or, when {instance} appears in the args or environment
+// (Nomad cannot add 1 to NOMAD_ALLOC_INDEX there), one group per copy.
+func nomadCopies(cfg *config.Config, copies []*config.Program, opts NomadOptions) ([]*TaskGroup, []Warning) {
+	first := copies[0]
+	entry := first.InstanceOf
+	uses := slices.ContainsFunc(first.Template.Args, func(a string) bool { return strings.Contains(a, config.InstancePlaceholder) }) ||
+		slices.ContainsFunc(first.Template.Environment, func(e config.EnvVar) bool { return strings.Contains(e.Value, config.InstancePlaceholder) })
+	if uses {
+		groups := make([]*TaskGroup, 0, len(copies))
+		warnings := []Warning{{Program: entry, Key: "instances", Message: "{instance} in args or environment: Nomad cannot " +
+			"compute the copy's number there (NOMAD_ALLOC_INDEX counts from 0), so each copy is a group of its own"}}
+		for _, c := range copies {
+			g, w := nomadGroup(cfg, c, opts)
+			groups = append(groups, g)
+			warnings = append(warnings, w...)
+		}
+		return groups, warnings
+	}
+	t := *first
+	t.Name = entry
+	t.Environment = first.Template.Environment // without PYVISOR_INSTANCE, which the template below sets
+	g, warnings := nomadGroup(cfg, &t, opts)
+	if first.Enabled {
+		g.Count = len(copies)
+	}
+	g.Tasks[0].Templates = append(g.Tasks[0].Templates, &Template{
+		EmbeddedTmpl: config.EnvInstance + `={{ env "NOMAD_ALLOC_INDEX" | parseInt | add 1 }}` + "\n",
+		DestPath:     "local/instance.env", Envvars: true, ChangeMode: "noop",
+	})
+	return []*TaskGroup{g}, warnings
 }
 
 // Nomad's lower bounds: a restart interval and a reschedule delay shorter than these are refused.
@@ -183,11 +366,10 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 	if len(p.DependsOn) > 0 {
 		warn("depends_on", "Nomad starts the groups of a job together: it has no start order between them")
 	}
-	if p.HealthCheck != nil {
-		warn("health_check", "not carried over: a Nomad check needs a service block and a service provider (Nomad or Consul) "+
-			"to register with; add one by hand, with check_restart for the restarts")
-	}
-	if len(p.ExitCodes) > 0 {
+	switch {
+	case len(p.ExitCodes) > 0 && p.Schedule != "":
+		warn("exit_codes", "Nomad counts a batch task that exits with any code but 0 as failed")
+	case len(p.ExitCodes) > 0:
 		warn("exit_codes", "a service job's task is restarted after every exit: Nomad has no exit codes that mean done")
 	}
 	count := 1
@@ -195,8 +377,77 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 		count = 0
 	}
 	g := &TaskGroup{Name: p.Name, Count: count, Tasks: []*Task{task}}
+	if p.HealthCheck != nil {
+		nomadCheck(p, g, opts, warn)
+	}
 	g.RestartPolicy, g.ReschedulePolicy = nomadRestart(p, warn)
 	return g, warnings
+}
+
+// healthPort is the label of the port a health check names.
+const healthPort = "health"
+
+// nomadCheck gives the group's task a service registered with Nomad's own catalogue (provider "nomad", no
+// Consul needed), with p's HTTP or TCP check and a check_restart that restarts the task after as many
+// failed checks in a row as pyvisor. A check needs a port of the group: the check's port, reserved as a
+// static port. Command checks are not carried over: Nomad's catalogue runs only HTTP and TCP checks.
+func nomadCheck(p *config.Program, g *TaskGroup, opts NomadOptions, warn func(key, format string, args ...any)) {
+	h := p.HealthCheck
+	check := ServiceCheck{Name: "health", PortLabel: healthPort, Interval: h.Interval, Timeout: h.Timeout}
+	var host, port string
+	switch h.Kind() {
+	case "http":
+		u, err := url.Parse(h.HTTP)
+		if err != nil {
+			warn("health_check", "not carried over: %v", err)
+			return
+		}
+		check.Type, check.Path, host, port = "http", u.RequestURI(), u.Hostname(), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if u.Scheme == "https" {
+			check.Protocol = "https"
+		}
+	case "tcp":
+		var err error
+		if host, port, err = net.SplitHostPort(h.TCP); err != nil {
+			warn("health_check", "not carried over: %v", err)
+			return
+		}
+		check.Type = "tcp"
+	default:
+		warn("health_check", "not carried over: Nomad's own service catalogue runs only http and tcp checks; "+
+			"a command needs Consul (provider = \"consul\", a check of type \"script\")")
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 {
+		warn("health_check", "not carried over: the port %q is not a number", port)
+		return
+	}
+	g.Networks = []*Network{{ReservedPorts: []Port{{Label: healthPort, Value: n}}}}
+	g.Tasks[0].Services = []*Service{{
+		Name: serviceName(opts.JobID + "-" + g.Name), Provider: "nomad", PortLabel: healthPort,
+		Checks:       []ServiceCheck{check},
+		CheckRestart: &CheckRestart{Limit: h.Failures, Grace: h.StartPeriod},
+	}}
+	warn("health_check", "Nomad checks port %d at the client's address, not at %s: the program must listen there; "+
+		"the port is reserved as static, so two copies never share a client", n, host)
+}
+
+// serviceName makes a name a Nomad service name: lower-case letters, digits and dashes.
+func serviceName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+	return strings.Trim(s[:min(len(s), 63)], "-")
 }
 
 // nomadRestart maps pyvisor's restart policy to Nomad's two blocks: restarts on the same client after a
@@ -205,6 +456,10 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 func nomadRestart(p *config.Program, warn func(key, format string, args ...any)) (*RestartPolicy, *ReschedulePolicy) {
 	r := p.Restart
 	never := &ReschedulePolicy{DelayFunction: "constant"}
+	if !p.Autorestart && p.Schedule != "" {
+		// A job: Nomad launches the batch task at each due time, as pyvisor starts it.
+		return &RestartPolicy{Attempts: 0, Interval: minRestartInterval, Delay: r.Delay, Mode: "fail"}, never
+	}
 	if !p.Autorestart {
 		warn("autorestart", "off: the task is neither restarted nor rescheduled after it exits, and Nomad counts its allocation failed")
 		return &RestartPolicy{Attempts: 0, Interval: minRestartInterval, Delay: r.Delay, Mode: "fail"}, never
