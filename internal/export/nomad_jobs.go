@@ -152,4 +152,3 @@ func serviceName(s string) string {
 	}, s)
 	return strings.Trim(s[:min(len(s), 63)], "-")
 }
-
