@@ -19,6 +19,8 @@ programs:
     environment: {SECRET_TOKEN: hunter2}
     restart: {broken_cooldown_seconds: 30}
   - {name: two words, script: sleeper.py, enabled: false}
+  - {name: pool, script: sleeper.py, instances: 2}
+  - {name: nightly, script: sleeper.py, schedule: "0 3 * * *"}
 `)
 	out := filepath.Join(t.TempDir(), "units")
 	var stdout, stderr bytes.Buffer
@@ -32,8 +34,13 @@ programs:
 			t.Errorf("stdout does not say it wrote %s:\n%s", path, stdout.String())
 		}
 	}
-	if !strings.Contains(stdout.String(), "systemctl enable --now app-one.service\n") {
-		t.Errorf("stdout lacks the enable command for the enabled program only:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "systemctl enable --now app-one.service app-pool@1.service app-pool@2.service app-nightly.timer\n") {
+		t.Errorf("stdout lacks the enable command for the enabled programs only, with the template's instances and the job's timer:\n%s", stdout.String())
+	}
+	for _, name := range []string{"app-pool@.service", "app-nightly.service", "app-nightly.timer"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("export systemd did not write %s: %v", name, err)
+		}
 	}
 	unit, err := os.ReadFile(one)
 	if err != nil {
@@ -83,6 +90,48 @@ func TestExportNomad(t *testing.T) {
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || doc.Job.ID != "pyvisor" || len(doc.Job.TaskGroups) != 1 {
 		t.Errorf("export nomad --json printed %s (decoded %+v, %v); want a job with one group", stdout.String(), doc, err)
+	}
+}
+
+// TestExportNomadJobs checks that a job of the configuration becomes a periodic job of its own: printed
+// one after the other, or written one file each with --out.
+func TestExportNomadJobs(t *testing.T) {
+	dir := writeProject(t, "programs:\n  - {name: one, script: sleeper.py}\n  - {name: nightly, script: sleeper.py, schedule: '0 3 * * *', timezone: UTC}\n")
+	var stdout, stderr bytes.Buffer
+	if code := runIn(t, dir, &stdout, &stderr, "export", "nomad", "--json"); code != 0 {
+		t.Fatalf("export nomad --json: exit %d, stderr %s", code, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	var ids []string
+	for dec.More() {
+		var doc struct{ Job struct{ ID, Type string } }
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("decode the printed jobs: %v", err)
+		}
+		ids = append(ids, doc.Job.ID+" "+doc.Job.Type)
+	}
+	if strings.Join(ids, ", ") != "pyvisor service, pyvisor-nightly batch" {
+		t.Errorf("export nomad --json printed jobs %q; want pyvisor (service) and pyvisor-nightly (batch)", ids)
+	}
+	if !strings.Contains(stderr.String(), "--out DIR") {
+		t.Errorf("stderr does not say that nomad job run takes one job per file:\n%s", stderr.String())
+	}
+	out := filepath.Join(t.TempDir(), "jobs")
+	stdout.Reset()
+	if code := runIn(t, dir, &stdout, &stderr, "export", "nomad", "--out", out); code != 0 {
+		t.Fatalf("export nomad --out: exit %d, stderr %s", code, stderr.String())
+	}
+	hcl, err := os.ReadFile(filepath.Join(out, "pyvisor-nightly.nomad.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`job "pyvisor-nightly" {`, `crons = ["0 3 * * *"]`, `time_zone = "UTC"`, "prohibit_overlap = true"} {
+		if !strings.Contains(string(hcl), want) {
+			t.Errorf("pyvisor-nightly.nomad.hcl lacks %q:\n%s", want, hcl)
+		}
+	}
+	if want := "nomad job run " + filepath.Join(out, "pyvisor.nomad.hcl"); !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 	}
 }
 

@@ -164,6 +164,9 @@ type Program struct {
 	InstanceOf string
 	// Instance is the copy's number, 1 to N; 0 for a program that is not a copy.
 	Instance int
+	// Template is, for a copy, the entry's args and environment before the copy's number was put in;
+	// the zero value for a program that is not a copy.
+	Template InstanceTemplate
 	// Uploaded marks programs loaded from uploaded_programs.yaml rather than the main file.
 	Uploaded bool
 	// Group is the heading the dashboard lists the program under; "" means none. It changes nothing else.

@@ -14,8 +14,18 @@ const maxInstances = 64
 // 1-based.
 const EnvInstance = "PYVISOR_INSTANCE"
 
-// instancePlaceholder in args and environment values is replaced by the copy's number.
-const instancePlaceholder = "{instance}"
+// InstancePlaceholder in args and environment values is replaced by the copy's number.
+const InstancePlaceholder = "{instance}"
+
+// InstanceTemplate is what the copies of an entry with instances differ by, as the entry writes it: its
+// args and environment values with InstancePlaceholder not yet replaced, and without PYVISOR_INSTANCE,
+// which pyvisor sets. An exporter writes one definition for all the copies from it.
+type InstanceTemplate struct {
+	// Args are the entry's args; nil when it has none.
+	Args []string
+	// Environment is the entry's environment, in file order.
+	Environment []EnvVar
+}
 
 // InstanceName is the name of copy i (1-based) of the program name: "NAME:i".
 func InstanceName(name string, i int) string { return name + ":" + strconv.Itoa(i) }
@@ -41,6 +51,12 @@ func expandInstances(p Program, n int) []Program {
 	if n == 0 {
 		return []Program{p}
 	}
+	tmpl := InstanceTemplate{Args: p.Args}
+	for _, e := range p.Environment {
+		if e.Key != EnvInstance {
+			tmpl.Environment = append(tmpl.Environment, e)
+		}
+	}
 	out := make([]Program, n)
 	for i := range n {
 		num := strconv.Itoa(i + 1)
@@ -48,9 +64,10 @@ func expandInstances(p Program, n int) []Program {
 		c.Name = InstanceName(p.Name, i+1)
 		c.InstanceOf = p.Name
 		c.Instance = i + 1
+		c.Template = tmpl
 		c.Args = make([]string, len(p.Args))
 		for j, a := range p.Args {
-			c.Args[j] = strings.ReplaceAll(a, instancePlaceholder, num)
+			c.Args[j] = strings.ReplaceAll(a, InstancePlaceholder, num)
 		}
 		if p.Args == nil {
 			c.Args = nil
@@ -60,7 +77,7 @@ func expandInstances(p Program, n int) []Program {
 			if e.Key == EnvInstance {
 				continue // pyvisor sets it
 			}
-			c.Environment = append(c.Environment, EnvVar{e.Key, strings.ReplaceAll(e.Value, instancePlaceholder, num)})
+			c.Environment = append(c.Environment, EnvVar{e.Key, strings.ReplaceAll(e.Value, InstancePlaceholder, num)})
 		}
 		c.Environment = append(c.Environment, EnvVar{EnvInstance, num})
 		out[i] = c

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -73,6 +74,10 @@ func TestInstances(t *testing.T) {
 	}
 	if want := []EnvVar{{"SLOT", "slot-2"}, {EnvInstance, "2"}}; !slices.Equal(w2.Environment, want) {
 		t.Errorf("w:2: Environment %q, want %q", w2.Environment, want)
+	}
+	wantTmpl := InstanceTemplate{Args: []string{"--port", "80{instance}"}, Environment: []EnvVar{{"SLOT", "slot-{instance}"}}}
+	if !reflect.DeepEqual(w2.Template, wantTmpl) {
+		t.Errorf("w:2: Template %q, want %q", w2.Template, wantTmpl)
 	}
 	if got := LogFileName(w2.Name); got != "w_2.log" {
 		t.Errorf("LogFileName(%q) = %q, want w_2.log", w2.Name, got)

@@ -1,12 +1,10 @@
-// Package export turns a loaded configuration into the files of engines built for many machines: one
-// systemd unit per program (Systemd) and one Nomad job (Nomad). It owns the mapping from each key of
-// process_manager.yaml to what each engine has for it (targets, in keys.go), and reports as Warnings
-// everything that cannot be carried over exactly, so nothing is dropped without a word. The functions
-// are pure: a *config.Config in, bytes and values out; writing files is the caller's job.
-//
-// Features pyvisor does not have yet map here when they arrive, each as one more line in targets and a
-// few lines where the engine's value is built: instances (a template unit NAME@.service; a group count),
-// schedules (a .timer beside the service; a periodic job), health checks (a Nomad check) and depends_on (After= and Wants=).
+// Package export turns a loaded configuration into the files of engines built for many machines: systemd
+// units (Systemd: a service per program, a template for the copies of an entry with instances, a timer
+// beside a job's service) and Nomad jobs (Nomad: one service job with a group per program, and a periodic
+// batch job per scheduled program). It owns the mapping from each key of process_manager.yaml to what
+// each engine has for it (targets, in mapping_test.go), and reports as Warnings everything that cannot be
+// carried over exactly, so nothing is dropped without a word. The functions are pure: a *config.Config
+// in, bytes and values out; writing files is the caller's job.
 package export
 
 import (
@@ -127,18 +125,6 @@ func resolve(cfg *config.Config, p *config.Program) program {
 	if p.Uploaded {
 		warn("uploaded", "uploaded from the dashboard: its directory %s (with its venv) must exist on every host; "+
 			"copy it there, or package it, before starting it", r.cmd.Dir)
-	}
-	if p.Schedule != "" {
-		zone := "the machine's local time"
-		if p.Timezone != "" {
-			zone = p.Timezone
-		}
-		warn("schedule", "a job: exported as a unit or task that runs once when started, not on its schedule %q "+
-			"(timezone: %s); add a systemd .timer (OnCalendar=) or make the Nomad job periodic", p.Schedule, zone)
-	}
-	if p.InstanceOf != "" && p.Instance == 1 {
-		warn("instances", "each copy of %q is exported as a unit (NAME@N.service) or task of its own, with PYVISOR_INSTANCE and {instance} "+
-			"replaced, not as one template unit NAME@.service or a group count", p.InstanceOf)
 	}
 	if p.Group != "" {
 		warn("group", "%q is a heading in pyvisor's dashboard; the engines have no such thing: not carried over", p.Group)

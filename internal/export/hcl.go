@@ -16,10 +16,31 @@ func (j *Job) HCL(header string, warnings []Warning) []byte {
 	w.open("job", j.ID)
 	w.attr("datacenters", hclList(j.Datacenters))
 	w.attr("type", hclString(j.Type))
+	if p := j.Periodic; p != nil {
+		w.line("")
+		w.open("periodic", "")
+		w.attr("crons", hclList(p.Specs))
+		if p.TimeZone != "" {
+			w.attr("time_zone", hclString(p.TimeZone))
+		}
+		w.attr("prohibit_overlap", fmt.Sprint(p.ProhibitOverlap))
+		w.attr("enabled", fmt.Sprint(p.Enabled))
+		w.close()
+	}
 	for _, g := range j.TaskGroups {
 		w.line("")
 		w.open("group", g.Name)
 		w.attr("count", fmt.Sprint(g.Count))
+		for _, n := range g.Networks {
+			w.line("")
+			w.open("network", "")
+			for _, p := range n.ReservedPorts {
+				w.open("port", p.Label)
+				w.attr("static", fmt.Sprint(p.Value))
+				w.close()
+			}
+			w.close()
+		}
 		r := g.RestartPolicy
 		w.line("")
 		w.open("restart", "")
@@ -80,17 +101,56 @@ func (w *hclWriter) task(t *Task) {
 	for _, tp := range t.Templates {
 		w.line("")
 		w.open("template", "")
-		w.attr("source", hclString(tp.SourcePath))
+		if tp.SourcePath != "" {
+			w.attr("source", hclString(tp.SourcePath))
+		} else {
+			w.attr("data", hclString(tp.EmbeddedTmpl))
+		}
 		w.attr("destination", hclString(tp.DestPath))
 		w.attr("env", fmt.Sprint(tp.Envvars))
 		w.attr("change_mode", hclString(tp.ChangeMode))
 		w.close()
+	}
+	for _, sv := range t.Services {
+		w.line("")
+		w.service(sv)
 	}
 	w.line("")
 	w.open("logs", "")
 	w.attr("max_files", fmt.Sprint(t.LogConfig.MaxFiles))
 	w.attr("max_file_size", fmt.Sprint(t.LogConfig.MaxFileSizeMB))
 	w.close()
+	w.close()
+}
+
+func (w *hclWriter) service(s *Service) {
+	w.open("service", "")
+	w.attr("name", hclString(s.Name))
+	w.attr("provider", hclString(s.Provider))
+	w.attr("port", hclString(s.PortLabel))
+	for _, c := range s.Checks {
+		w.line("")
+		w.open("check", "")
+		w.attr("name", hclString(c.Name))
+		w.attr("type", hclString(c.Type))
+		if c.Path != "" {
+			w.attr("path", hclString(c.Path))
+		}
+		if c.Protocol != "" {
+			w.attr("protocol", hclString(c.Protocol))
+		}
+		w.attr("port", hclString(c.PortLabel))
+		w.attr("interval", hclDuration(c.Interval))
+		w.attr("timeout", hclDuration(c.Timeout))
+		w.close()
+	}
+	if r := s.CheckRestart; r != nil {
+		w.line("")
+		w.open("check_restart", "")
+		w.attr("limit", fmt.Sprint(r.Limit))
+		w.attr("grace", hclDuration(r.Grace))
+		w.close()
+	}
 	w.close()
 }
 

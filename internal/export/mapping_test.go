@@ -42,10 +42,17 @@ func targets() []target {
 		{"programs[].memory_max_mb", "MemoryMax=", ""},
 		{"programs[].cpu_max_percent", "CPUQuota=", ""},
 		{"programs[].depends_on", "After=", ""},
-		{"programs[].health_check", "", ""},
-		{"programs[].schedule", "", ""},
-		{"programs[].timezone", "", ""},
-		{"programs[].instances", "PYVISOR_INSTANCE=", "PYVISOR_INSTANCE"},
+		{"programs[].health_check.http", "", "type = \"http\""},
+		{"programs[].health_check.tcp", "", "type = \"tcp\""},
+		{"programs[].health_check.command", "", ""},
+		{"programs[].health_check.interval_seconds", "", "interval = "},
+		{"programs[].health_check.timeout_seconds", "", "timeout = "},
+		{"programs[].health_check.failures", "", "limit = "},
+		{"programs[].health_check.start_period_seconds", "", "grace = "},
+		{"programs[].health_check", "", "check {"}, // after its keys: the first line that matches a key counts
+		{"programs[].schedule", "OnCalendar=", "crons = "},
+		{"programs[].timezone", " Europe/Berlin\n", "time_zone = "},
+		{"programs[].instances", "PYVISOR_INSTANCE=%i", "count = 3"},
 		{"programs[].group", "", ""},
 		// The global settings are inherited by every program, which carries them over.
 		{"venv", "VIRTUAL_ENV=", "VIRTUAL_ENV"},
@@ -101,8 +108,11 @@ func TestEveryKeyMappedOrWarned(t *testing.T) {
 	for _, u := range units {
 		unitText.Write(u.Content)
 	}
-	job, nomadWarnings := Nomad(cfg, NomadOptions{})
-	hcl := string(job.HCL("", nil)) // without the warnings, which name keys too
+	jobs, nomadWarnings := Nomad(cfg, NomadOptions{})
+	var hcl string
+	for _, job := range jobs {
+		hcl += string(job.HCL("", nil)) // without the warnings, which name keys too
+	}
 	engines := []struct {
 		name     string
 		output   string

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -30,16 +31,71 @@ type NomadOptions struct {
 type Job struct {
 	ID, Name, Type string
 	Datacenters    []string
-	TaskGroups     []*TaskGroup
+	// Periodic makes a batch job run on a schedule; nil for the service job.
+	Periodic   *Periodic `json:",omitempty"`
+	TaskGroups []*TaskGroup
+	// warnings are those that concern the job: for the service job, all but those of the periodic jobs'
+	// programs.
+	warnings []Warning
+}
+
+// Warnings returns the warnings that concern the job, for its comments.
+func (j *Job) Warnings() []Warning { return j.warnings }
+
+// Periodic is a job's periodic block: when Nomad launches it.
+type Periodic struct {
+	Enabled bool
+	// Specs are cron expressions (hashicorp/cronexpr): the job runs at each time any matches.
+	Specs    []string
+	SpecType string
+	// TimeZone is the IANA zone of Specs; "" means UTC.
+	TimeZone string `json:",omitempty"`
+	// ProhibitOverlap skips a launch while the previous one still runs, as pyvisor skips a due time.
+	ProhibitOverlap bool
 }
 
 // TaskGroup is a program's group: how many copies run, and its restart and reschedule policies.
 type TaskGroup struct {
 	Name             string
 	Count            int
+	Networks         []*Network `json:",omitempty"`
 	RestartPolicy    *RestartPolicy
 	ReschedulePolicy *ReschedulePolicy
 	Tasks            []*Task
+}
+
+// Network is a group's network block: here the static port of a health check.
+type Network struct {
+	ReservedPorts []Port
+}
+
+// Port is a port of a network block, which a service and its check name by Label.
+type Port struct {
+	Label string
+	Value int
+}
+
+// Service registers a task with Nomad's own service catalogue, for its health check.
+type Service struct {
+	Name, Provider, PortLabel string
+	Checks                    []ServiceCheck
+	CheckRestart              *CheckRestart
+}
+
+// ServiceCheck is a service's check: an HTTP request or a TCP connection to the port PortLabel.
+type ServiceCheck struct {
+	Name, Type        string
+	Path              string `json:",omitempty"`
+	Protocol          string `json:",omitempty"`
+	PortLabel         string
+	Interval, Timeout time.Duration
+}
+
+// CheckRestart restarts the task after Limit failed checks in a row, not counting those within Grace of
+// a start.
+type CheckRestart struct {
+	Limit int
+	Grace time.Duration
 }
 
 // RestartPolicy is a group's restart block: restarts on the same client.
@@ -68,6 +124,7 @@ type Task struct {
 	KillTimeout  time.Duration
 	LogConfig    *LogConfig
 	Templates    []*Template `json:",omitempty"`
+	Services     []*Service  `json:",omitempty"`
 }
 
 // TaskConfig is the raw_exec driver's configuration.
@@ -83,15 +140,20 @@ type LogConfig struct {
 	MaxFileSizeMB int
 }
 
-// Template renders an env file into the task's environment.
+// Template renders an env file, or the text EmbeddedTmpl, into the task's environment.
 type Template struct {
-	SourcePath, DestPath string
-	Envvars              bool
-	ChangeMode           string
+	SourcePath   string `json:",omitempty"`
+	EmbeddedTmpl string `json:",omitempty"`
+	DestPath     string
+	Envvars      bool
+	ChangeMode   string
 }
 
-// Nomad returns the job for cfg and every warning.
-func Nomad(cfg *config.Config, opts NomadOptions) (*Job, []Warning) {
+// Nomad returns the jobs for cfg and every warning. The first is the service job opts.JobID, with a
+// group per program and one group of count N for the copies of an entry with instances; then, since a
+// whole Nomad job is periodic or not, a periodic batch job "JOBID-NAME" for each job of the configuration.
+// The service job is left out when every program is a job.
+func Nomad(cfg *config.Config, opts NomadOptions) ([]*Job, []Warning) {
 	if opts.JobID == "" {
 		opts.JobID = "pyvisor"
 	}
@@ -101,20 +163,61 @@ func Nomad(cfg *config.Config, opts NomadOptions) (*Job, []Warning) {
 	if opts.Python == "" {
 		opts.Python = "/usr/bin/python3"
 	}
-	job := &Job{ID: opts.JobID, Name: opts.JobID, Type: "service", Datacenters: []string{opts.Datacenter}}
-	warnings := pyvisorOwn(cfg)
+	main := &Job{ID: opts.JobID, Name: opts.JobID, Type: "service", Datacenters: []string{opts.Datacenter}}
+	main.warnings = pyvisorOwn(cfg)
 	if len(cfg.Programs) > 0 {
-		warnings = append(warnings, Warning{Key: "resources", Message: "pyvisor sets no CPU or memory limits: " +
+		main.warnings = append(main.warnings, Warning{Key: "resources", Message: "pyvisor sets no CPU or memory limits: " +
 			"Nomad reserves its defaults (100 MHz, 300 MB) for every task; give each task a resources block that fits it"},
 			Warning{Key: "logging", Message: "Nomad keeps each task's stdout and stderr in files of its own, " +
 				"rotated at whole megabytes; read them with `nomad alloc logs`"})
 	}
+	copies := map[string][]*config.Program{}
 	for i := range cfg.Programs {
-		g, w := nomadGroup(cfg, &cfg.Programs[i], opts)
-		job.TaskGroups = append(job.TaskGroups, g)
-		warnings = append(warnings, w...)
+		if p := &cfg.Programs[i]; p.InstanceOf != "" {
+			copies[p.InstanceOf] = append(copies[p.InstanceOf], p)
+		}
 	}
-	return job, warnings
+	var periodic []*Job
+	for i := range cfg.Programs {
+		p := &cfg.Programs[i]
+		var groups []*TaskGroup
+		var warnings []Warning
+		switch {
+		case p.InstanceOf == "":
+			g, w := nomadGroup(cfg, p, opts)
+			groups, warnings = []*TaskGroup{g}, w
+		case p.Instance == 1:
+			groups, warnings = nomadCopies(cfg, copies[p.InstanceOf], opts)
+		default:
+			continue // with the first copy
+		}
+		if p.Schedule == "" {
+			main.TaskGroups = append(main.TaskGroups, groups...)
+			main.warnings = append(main.warnings, warnings...)
+			continue
+		}
+		name := cmp.Or(p.InstanceOf, p.Name)
+		pc, w := nomadPeriodic(p, name)
+		warnings = append(warnings, w...)
+		if pc == nil {
+			main.warnings = append(main.warnings, warnings...)
+			continue
+		}
+		id := jobID(opts.JobID + "-" + name)
+		periodic = append(periodic, &Job{ID: id, Name: id, Type: "batch", Datacenters: main.Datacenters,
+			Periodic: pc, TaskGroups: groups, warnings: warnings})
+	}
+	jobs := periodic
+	if len(main.TaskGroups) > 0 || len(periodic) == 0 {
+		jobs = append([]*Job{main}, periodic...)
+	} else {
+		periodic[0].warnings = append(main.warnings, periodic[0].warnings...)
+	}
+	var all []Warning
+	for _, j := range jobs {
+		all = append(all, j.warnings...)
+	}
+	return jobs, all
 }
 
 // Nomad's lower bounds: a restart interval and a reschedule delay shorter than these are refused.
@@ -183,11 +286,10 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 	if len(p.DependsOn) > 0 {
 		warn("depends_on", "Nomad starts the groups of a job together: it has no start order between them")
 	}
-	if p.HealthCheck != nil {
-		warn("health_check", "not carried over: a Nomad check needs a service block and a service provider (Nomad or Consul) "+
-			"to register with; add one by hand, with check_restart for the restarts")
-	}
-	if len(p.ExitCodes) > 0 {
+	switch {
+	case len(p.ExitCodes) > 0 && p.Schedule != "":
+		warn("exit_codes", "Nomad counts a batch task that exits with any code but 0 as failed")
+	case len(p.ExitCodes) > 0:
 		warn("exit_codes", "a service job's task is restarted after every exit: Nomad has no exit codes that mean done")
 	}
 	count := 1
@@ -195,6 +297,9 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 		count = 0
 	}
 	g := &TaskGroup{Name: p.Name, Count: count, Tasks: []*Task{task}}
+	if p.HealthCheck != nil {
+		nomadCheck(p, g, opts, warn)
+	}
 	g.RestartPolicy, g.ReschedulePolicy = nomadRestart(p, warn)
 	return g, warnings
 }
@@ -205,6 +310,10 @@ func nomadGroup(cfg *config.Config, p *config.Program, opts NomadOptions) (*Task
 func nomadRestart(p *config.Program, warn func(key, format string, args ...any)) (*RestartPolicy, *ReschedulePolicy) {
 	r := p.Restart
 	never := &ReschedulePolicy{DelayFunction: "constant"}
+	if !p.Autorestart && p.Schedule != "" {
+		// A job: Nomad launches the batch task at each due time, as pyvisor starts it.
+		return &RestartPolicy{Attempts: 0, Interval: minRestartInterval, Delay: r.Delay, Mode: "fail"}, never
+	}
 	if !p.Autorestart {
 		warn("autorestart", "off: the task is neither restarted nor rescheduled after it exits, and Nomad counts its allocation failed")
 		return &RestartPolicy{Attempts: 0, Interval: minRestartInterval, Delay: r.Delay, Mode: "fail"}, never

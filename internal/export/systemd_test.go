@@ -35,7 +35,8 @@ func systemdAnalyze(t *testing.T) (string, int) {
 
 // TestSystemdVerify runs systemd's own checker on every generated unit: it must have nothing to say.
 // The units are made for the systemd installed here, whose version decides whether the back-off keys
-// are written.
+// are written. A template is checked as its first instance, a copy named NAME@1, since the checker
+// loads units by their names; each timer is checked with its service beside it.
 func TestSystemdVerify(t *testing.T) {
 	analyze, version := systemdAnalyze(t)
 	cfg := everyKey(t)
@@ -46,6 +47,12 @@ func TestSystemdVerify(t *testing.T) {
 		path := filepath.Join(dir, u.Name)
 		if err := os.WriteFile(path, u.Content, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		if strings.Contains(u.Name, "@.") {
+			path = filepath.Join(dir, instanceUnit(u.Name, "1"))
+			if err := os.WriteFile(path, u.Content, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		paths = append(paths, path)
 	}

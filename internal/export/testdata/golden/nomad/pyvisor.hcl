@@ -16,8 +16,8 @@
 #   - program "web": stop_timeout_seconds: Nomad clients cap kill_timeout at their max_kill_timeout, 30s by default; raise it on the clients
 #   - program "web": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "web": depends_on: Nomad starts the groups of a job together: it has no start order between them
-#   - program "web": health_check: not carried over: a Nomad check needs a service block and a service provider (Nomad or Consul) to register with; add one by hand, with check_restart for the restarts
 #   - program "web": exit_codes: a service job's task is restarted after every exit: Nomad has no exit codes that mean done
+#   - program "web": health_check: Nomad checks port 8080 at the client's address, not at 127.0.0.1: the program must listen there; the port is reserved as static, so two copies never share a client
 #   - program "web": restart.backoff_factor: Nomad restarts a task after a constant delay: 2s at each restart (backoff_factor and max_delay_seconds are not carried over)
 #   - program "web": restart.failure_reset_seconds: Nomad counts restarts within an interval (3m0s), not failures in a row
 #   - program "worker two": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
@@ -30,15 +30,9 @@
 #   - program "legacy": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "legacy": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "legacy": restart.backoff_factor: Nomad restarts a task after a constant delay: 500ms at each restart (backoff_factor and max_delay_seconds are not carried over)
-#   - program "report": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
-#   - program "report": schedule: a job: exported as a unit or task that runs once when started, not on its schedule "30 3 * * *" (timezone: Europe/Berlin); add a systemd .timer (OnCalendar=) or make the Nomad job periodic
-#   - program "report": user: raw_exec runs tasks as root only when the Nomad client runs as root
-#   - program "report": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
-#   - program "report": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
-#   - program "report": autorestart: off: the task is neither restarted nor rescheduled after it exits, and Nomad counts its allocation failed
+#   - program "pool": instances: {instance} in args or environment: Nomad cannot compute the copy's number there (NOMAD_ALLOC_INDEX counts from 0), so each copy is a group of its own
 #   - program "pool:1": environment: the values are written into the output as they are: if any is a secret, move it to an env file or the engine's secret store
 #   - program "pool:1": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
-#   - program "pool:1": instances: each copy of "pool" is exported as a unit (NAME@N.service) or task of its own, with PYVISOR_INSTANCE and {instance} replaced, not as one template unit NAME@.service or a group count
 #   - program "pool:1": user: raw_exec runs tasks as root only when the Nomad client runs as root
 #   - program "pool:1": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "pool:1": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
@@ -49,6 +43,18 @@
 #   - program "pool:2": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
 #   - program "pool:2": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
 #   - program "pool:2": restart.failure_reset_seconds: Nomad counts restarts within an interval (10m9s), not failures in a row
+#   - program "crawler": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
+#   - program "crawler": user: raw_exec runs tasks as root only when the Nomad client runs as root
+#   - program "crawler": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
+#   - program "crawler": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
+#   - program "crawler": health_check: Nomad checks port 9100 at the client's address, not at 127.0.0.1: the program must listen there; the port is reserved as static, so two copies never share a client
+#   - program "crawler": restart.failure_reset_seconds: Nomad counts restarts within an interval (10m9s), not failures in a row
+#   - program "ticker": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
+#   - program "ticker": user: raw_exec runs tasks as root only when the Nomad client runs as root
+#   - program "ticker": env_file: read through a template block: the Nomad clients need template.disable_file_sandbox = true to read a file outside the allocation, and {{ in a value starts a template action
+#   - program "ticker": memory_max_mb: memory_max_mb and cpu_max_percent are not carried over: give the task a resources block (memory_max = 512 MB; cpu is reserved in MHz, not a share of a core)
+#   - program "ticker": health_check: not carried over: Nomad's own service catalogue runs only http and tcp checks; a command needs Consul (provider = "consul", a check of type "script")
+#   - program "ticker": schedule: not carried over, and no job is written for it: Nomad's cron cannot run every 1m30s; choose an interval that divides a minute, an hour or a day, or five cron fields
 #   - program "uploaded-job": env_file: /CONFIG_DIR/global.env must exist at the same path on every host
 #   - program "uploaded-job": uploaded: uploaded from the dashboard: its directory /CONFIG_DIR/uploads/uploaded-job (with its venv) must exist on every host; copy it there, or package it, before starting it
 #   - program "uploaded-job": user: raw_exec runs tasks as root only when the Nomad client runs as root
@@ -61,6 +67,12 @@ job "pyvisor" {
 
   group "web" {
     count = 1
+
+    network {
+      port "health" {
+        static = 8080
+      }
+    }
 
     restart {
       attempts = 4
@@ -110,6 +122,26 @@ job "pyvisor" {
         destination = "secrets/env2.env"
         env = true
         change_mode = "restart"
+      }
+
+      service {
+        name = "pyvisor-web"
+        provider = "nomad"
+        port = "health"
+
+        check {
+          name = "health"
+          type = "http"
+          path = "/healthz"
+          port = "health"
+          interval = "5s"
+          timeout = "1s"
+        }
+
+        check_restart {
+          limit = 2
+          grace = "30s"
+        }
       }
 
       logs {
@@ -192,54 +224,6 @@ job "pyvisor" {
       config {
         command = "/CONFIG_DIR/venv/bin/python"
         args = ["/CONFIG_DIR/legacy.py"]
-        work_dir = "/CONFIG_DIR"
-      }
-
-      env = {
-        "PATH" = "/CONFIG_DIR/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
-        "PYTHONUNBUFFERED" = "1"
-        "VIRTUAL_ENV" = "/CONFIG_DIR/venv"
-      }
-
-      template {
-        source = "/CONFIG_DIR/global.env"
-        destination = "secrets/env1.env"
-        env = true
-        change_mode = "restart"
-      }
-
-      logs {
-        max_files = 4
-        max_file_size = 5
-      }
-    }
-  }
-
-  group "report" {
-    count = 1
-
-    restart {
-      attempts = 0
-      interval = "5s"
-      delay = "1s"
-      mode = "fail"
-    }
-
-    reschedule {
-      attempts = 0
-      delay_function = "constant"
-      unlimited = false
-    }
-
-    task "report" {
-      driver = "raw_exec"
-      user = "root"
-      kill_signal = "SIGTERM"
-      kill_timeout = "10s"
-
-      config {
-        command = "/CONFIG_DIR/venv/bin/python"
-        args = ["/CONFIG_DIR/report.py"]
         work_dir = "/CONFIG_DIR"
       }
 
@@ -352,6 +336,86 @@ job "pyvisor" {
         destination = "secrets/env1.env"
         env = true
         change_mode = "restart"
+      }
+
+      logs {
+        max_files = 4
+        max_file_size = 5
+      }
+    }
+  }
+
+  group "crawler" {
+    count = 3
+
+    network {
+      port "health" {
+        static = 9100
+      }
+    }
+
+    restart {
+      attempts = 9
+      interval = "10m9s"
+      delay = "1s"
+      mode = "fail"
+    }
+
+    reschedule {
+      attempts = 0
+      delay_function = "constant"
+      unlimited = false
+    }
+
+    task "crawler" {
+      driver = "raw_exec"
+      user = "root"
+      kill_signal = "SIGTERM"
+      kill_timeout = "10s"
+
+      config {
+        command = "/CONFIG_DIR/venv/bin/python"
+        args = ["/CONFIG_DIR/crawler.py"]
+        work_dir = "/CONFIG_DIR"
+      }
+
+      env = {
+        "PATH" = "/CONFIG_DIR/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
+        "PYTHONUNBUFFERED" = "1"
+        "VIRTUAL_ENV" = "/CONFIG_DIR/venv"
+      }
+
+      template {
+        source = "/CONFIG_DIR/global.env"
+        destination = "secrets/env1.env"
+        env = true
+        change_mode = "restart"
+      }
+
+      template {
+        data = "PYVISOR_INSTANCE={{ env \"NOMAD_ALLOC_INDEX\" | parseInt | add 1 }}\n"
+        destination = "local/instance.env"
+        env = true
+        change_mode = "noop"
+      }
+
+      service {
+        name = "pyvisor-crawler"
+        provider = "nomad"
+        port = "health"
+
+        check {
+          name = "health"
+          type = "tcp"
+          port = "health"
+          interval = "10s"
+          timeout = "2s"
+        }
+
+        check_restart {
+          limit = 4
+          grace = "0s"
+        }
       }
 
       logs {
