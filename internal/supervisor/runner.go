@@ -34,7 +34,7 @@ type runner struct {
 	installDone   chan error
 	cancelInstall context.CancelFunc
 	installFailed string // why the last install failed; a start is refused while set (see failInstall)
-	removed       bool // the program was removed: the goroutine ends
+	removed       bool   // the program was removed: the goroutine ends
 
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
