@@ -108,6 +108,9 @@ type ProgramList struct {
 	Programs []Program `json:"programs"`
 	// Reload says whether POST /api/reload is available.
 	Reload bool `json:"reload"`
+	// MaxZipBytes is the largest ZIP an upload may send, in bytes
+	// (uploads.max_zip_mb): the dashboard refuses a larger one before sending it.
+	MaxZipBytes int64 `json:"max_zip_bytes"`
 }
 
 // ReloadResult is the body of POST /api/reload's answer: what the reload

@@ -27,6 +27,7 @@ func (r *runner) beginInstall(install InstallFunc) {
 	r.installDone, r.cancelInstall = done, cancel
 	r.st.State = Installing
 	r.st.Error = ""
+	r.installFailed = ""
 	r.st.LastExit = nil
 	r.log.Info("installing")
 	r.emitEvent(EventInstalling, "")
@@ -48,7 +49,7 @@ func (r *runner) finishInstall(err error) {
 		// The manager is going down; the next one reports the interrupted install.
 		return
 	case err != nil:
-		r.setError(fmt.Sprintf("installation failed: %v", err))
+		r.failInstall(fmt.Sprintf("installation failed: %v", err))
 	case r.spec.Enabled:
 		r.log.Info("installed; starting")
 		r.desired = statefile.DesiredRunning
@@ -57,6 +58,24 @@ func (r *runner) finishInstall(err error) {
 		r.log.Info("installed")
 		r.setState(Stopped)
 	}
+}
+
+// failInstall puts the program in error with msg and refuses to start it
+// until an update installs it again: without its requirements it would only
+// fail, and its start would hide why.
+func (r *runner) failInstall(msg string) {
+	r.installFailed = msg + "; update or upload the program again to install it"
+	r.setError(r.installFailed)
+}
+
+// refuseStart says whether a start must be refused because the program's
+// install failed; it then keeps the install's error shown.
+func (r *runner) refuseStart() bool {
+	if r.installFailed == "" {
+		return false
+	}
+	r.setError(r.installFailed)
+	return true
 }
 
 // setSpec replaces the program's definition (an update of an upload, a

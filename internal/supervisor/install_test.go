@@ -164,6 +164,26 @@ func TestFailedInstallIsError(t *testing.T) {
 	if !strings.Contains(st.Error, "pip install failed") {
 		t.Errorf("error = %q, want the install's reason", st.Error)
 	}
+
+	// Without its requirements it would only fail: a start or restart is
+	// refused with the install's reason, which stays shown.
+	for name, act := range map[string]func(context.Context, string) (Status, error){
+		"Start": m.sup.Start, "Restart": m.sup.Restart,
+	} {
+		st, err := act(t.Context(), "bad")
+		se, ok := errors.AsType[*StartError](err)
+		if !ok || !strings.Contains(se.Msg, "pip install failed") || st.State != Error || st.PID != 0 ||
+			!strings.Contains(st.Error, "pip install failed") {
+			t.Errorf("%s(bad) after a failed install = %+v, %v; want a StartError with the install's reason, still in error", name, st, err)
+		}
+	}
+
+	// An update that installs lifts the refusal.
+	good := f.upload("bad", "sleeper.py", true)
+	if _, err := m.sup.UpdateUpload(t.Context(), good, installWriting(good, "pip said yes", nil)); err != nil {
+		t.Fatalf("UpdateUpload(bad) after a failed install: %v", err)
+	}
+	m.waitFor(t, "bad", "running after the update", inState(Running))
 }
 
 func TestUpdateAndRemove(t *testing.T) {

@@ -36,7 +36,8 @@ type runner struct {
 	// installDone is non-nil while an install runs; cancelInstall ends it early.
 	installDone   chan error
 	cancelInstall context.CancelFunc
-	removed       bool // the program was removed: the goroutine ends
+	installFailed string // why the last install failed; a start is refused while set (see failInstall)
+	removed       bool   // the program was removed: the goroutine ends
 
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
@@ -74,7 +75,7 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 	case b.install != nil:
 		r.beginInstall(b.install)
 	case b.interrupted:
-		r.setError("installation interrupted: the manager stopped during the install; upload the program again")
+		r.failInstall("installation interrupted: the manager stopped during the install")
 	case b.adopted != nil:
 		r.run, r.command = b.run, b.command
 		r.adopt(b.adopted, b.startedAt)
@@ -351,6 +352,9 @@ func (r *runner) startResult() error {
 
 // start launches a new process. Failures put the program in state error.
 func (r *runner) start() {
+	if r.refuseStart() {
+		return
+	}
 	// Resolved afresh for each start rather than kept: the environment is a copy
 	// of the manager's for every program, which adds up with many programs.
 	cmd := r.cfg.Command(&r.spec, r.environ)

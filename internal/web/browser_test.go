@@ -81,11 +81,17 @@ func TestBrowserOverview(t *testing.T) {
 				t.Errorf("row %q: data-state %q, badge %q (class %q); want state and badge %q",
 					r.Name, r.State, r.Badge, r.BadgeClass, want[r.Name])
 			}
-			// The colours: running green, stopped and broken red.
-			c, green := r.Color, r.State == "running"
-			if green && !(c[1] > c[0] && c[1] > c[2]) || !green && !(c[0] > c[1] && c[0] > c[2]) {
-				t.Errorf("row %q (%s): badge background rgb%v; want it %s", r.Name, r.State, c,
-					map[bool]string{true: "green", false: "red"}[green])
+			// Running green, broken red; a program that is only not enabled
+			// needs no attention: grey.
+			c := r.Color
+			hue := map[string]string{"running": "green", "broken": "red", "stopped": "grey"}[r.State]
+			ok := map[string]bool{
+				"green": c[1] > c[0] && c[1] > c[2],
+				"red":   c[0] > c[1] && c[0] > c[2],
+				"grey":  max(c[0], c[1], c[2])-min(c[0], c[1], c[2]) < 40,
+			}[hue]
+			if !ok {
+				t.Errorf("row %q (%s): badge background rgb%v; want it %s", r.Name, r.State, c, hue)
 			}
 		}
 		if !slices.Equal(names, order) {

@@ -84,6 +84,11 @@ func TestBrowserUpload(t *testing.T) {
 		tb.do("rename", chromedp.SetValue(chromedp.CSS(`[data-field=upload-name]`), name))
 		tb.click("Upload", uploadDialogJS+`.querySelector('button[type=submit]')`)
 		tb.waitJS("the upload dialog to close", `!`+uploadDialogJS+`.open`, uploadErrorJS+`.textContent`)
+		// Its install log opens, followed live.
+		tb.waitJS("the install log to open", dialogJS+`.open && `+infoJS+`.includes('live:')`, infoJS)
+		if got := eval[[]any](tb, `[document.querySelector('[data-field=logs-title]').textContent, document.querySelector('[data-field=follow]').checked]`); fmt.Sprint(got) != fmt.Sprint([]any{"Logs: " + name, true}) {
+			t.Errorf("after the upload the viewer shows [title, following] %v; want [%q true]", got, "Logs: "+name)
+		}
 		tb.waitState(name, "running")
 		seen := eval[[]string](tb, `window.__seen`)
 		purple := "installing rgb(123, 63, 184)"
@@ -96,8 +101,6 @@ func TestBrowserUpload(t *testing.T) {
 		tb.t = t
 		// The viewer shows the log as it is when opened; on a busy machine the
 		// program may not have printed yet when its row says running.
-		f.waitLog(t, name, "demo says:")
-		tb.click("Logs of "+name, buttonJS(name, "logs"))
 		text := linesJS + `.map(d => d.textContent).join('\n')`
 		tb.waitJS("the program's output in the viewer", text+`.includes('demo says:')`, text)
 		got := eval[string](tb, text)
@@ -110,13 +113,26 @@ func TestBrowserUpload(t *testing.T) {
 
 	t.Run("Update and Remove need a stop", func(t *testing.T) {
 		tb.t = t
-		disabled := `[` + buttonJS(name, "update") + `.disabled, ` + buttonJS(name, "remove") + `.disabled]`
+		disabled := `[` + buttonJS(name, "update") + `.getAttribute('aria-disabled') === 'true' || ` + buttonJS(name, "update") + `.disabled, ` +
+			buttonJS(name, "remove") + `.getAttribute('aria-disabled') === 'true' || ` + buttonJS(name, "remove") + `.disabled]`
 		if got := eval[[]bool](tb, disabled); !slices.Equal(got, []bool{true, true}) {
 			t.Errorf("while running, [Update, Remove] disabled = %v; want both disabled", got)
 		}
+		// They say why, on hover and to a keyboard: focusable, with a title.
+		for _, a := range []string{"update", "remove"} {
+			b := buttonJS(name, a)
+			got := eval[[]any](tb, `(() => { const b = `+b+`; b.focus(); return [document.activeElement === b, b.title]; })()`)
+			if want := []any{true, "Stop " + name + " first to " + a + " it"}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("while running, %s [focusable, title] = %v; want %v", a, got, want)
+			}
+			tb.click(a+" while running", b)
+		}
+		if tb.openedDialogs() != nil || eval[bool](tb, uploadDialogJS+`.open`) {
+			t.Errorf("a click on Update or Remove while running did something: dialogs %q", tb.openedDialogs())
+		}
 		tb.click("Stop "+name, buttonJS(name, "stop"))
 		tb.waitState(name, "stopped")
-		tb.waitJS("Update and Remove to be enabled", `!`+buttonJS(name, "update")+`.disabled && !`+buttonJS(name, "remove")+`.disabled`, disabled+`.join()`)
+		tb.waitJS("Update and Remove to be enabled", `!(`+disabled+`).includes(true)`, disabled+`.join()`)
 		if n := eval[int](tb, buttonJS("sleeper", "logs")+`.parentNode.querySelectorAll('[data-action=update], [data-action=remove]').length`); n != 0 {
 			t.Errorf("the config program sleeper has %d Update/Remove buttons; want none", n)
 		}

@@ -121,7 +121,9 @@ func newProgramsJSON(title string, reload bool, sts []supervisor.Status, now tim
 // /api/programs and the "programs" event (see encodePrograms) both encode it
 // with json.Marshal, so they are the same bytes for the same state and time.
 func (h *handler) programs(now time.Time) api.ProgramList {
-	return newProgramsJSON(h.title, h.reload != nil, h.sup.Statuses(), now)
+	l := newProgramsJSON(h.title, h.reload != nil, h.sup.Statuses(), now)
+	l.MaxZipBytes = h.uploads.MaxZipBytes
+	return l
 }
 
 // encodePrograms is the data of a "programs" event, made once for every

@@ -158,6 +158,15 @@ func TestUploadRequirements(t *testing.T) {
 				!strings.Contains(log, "[ERROR] pip install failed")) {
 				t.Errorf("%s: error %q and log:\n%s\nwant the install failure in both", call, st.Error, log)
 			}
+			if c.wantState == supervisor.Error {
+				// Without its requirements it would only fail: refused, the reason kept.
+				r := f.do(t, "POST", programPath(c.prog, "/start"), nil)
+				st, _ := f.sup.Status(c.prog)
+				if r.status != 409 || !strings.Contains(r.body, "installation failed") || !strings.Contains(st.Error, "installation failed") {
+					t.Errorf("POST start of %q after its install failed = %d %s, then error %q; want 409 with the install's failure, kept",
+						c.prog, r.status, r.body, st.Error)
+				}
+			}
 		})
 	}
 }

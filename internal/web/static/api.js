@@ -146,7 +146,8 @@ export function followLog(name, perPage, onPage, onLines, onError) {
   es.addEventListener('lines', (e) => onLines(JSON.parse(e.data)));
   es.addEventListener('error', (e) => {
     if (e.data) onError(JSON.parse(e.data).error);
-    else if (es.readyState === EventSource.CLOSED) onError('the live log stream closed');
+    else if (es.readyState === EventSource.CLOSED) onError('Stopped following: the live log stream closed.');
+    else onError('Stopped following: the connection to pyvisor was lost; following again once it is back.');
   });
   return () => es.close();
 }

@@ -2,11 +2,11 @@
 // buttons and the log viewer.
 import { act, followLog, getSession, logDownloadURL, logPage, removeProgram, watchPrograms } from './api.js';
 import {
-  createRow, el, fileLabel, fileName, fmtBytes, lineNode, renderCounts, setActionError, setBusy, showTail, showsTail,
-  updateRow,
+  createRow, el, fileLabel, fileName, fmtBytes, isOff, lineNode, renderCounts, setActionError, setBusy, setStale, showTail,
+  showsTail, updateRow,
 } from './render.js';
 import { initSearch } from './logsearch.js';
-import { openUpload } from './upload.js';
+import { onUploaded, openUpload, setUploadLimit } from './upload.js';
 import { showReload } from './reload.js';
 import { onHistory } from './notify.js';
 import { initViews } from './views.js';
@@ -43,6 +43,7 @@ function applyPrograms(data) {
   showReload(data.reload);
   lastPrograms = data.programs;
   views(data.programs); // orders and filters the cards, fills the table and the program's page
+  setUploadLimit(data.max_zip_bytes);
 }
 
 // refreshTail fetches the last log lines of a program that crashed, once per
@@ -52,7 +53,8 @@ function refreshTail(row, p) {
     row.tailKey = '';
     return;
   }
-  const key = [p.state, p.restart_count, p.consecutive_failures, p.exit_description, p.error].join('|');
+  // Not the state: a crash loop's trips through running keep the crash's tail.
+  const key = [p.restart_count, p.consecutive_failures, p.exit_description, p.error].join('|');
   if (key === row.tailKey) return;
   row.tailKey = key;
   logPage(p.name, 1, 8).then((page) => {
@@ -66,11 +68,17 @@ function setConnection(status) {
   if (c.dataset.conn === status) return;
   c.dataset.conn = status;
   c.textContent = connText[status];
+  // Without the manager the figures shown are old and no action can work.
+  const stale = status === 'reconnecting';
+  document.body.toggleAttribute('data-stale', stale);
+  $('[data-field="stale"]').hidden = !stale;
+  for (const b of document.querySelectorAll('header [data-action="upload"], header [data-action="reload"]')) b.disabled = stale;
+  for (const row of rows.values()) setStale(row, stale);
 }
 
 list.addEventListener('click', async (e) => {
   const btn = e.target.closest('button[data-action]');
-  if (!btn || btn.disabled) return;
+  if (!btn || isOff(btn)) return;
   const name = btn.closest('[data-program]').dataset.program;
   const row = rows.get(name);
   const action = btn.dataset.action;
@@ -84,6 +92,10 @@ list.addEventListener('click', async (e) => {
   }
   if (action === 'remove' && !confirm(`Remove program ${name}? Its files are deleted.`)) return;
   setActionError(row, '');
+  // The button is disabled while busy, which would drop the keyboard focus
+  // to the page: the card holds it meanwhile (see keepFocus).
+  const focused = document.activeElement === btn;
+  if (focused) row.el.focus({ preventScroll: true });
   setBusy(row, action);
   try {
     if (action === 'remove') {
@@ -99,8 +111,20 @@ list.addEventListener('click', async (e) => {
   } catch (err) {
     setBusy(row, null);
     setActionError(row, `${action[0].toUpperCase() + action.slice(1)} failed: ${err.message}`);
+  } finally {
+    if (focused) keepFocus(row, action);
   }
 });
+
+// keepFocus puts the focus back after an action started from the keyboard:
+// on its button, or on the one that undoes it (Start after Stop), or it
+// stays on the card.
+function keepFocus(row, action) {
+  if (document.activeElement !== row.el) return; // the user moved on
+  const other = { start: 'stop', stop: 'start' }[action];
+  const to = [row.f.buttons[action], row.f.buttons[other]].find((b) => b && !isOff(b));
+  if (to) to.focus();
+}
 
 // ---- log viewer ----
 
@@ -121,18 +145,22 @@ const maxLiveLines = 5000; // lines kept in the viewer while following
 // of them the last page came with.
 const lv = { name: null, opener: null, seq: 0, page: null, stopFollow: null, live: 0, nextLine: 0, file: 0, files: [] };
 
-function openLogs(name, opener) {
+function openLogs(name, opener, follow = false) {
   Object.assign(lv, { name, opener, page: null, live: 0, file: 0, files: [] });
   clearSearch();
   gotoBox.value = '';
   dlg.querySelector('[data-field="logs-title"]').textContent = `Logs: ${name}`;
-  followBox.checked = false;
+  followBox.checked = follow;
   filterBox.value = '';
   linesEl.replaceChildren();
   dlg.showModal();
   dlg.querySelector('[data-action="close"]').focus();
-  loadPage(1);
+  if (follow) startFollow();
+  else loadPage(1);
 }
+
+// After an upload its install log opens, following live.
+onUploaded((name, opener) => openLogs(name, opener, true));
 
 // loadPage shows page n of file file, or its oldest page for n 'last';
 // with hl, line hl of the file is highlighted and scrolled into view.
@@ -170,9 +198,11 @@ function showPage(page, hl = 0) {
   lv.files = page.files || [];
   lv.nextLine = page.last_line + 1;
   showError('');
+  lv.ansi = {}; // colours carry from line to line (see ansi)
+  const none = page.total_lines ? 'No lines on this page.' : 'No lines yet.';
   linesEl.replaceChildren(...(page.lines.length
-    ? page.lines.map((l, i) => lineNode(l, page.first_line + i))
-    : [Object.assign(document.createElement('div'), { className: 'empty-log', textContent: 'No lines on this page.' })]));
+    ? page.lines.map((l, i) => lineNode(l, page.first_line + i, lv.ansi))
+    : [Object.assign(document.createElement('div'), { className: 'empty-log', textContent: none })]));
   applyFilter();
   showFiles();
   updatePager();
@@ -240,8 +270,9 @@ function updatePager() {
 function updateInfo() {
   const p = lv.page;
   if (!p) return;
-  const range = p.first_line ? `lines ${p.first_line}–${p.last_line}` : 'no lines';
-  let s = `Page ${p.page} of ${p.pages} · ${range} of ${p.total_lines} · ${fmtBytes(p.size_bytes)}`;
+  let s = p.total_lines
+    ? `Page ${p.page} of ${p.pages} · lines ${p.first_line}–${p.last_line} of ${p.total_lines} · ${fmtBytes(p.size_bytes)}`
+    : 'No lines yet';
   if (lv.file) s += ` · ${fileName(lv.name, lv.file)}`;
   if (followBox.checked) s += ` · live: ${lv.live} new line${lv.live === 1 ? '' : 's'}`;
   const q = filterBox.value.trim();
@@ -258,13 +289,19 @@ function appendLines(lines) {
   linesEl.querySelector('.empty-log')?.remove();
   const q = filterBox.value.trim().toLowerCase();
   const nodes = lines.map((l) => {
-    const d = lineNode(l, lv.nextLine++);
+    const d = lineNode(l, lv.nextLine++, lv.ansi);
     d.hidden = q !== '' && !d.plain.includes(q);
     return d;
   });
   linesEl.append(...nodes);
   while (linesEl.childElementCount > maxLiveLines) linesEl.firstElementChild.remove();
   lv.live += lines.length;
+  // The page shown grows with the live lines: its range and count follow.
+  const p = lv.page;
+  p.total_lines += lines.length;
+  p.last_line = lv.nextLine - 1;
+  p.first_line = Number(linesEl.querySelector('[data-line]')?.dataset.line) || p.first_line || 1;
+  p.pages = Math.max(p.pages, Math.ceil(p.total_lines / perPage));
   updateInfo();
   if (atBottom) linesEl.scrollTop = linesEl.scrollHeight;
 }
@@ -279,7 +316,7 @@ function startFollow() {
     lv.seq++; // drop pages still on their way: this one is newer
     lv.live = 0;
     showPage(page);
-  }, (lines) => { if (lv.stopFollow === stop) appendLines(lines); }, showError);
+  }, (lines) => { if (lv.stopFollow === stop) appendLines(lines); }, (msg) => { if (lv.stopFollow === stop) showError(msg); });
   lv.stopFollow = stop;
 }
 

@@ -61,11 +61,16 @@ export function allowed(p) {
 }
 
 // showsTail: a program that crashed, is broken or in error shows the end of its
-// log (usually the traceback) in its row.
+// log (usually the traceback) in its row. It stays while the failures go on
+// (running again between crashes too), so a crash loop does not resize the card.
 export function showsTail(p) {
-  return ['restarting', 'broken', 'error'].includes(p.state) ||
-    (p.state === 'stopped' && p.consecutive_failures > 0);
+  return ['restarting', 'broken', 'error'].includes(p.state) || p.consecutive_failures > 0;
 }
+
+// needsAttention: red is for programs that failed, not for those stopped by
+// the user, not enabled, or finished with an expected exit code.
+export const needsAttention = (p) => ['broken', 'error'].includes(p.state) ||
+  (p.state === 'stopped' && p.consecutive_failures > 0);
 
 function stat(label, field) {
   const dd = el('dd', { 'data-field': field });
@@ -108,7 +113,8 @@ export function createRow(name) {
     f.buttons[a] = el('button', { type: 'button', 'data-action': a, 'aria-label': `${LABELS[a]} ${name}` }, LABELS[a]);
     actions.append(f.buttons[a]);
   }
-  const root = el('article', { class: 'prog', role: 'listitem', 'data-program': name },
+  // tabindex -1: the card holds the focus while its buttons are disabled.
+  const root = el('article', { class: 'prog', role: 'listitem', 'data-program': name, tabindex: '-1' },
     f.group, el('div', { class: 'prog-head' }, f.name, f.health, f.state), f.script, stats,
     f.detail, f.error, f.tail, actions, f.actionError);
   return { el: root, f, v: {}, p: null, busy: null, tailKey: '' };
@@ -131,7 +137,7 @@ export function updateRow(row, p) {
   const running = p.pid != null;
   set(row, 'state', p.state, (s) => {
     row.el.dataset.state = s;
-    f.state.className = 'badge' + (STATES.includes(s) ? ' ' + s : '');
+    f.state.className = 'badge' + (STATES.includes(s) ? ' ' + s : '') + (row.v.attention ? ' attention' : '');
     f.state.textContent = s;
   });
   set(row, 'health', p.health || '', (h) => {
@@ -142,6 +148,10 @@ export function updateRow(row, p) {
   set(row, 'health-detail', p.health_detail || '', (d) => {
     if (d) f.health.title = `Last failed check: ${d}`; else f.health.removeAttribute('title');
   });
+  set(row, 'attention', needsAttention(p), (on) => {
+    row.el.toggleAttribute('data-attention', on);
+    f.state.classList.toggle('attention', on);
+  });
   set(row, 'script', [p.script, ...p.args].join(' '), text(f.script));
   set(row, 'pid', running ? `${p.pid}${p.adopted ? ' (adopted)' : ''}` : '—', text(f.pid));
   set(row, 'adopted', p.adopted ? 'Started by an earlier pyvisor: its exit code will be unknown' : '', (t) => {
@@ -149,8 +159,10 @@ export function updateRow(row, p) {
   });
   set(row, 'uptime', running ? fmtDuration(p.uptime_seconds) : '—', text(f.uptime));
   set(row, 'restarts', String(p.restart_count), text(f.restarts));
-  set(row, 'cpu', running ? `${p.cpu_percent.toFixed(1)} %` : '—', text(f.cpu));
-  set(row, 'memory', running ? fmtBytes(p.memory_rss_bytes) : '—', text(f.memory));
+  // A process not sampled yet has no memory figure: its 0 would be a guess.
+  const sampled = running && p.memory_rss_bytes > 0 && !row.stale;
+  set(row, 'cpu', sampled ? `${p.cpu_percent.toFixed(1)} %` : '—', text(f.cpu));
+  set(row, 'memory', sampled ? fmtBytes(p.memory_rss_bytes) : '—', text(f.memory));
   set(row, 'spark', p.cpu_history.join(','), () => sparkline(f, p.cpu_history));
   set(row, 'detail', detail(p), shown(f.detail));
   set(row, 'group', p.instance === 1 ? `${p.instance_of}: every instance` : '', shown(f.group));
@@ -213,7 +225,8 @@ export function sparkline(f, hist) {
 export function showTail(row, lines) {
   const pre = row.f.tail;
   row.v.tail = null; // a fetched tail is not a cached value
-  pre.replaceChildren(...lines.flatMap((l, i) => (i ? ['\n', ...ansi(l)] : ansi(l))));
+  const carry = {};
+  pre.replaceChildren(...lines.flatMap((l, i) => (i ? ['\n', ...ansi(l, carry)] : ansi(l, carry))));
   pre.hidden = lines.length === 0;
   pre.scrollTop = pre.scrollHeight; // the last line (the exception) matters most
 }
@@ -221,8 +234,43 @@ export function showTail(row, lines) {
 function updateButtons(row) {
   const ok = allowed(row.p);
   for (const [a, b] of Object.entries(row.f.buttons)) {
-    b.disabled = row.busy != null && a !== 'logs' ? true : !ok[a];
+    b.disabled = row.busy != null && a !== 'logs' ? true : !ok[a] || (row.stale && a !== 'logs');
   }
+  explainUploadButtons(row, ok);
+}
+
+// explainUploadButtons keeps Update and Remove focusable while they cannot
+// be used on a program that runs, with a title that says why.
+function explainUploadButtons(row, ok) {
+  for (const a of ['update', 'remove']) {
+    const b = row.f.buttons[a];
+    if (!b) continue;
+    const why = b.disabled && !row.busy && !row.stale && !ok[a] ? `Stop ${row.p.name} first to ${a} it` : '';
+    b.disabled = b.disabled && !why;
+    if (why) {
+      b.setAttribute('aria-disabled', 'true');
+      b.title = why;
+    } else {
+      b.removeAttribute('aria-disabled');
+      b.removeAttribute('title');
+    }
+  }
+}
+
+// isOff says whether a button must not act: disabled, or only explaining why.
+export const isOff = (b) => b.disabled || b.getAttribute('aria-disabled') === 'true';
+
+// setStale marks a row's figures as out of date while the manager cannot be
+// reached: CPU, memory and uptime read "—" and the actions are disabled.
+export function setStale(row, on) {
+  row.stale = on;
+  if (on) {
+    for (const k of ['cpu', 'memory', 'uptime']) {
+      row.f[k].textContent = '—';
+      row.v[k] = null; // rewritten by the first update after the reconnection
+    }
+  }
+  if (row.p) updateButtons(row);
 }
 
 // setBusy shows that action runs on the row (null: nothing runs).
@@ -237,8 +285,13 @@ export function setBusy(row, action) {
   if (row.p) updateButtons(row);
 }
 
+// A failed action's message goes after this long, or at the next action.
+const actionErrorMs = 10000;
+
 export function setActionError(row, msg) {
+  clearTimeout(row.actionErrorTimer);
   shown(row.f.actionError)(msg);
+  if (msg) row.actionErrorTimer = setTimeout(() => shown(row.f.actionError)(''), actionErrorMs);
 }
 
 // renderCounts shows how many programs are in each state. The passing states
@@ -266,10 +319,12 @@ export function stripAnsi(line) {
 }
 
 // ansi turns a log line into text nodes and spans with classes (a-b bold,
-// a-f<n> foreground, a-k<n> background, ...).
-export function ansi(line) {
+// a-f<n> foreground, a-k<n> background, ...). A colour set on one line holds
+// on the next ones until reset, as in a terminal: carry holds it in .st
+// from one call to the next.
+export function ansi(line, carry = {}) {
   const out = [];
-  let st = {}, last = 0, m;
+  let st = carry.st || {}, last = 0, m;
   const emit = (s) => {
     if (!s) return;
     const cls = [st.b && 'a-b', st.d && 'a-d', st.i && 'a-i', st.u && 'a-u',
@@ -283,6 +338,7 @@ export function ansi(line) {
     if (m[1] !== undefined) st = sgr(st, m[1]);
   }
   emit(line.slice(last));
+  carry.st = st;
   return out;
 }
 
@@ -318,8 +374,8 @@ function sgr(st, params) {
 }
 
 // lineNode is one line of the log viewer; its plain text is kept for the filter.
-export function lineNode(line, number) {
-  const d = el('div', { 'data-line': number || null }, ...ansi(line));
+export function lineNode(line, number, carry) {
+  const d = el('div', { 'data-line': number || null }, ...ansi(line, carry));
   d.plain = stripAnsi(line).toLowerCase();
   return d;
 }

@@ -2,6 +2,7 @@
 // for an uploaded program (update mode: the name is fixed, the other fields
 // start with the program's values).
 import { upload } from './api.js';
+import { fmtBytes } from './render.js';
 
 // A 50 MiB upload over a slow link takes minutes; the dialog must still end.
 const timeoutMs = 10 * 60 * 1000;
@@ -15,7 +16,18 @@ const submit = dlg.querySelector('button[type="submit"]');
 
 // us is the dialog's state: the program being updated (null when adding one),
 // the arguments as first shown, the request in flight and who opened the dialog.
-const us = { program: null, shownArgs: '', abort: null, opener: null };
+const us = { program: null, shownArgs: '', abort: null, opener: null, maxZip: 0, uploaded: null };
+
+// setUploadLimit takes the largest ZIP the server accepts, in bytes
+// (max_zip_bytes of the program list), so a larger one is refused at once.
+export function setUploadLimit(bytes) {
+  us.maxZip = bytes || 0;
+}
+
+// onUploaded sets what happens once an upload was accepted: fn(name, opener).
+export function onUploaded(fn) {
+  us.uploaded = fn;
+}
 
 // relScript is a program's script relative to its directory, as the form takes it.
 const relScript = (p) => (p.script.startsWith(p.cwd + '/') ? p.script.slice(p.cwd.length + 1) : p.script);
@@ -65,15 +77,22 @@ form.addEventListener('submit', async (e) => {
   if (!p || argsIn.value !== us.shownArgs) fd.append('args', argsIn.value);
   fd.append('autostart', autoIn.checked ? 'true' : 'false');
   fd.append('group', groupIn.value.trim());
-  fd.append('file', fileIn.files[0]);
+  const file = fileIn.files[0];
+  // The server would refuse it only after the whole upload.
+  if (us.maxZip && file && file.size > us.maxZip) {
+    showError(`${file.name} is ${fmtBytes(file.size)}, larger than the limit of ${fmtBytes(us.maxZip)}: it was not sent.`);
+    return;
+  }
+  fd.append('file', file);
   const ctrl = new AbortController();
   const timeout = AbortSignal.timeout(timeoutMs);
   us.abort = ctrl;
   showError('');
   setSending(true);
   try {
-    await upload(fd, p ? p.name : null, AbortSignal.any([ctrl.signal, timeout]));
+    const res = await upload(fd, p ? p.name : null, AbortSignal.any([ctrl.signal, timeout]));
     dlg.close();
+    if (us.uploaded) us.uploaded(res.name, us.opener);
   } catch (err) {
     if (timeout.aborted) showError(`The upload did not finish within ${timeoutMs / 60000} minutes; try again.`);
     else if (!ctrl.signal.aborted) showError(err.message);
