@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -171,62 +167,6 @@ func runClient(ctx context.Context, cmd string, args []string, getenv func(strin
 	}
 }
 
-// envTokenWithheld says why PYVISOR_TOKEN must not be sent to addr, or
-// returns "" when it may be: to an address the user gave (--url,
-// PYVISOR_URL) or a loopback one. An address read from a configuration file,
-// such as a process_manager.yaml in whatever directory the command runs in,
-// is whoever wrote that file's choice, and the token would be theirs. It is
-// pure.
-func envTokenWithheld(addr managerAddress) string {
-	if addr.Source == "--url" || addr.Source == "PYVISOR_URL" {
-		return ""
-	}
-	if u, err := url.Parse(addr.URL); err == nil && isLoopbackHost(u.Hostname()) {
-		return ""
-	}
-	return fmt.Sprintf("that address comes from %s, not from --url or PYVISOR_URL, and is not a loopback address; "+
-		"give it with --url or PYVISOR_URL to send the token there", addr.Source)
-}
-
-// fileTokenWithheld says why the token in a local token file must not be
-// sent to addr, or returns "" when it may be: to a loopback address or one of
-// local, this machine's own. The file and the address come from a
-// configuration that anyone may have written (a process_manager.yaml in the
-// current directory), and its token file may be a link to a real manager's:
-// the token is only for the manager on this machine. A host name is not
-// resolved, since what it names can change between the check and the
-// connection. It is pure.
-func fileTokenWithheld(addr managerAddress, local []netip.Addr) string {
-	u, err := url.Parse(addr.URL)
-	if err != nil {
-		return "the address is not a URL"
-	}
-	host := u.Hostname()
-	if isLoopbackHost(host) {
-		return ""
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && slices.Contains(local, ip.Unmap().WithZone("")) {
-		return ""
-	}
-	return "it is not a loopback address nor one of this machine's; give the token with PYVISOR_TOKEN and the address with --url"
-}
-
-// localAddrs lists the addresses of this machine's network interfaces; none
-// when they cannot be read.
-func localAddrs() []netip.Addr {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil {
-			out = append(out, p.Addr().Unmap())
-		}
-	}
-	return out
-}
-
 // clientHelp ends the usage text of pyvisor and of every client command.
 const clientHelp = `
 The client commands (status, start, stop, restart, logs, events, reload,
@@ -288,21 +228,6 @@ func checkArity(cmd string, names []string) string {
 		if len(names) > 1 && slices.Contains(names, "all") {
 			return `"all" acts on every program; give it alone`
 		}
-	}
-	return ""
-}
-
-// checkLogFlags says what is wrong with the flags of logs, or "".
-func checkLogFlags(fs *flag.FlagSet, n int, follow bool, grep client.LogSearch) string {
-	switch {
-	case grep.Text == "" && (flagSet(fs, "grep") || grep.Regex || grep.CaseSensitive):
-		return "--grep needs a PATTERN (--regex and --case go with it)"
-	case grep.Text != "" && follow:
-		return "--grep searches what is written; it does not follow (-f)"
-	case grep.Text != "" && n < 1:
-		return fmt.Sprintf("-n %d: with --grep give how many matches, at least 1", n)
-	case grep.Text == "" && (n < 0 || n > api.MaxLogLines):
-		return fmt.Sprintf("-n %d: give 0 to %d lines", n, api.MaxLogLines)
 	}
 	return ""
 }
@@ -516,81 +441,6 @@ func selectPrograms(programs []api.Program, names []string) (selected []api.Prog
 		}
 	}
 	return selected, missing
-}
-
-// logs prints the last n lines of name's log and, with follow, the lines
-// written afterwards until ctx ends.
-func (x *ctl) logs(ctx context.Context, name string, n int, follow bool) int {
-	if follow {
-		// The stream itself starts with the last n lines, so that no line falls
-		// between them and the ones that follow, nor shows twice.
-		s, err := x.c.OpenLogStream(ctx, name, n)
-		if err != nil {
-			return x.failName(ctx, name, err)
-		}
-		defer s.Close()
-		if err := s.Copy(ctx, x.stdout); err != nil {
-			return x.fail(err)
-		}
-		return exitOK // Ctrl+C is how following ends
-	}
-	// -n 0 still checks that the program exists.
-	page, err := x.c.LogPage(ctx, name, 1, max(n, 1))
-	if err != nil {
-		return x.failName(ctx, name, err)
-	}
-	if n == 0 {
-		return exitOK
-	}
-	w := bufio.NewWriter(x.stdout)
-	for _, line := range page.Lines {
-		w.WriteString(line)
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		return x.fail(fmt.Errorf("write log lines: %w", err))
-	}
-	return exitOK
-}
-
-// grep prints up to n lines of name's log and its backups that match s,
-// newest first, as FILE:LINE: TEXT, FILE named as the download names it
-// (NAME.log, NAME.log.1, ...).
-func (x *ctl) grep(ctx context.Context, name string, s client.LogSearch, n int) int {
-	w := bufio.NewWriter(x.stdout)
-	for n > 0 {
-		s.Limit = min(n, api.MaxSearchLimit)
-		res, err := x.c.SearchLogs(ctx, name, s)
-		if err != nil {
-			w.Flush()
-			return x.failName(ctx, name, err)
-		}
-		for _, m := range res.Matches {
-			fmt.Fprintf(w, "%s:%d: %s\n", logFileName(name, m.File), m.Line, m.Text)
-		}
-		n -= len(res.Matches)
-		if res.NextCursor == nil {
-			break
-		}
-		// Print what was found before the manager searches on: a search of
-		// many gigabytes takes a few requests of about 2 s each.
-		if err := w.Flush(); err != nil {
-			return x.fail(fmt.Errorf("write matches: %w", err))
-		}
-		s.Cursor = *res.NextCursor
-	}
-	if err := w.Flush(); err != nil {
-		return x.fail(fmt.Errorf("write matches: %w", err))
-	}
-	return exitOK
-}
-
-// logFileName names file number file of name's log: NAME.log, NAME.log.K.
-func logFileName(name string, file int) string {
-	if file == 0 {
-		return name + ".log"
-	}
-	return name + ".log." + strconv.Itoa(file)
 }
 
 func (x *ctl) reload(ctx context.Context) int {

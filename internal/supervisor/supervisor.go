@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -285,103 +284,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	s.log.Info("state saved; programs left running", "state_file", s.statePath)
 	return nil
-}
-
-// sampleLoop measures CPU and memory of every running program's process group at
-// each interval, and has rotateLogs keep the log files to their limit meanwhile.
-// The sampling settings are read once: a reload does not change them.
-func (s *Supervisor) sampleLoop(ctx context.Context) {
-	cfg := s.config()
-	interval := sampleInterval(cfg)
-	rotating := make(chan struct{})
-	go func() {
-		defer close(rotating)
-		s.rotateLogs(ctx, rotateEvery*interval)
-	}()
-	defer func() { <-rotating }()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	sm := &sampler{history: max(cfg.Sampling.History, 1)}
-	var groups proc.Sampler
-	defer groups.Close()
-	// Refilled each round, so that an idle round allocates nothing.
-	var programs []*program
-	var pgids []int
-	pids := map[string]int{}      // round does not keep it
-	overLimit := map[string]int{} // samples in a row above the memory limit, by program
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		programs = s.appendPrograms(programs[:0])
-		pgids = pgids[:0]
-		clear(pids)
-		for _, p := range programs {
-			pid := p.snapshot.Load().PID
-			pids[p.name] = pid
-			if pid != 0 && p.cgroup.Load() == nil {
-				pgids = append(pgids, pid)
-			}
-		}
-		measured, err := groups.Sample(pgids) // the Sampler's map: read by round, not kept
-		if err != nil {
-			s.log.Warn("sample CPU and memory", "err", err)
-		}
-		measured = sampleCgroups(programs, pids, measured)
-		s.usageMu.Lock()
-		s.usage = sm.round(pids, measured, time.Now())
-		s.usageMu.Unlock()
-		s.enforceMemory(ctx, programs, s.usage, overLimit)
-		s.notify()
-	}
-}
-
-// rotateEvery is how many sampling intervals pass between two size checks of a
-// log that does not grow (10 s by default); growing logs are checked as often as
-// their growth needs (see logfile.Retainer).
-const rotateEvery = 5
-
-// rotateLogs rotates each program's log whenever it passes logging.max_size_mb,
-// until ctx ends. The logging settings are read once: a reload does not change them.
-func (s *Supervisor) rotateLogs(ctx context.Context, idle time.Duration) {
-	limit := s.config().Logging.MaxSizeBytes
-	if limit <= 0 {
-		return
-	}
-	var programs []*program // refilled on each of r's wakes, read by Report
-	r := logfile.Retainer{
-		Rotator: s.rotator,
-		Limit:   limit,
-		Idle:    idle,
-		Paths: func(dst []string) []string {
-			programs = s.appendPrograms(programs[:0])
-			for _, p := range programs {
-				dst = append(dst, p.logPath)
-			}
-			return dst
-		},
-		Report: func(path string, res logfile.Rotation, err error) {
-			log := s.log
-			for _, p := range programs {
-				if p.logPath == path {
-					log = p.log
-				}
-			}
-			if res.Dropped > 0 {
-				log.Warn("no space for a log backup: dropped the oldest bytes of the log",
-					"path", path, "dropped_bytes", res.Dropped)
-			}
-			if err != nil {
-				log.Error("rotate log", "path", path, "err", err)
-			} else if res.Moved > 0 {
-				log.Info("rotated log", "path", path, "method", res.Method.String(),
-					"moved_bytes", res.Moved, "backups", res.Backups, "expired_bytes", res.Expired)
-			}
-		},
-	}
-	r.Run(ctx)
 }
 
 // Ready is closed once Run has adopted or started the programs (or begun to) and
