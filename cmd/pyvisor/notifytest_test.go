@@ -59,6 +59,7 @@ func TestNotifyE2E(t *testing.T) {
 	}
 	startManager(t, dir)
 	waitAPI(t, port)
+	useLocalToken(t, dir)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	if m := nextWebhook(t, got, "crashed"); m["program"] != "crasher" || !strings.Contains(m["text"], "crasher on ") {
