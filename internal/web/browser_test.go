@@ -147,13 +147,13 @@ func TestBrowserOverview(t *testing.T) {
 		tb.waitJS("the log viewer to open", `document.querySelector('dialog[data-modal=logs]').open`, `'closed'`)
 		collect("log viewer")
 
-		// "+ Upload Program", the 3 state counts, Cards and Table, the search
-		// box and 4 buttons a row; then in the viewer 4 pager buttons, 2 file
+		// "+ Upload Program", Test notifications, the 3 state counts, Cards and
+		// Table, the search box and 4 buttons a row; then in the viewer 4 pager buttons, 2 file
 		// buttons, Go to line, Search and Close, the follow and regex boxes,
 		// the filter and the search box.
-		if controls["button"] != 4*len(order)+15 || controls["checkbox"] != 2 || controls["searchbox"] != 3 {
+		if controls["button"] != 4*len(order)+16 || controls["checkbox"] != 2 || controls["searchbox"] != 3 {
 			t.Errorf("the accessibility tree has controls %v; want %d buttons, 2 checkboxes and 3 searchboxes",
-				controls, 4*len(order)+15)
+				controls, 4*len(order)+16)
 		}
 		// A row's buttons say which program they act on.
 		for _, name := range order {
@@ -176,9 +176,9 @@ func TestBrowserOverview(t *testing.T) {
 			if w[0] > 360 || w[0] > w[1] {
 				t.Errorf("%s: document scrollWidth %d, clientWidth %d; want at most 360 and no horizontal scroll", where, w[0], w[1])
 			}
-			// Each button, scrolled into view, is inside the screen and is what a
-			// tap on its centre hits.
-			hidden := eval[[]string](tb, `[...document.querySelectorAll(`+jsString(buttons)+`)].flatMap(b => {
+			// Each button shown (not those of a panel that is closed), scrolled
+			// into view, is inside the screen and is what a tap on its centre hits.
+			hidden := eval[[]string](tb, `[...document.querySelectorAll(`+jsString(buttons)+`)].filter(b => b.checkVisibility()).flatMap(b => {
 				b.scrollIntoView({block: 'center', inline: 'nearest'});
 				const r = b.getBoundingClientRect(), hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
 				const ok = r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= 360 && hit && b.contains(hit);
