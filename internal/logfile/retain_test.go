@@ -63,51 +63,59 @@ func TestRetainerFloodKeepsEveryLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			const limit = 64 << 10
-			path := filepath.Join(t.TempDir(), "app.log")
-			var mu sync.Mutex // Report runs on Run's goroutine; the test reads after it ends
-			var rotations, made int
-			var bad []string
-			r := &Retainer{
-				Rotator: Rotator{Backups: tt.backups},
-				Limit:   limit,
-				Paths:   func(dst []string) []string { return append(dst, path) },
-				Report: func(_ string, res Rotation, err error) {
-					mu.Lock()
-					defer mu.Unlock()
-					rotations++
-					made += res.Backups
-					if err != nil || res.Method != CollapseRange || res.Dropped != 0 {
-						bad = append(bad, fmt.Sprintf("%+v, %v", res, err))
-					}
-				},
-			}
-			written := runWriter(t, path, r, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return made >= 40
-			})
-			if len(bad) > 0 && strings.Contains(bad[0], "copy-truncate") {
-				t.Skipf("the filesystem of %s cannot collapse a range: %s", path, bad[0])
-			}
-			for _, b := range bad {
-				t.Errorf("rotation: %s; want a collapse-range with nothing dropped", b)
-			}
-			for i, n := range backupSizes(t, path, tt.backups+1) {
-				if n > limit {
-					t.Errorf("backup .%d holds %d bytes, over the %d limit", i+1, n, limit)
-				}
-			}
-			data := readRetained(t, path, tt.backups+1)
-			first, err := checkContiguous([]byte(data), written)
-			t.Logf("%d lines written, %d rotations made %d backups; lines %d to %d kept", written, rotations, made, first, written-1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.all && first != 0 {
-				t.Errorf("the oldest line kept is %d; want 0, the backups having room for all", first)
-			}
+			floodKeepsEveryLine(t, t.TempDir(), tt.backups, tt.all)
 		})
+	}
+}
+
+// floodKeepsEveryLine floods a log in dir with numbered lines across about 40
+// rotations into backups of 64 KiB, and checks that the backups, oldest first,
+// and the live log hold every line once, in order, back to the oldest kept (to
+// the first, when all is set: the backups have room for everything).
+func floodKeepsEveryLine(t *testing.T, dir string, backups int, all bool) {
+	const limit = 64 << 10
+	path := filepath.Join(dir, "app.log")
+	var mu sync.Mutex // Report runs on Run's goroutine; the test reads after it ends
+	var rotations, made int
+	var bad []string
+	r := &Retainer{
+		Rotator: Rotator{Backups: backups},
+		Limit:   limit,
+		Paths:   func(dst []string) []string { return append(dst, path) },
+		Report: func(_ string, res Rotation, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			rotations++
+			made += res.Backups
+			if err != nil || res.Method != CollapseRange || res.Dropped != 0 {
+				bad = append(bad, fmt.Sprintf("%+v, %v", res, err))
+			}
+		},
+	}
+	written := runWriter(t, path, r, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return made >= 40
+	})
+	if len(bad) > 0 && strings.Contains(bad[0], "copy-truncate") {
+		t.Skipf("the filesystem of %s cannot collapse a range: %s", path, bad[0])
+	}
+	for _, b := range bad {
+		t.Errorf("rotation: %s; want a collapse-range with nothing dropped", b)
+	}
+	for i, n := range backupSizes(t, path, backups+1) {
+		if n > limit {
+			t.Errorf("backup .%d holds %d bytes, over the %d limit", i+1, n, limit)
+		}
+	}
+	data := readRetained(t, path, backups+1)
+	first, err := checkContiguous([]byte(data), written)
+	t.Logf("%d lines written, %d rotations made %d backups; lines %d to %d kept", written, rotations, made, first, written-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all && first != 0 {
+		t.Errorf("the oldest line kept is %d; want 0, the backups having room for all", first)
 	}
 }
 
