@@ -29,6 +29,7 @@ const (
 	EventBroken      EventKind = "broken"         // too many failures in a row
 	EventUnhealthy   EventKind = "unhealthy"      // the health check failed: the program is restarted
 	EventRetry       EventKind = "retry"          // a broken program's cool-down is over: started again
+	EventSkipped     EventKind = "skipped"        // a job's due time came while its last run was still going
 	EventError       EventKind = "error"          // a start or a stop failed
 	EventStart       EventKind = "start"          // someone asked for a start
 	EventStop        EventKind = "stop"           // someone asked for a stop

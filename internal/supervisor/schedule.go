@@ -168,6 +168,7 @@ func (r *runner) onDue() {
 	if r.proc != nil || r.stopDone != nil || r.installDone != nil {
 		r.st.SkippedRuns++
 		r.log.Warn("due time skipped: the previous run is still going", "due", j.due.Format(time.RFC3339), "pid", r.st.PID)
+		r.emitEvent(EventSkipped, fmt.Sprintf("due time %s skipped: the run of pid %d is still going", j.due.Format(time.RFC3339), r.st.PID))
 		return
 	}
 	r.cancelScheduledStart()

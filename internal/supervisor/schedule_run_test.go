@@ -3,6 +3,7 @@ package supervisor
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,6 +95,10 @@ programs:
 	}
 	if n := strings.Count(f.readLog("slow"), "sleeper up"); n != 1 {
 		t.Errorf("the log shows %d runs started, want 1", n)
+	}
+	evs, _ := m.sup.History("slow", 0, 1000)
+	if !slices.ContainsFunc(evs, func(e Event) bool { return e.Kind == EventSkipped }) {
+		t.Errorf("history of slow: %+v; want a skipped due time recorded", evs)
 	}
 	// Killed, the run is a failed one; the next due time starts a new run.
 	syscall.Kill(run.PID, syscall.SIGKILL)
