@@ -4,9 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -16,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -142,32 +138,6 @@ func newUploadFixture(t testing.TB, yaml string, opts UploadOptions) *fixture {
 
 // wheelDir is the directory of wheels pip may install from.
 func wheelDir(f *fixture) string { return filepath.Join(f.dir, "wheels") }
-
-// writeDemoWheel builds the wheel demo-0.1-py3-none-any.whl (a package demo
-// with GREETING) into dir and returns its bytes.
-func writeDemoWheel(t testing.TB, dir string) []byte {
-	t.Helper()
-	files := []zipEntry{
-		{name: "demo/__init__.py", body: "GREETING = 'greetings from the demo wheel'\n"},
-		{name: "demo-0.1.dist-info/METADATA", body: "Metadata-Version: 2.1\nName: demo\nVersion: 0.1\n"},
-		{name: "demo-0.1.dist-info/WHEEL", body: "Wheel-Version: 1.0\nGenerator: pyvisor-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-	}
-	var record strings.Builder
-	for _, e := range files {
-		sum := sha256.Sum256([]byte(e.body))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", e.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(e.body))
-	}
-	record.WriteString("demo-0.1.dist-info/RECORD,,\n")
-	files = append(files, zipEntry{name: "demo-0.1.dist-info/RECORD", body: record.String()})
-	data := zipOf(t, files...)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "demo-0.1-py3-none-any.whl"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 // leftovers lists what UploadsDir holds besides the directories of programs
 // (names given): temporary files and staging or old directories must never stay.
