@@ -1,5 +1,6 @@
 // Package testkit holds helpers for pyvisor's tests that several packages'
 // tests need: files, certificates, wheels, free ports, small disks, inotify
-// counts and other users. Only _test.go files import it; the layout test in
-// cmd/pyvisor fails if any other file does.
+// counts, other users, a settable clock and a buffer safe for concurrent
+// writers. Only _test.go files import it; the layout test in cmd/pyvisor
+// fails if any other file does.
 package testkit
