@@ -1,10 +1,9 @@
 package web
 
 import (
-	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
-	"io"
 	"io/fs"
 	"log/slog"
 	"mime/multipart"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // uploadConfig has one program of the config file, so that its name is taken
@@ -50,27 +50,11 @@ type zipEntry struct {
 // zipOf builds a ZIP of entries, in order.
 func zipOf(t testing.TB, entries ...zipEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		mode := e.mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		hdr.SetMode(mode)
-		w, err := zw.CreateHeader(hdr)
-		if err != nil {
-			t.Fatalf("zip entry %q: %v", e.name, err)
-		}
-		if _, err := io.WriteString(w, e.body); err != nil {
-			t.Fatal(err)
-		}
+	kit := make([]testkit.ZipEntry, len(entries))
+	for i, e := range entries {
+		kit[i] = testkit.ZipEntry{Name: e.name, Body: e.body, Mode: cmp.Or(e.mode, 0o644)}
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testkit.Zip(t, kit...)
 }
 
 // appZip is a ZIP of a working program: main.py printing version, with prefix
