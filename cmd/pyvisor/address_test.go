@@ -1,12 +1,12 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestConfigURL(t *testing.T) {
@@ -36,11 +36,11 @@ func TestConfigURL(t *testing.T) {
 func TestResolveAddress(t *testing.T) {
 	dir := t.TempDir()
 	named := filepath.Join(dir, "named.yaml")
-	writeFile(t, named, "web_ui: {host: 0.0.0.0, port: 2001}\n")
+	testkit.WriteFile(t, named, "web_ui: {host: 0.0.0.0, port: 2001}\n")
 	local := t.TempDir()
-	writeFile(t, filepath.Join(local, defaultConfigName), "web_ui: {host: '::', port: 2002}\n")
+	testkit.WriteFile(t, filepath.Join(local, defaultConfigName), "web_ui: {host: '::', port: 2002}\n")
 	bad := filepath.Join(dir, "bad.yaml")
-	writeFile(t, bad, "web_ui: {port: 70000}\n")
+	testkit.WriteFile(t, bad, "web_ui: {port: 70000}\n")
 	empty := t.TempDir()
 
 	for _, tc := range []struct {
@@ -84,12 +84,5 @@ func TestResolveAddress(t *testing.T) {
 				t.Errorf("resolveAddress(%q, %q, PYVISOR_URL=%q) in %s = %+v, %v; want %+v", tc.flagURL, tc.config, tc.env, tc.cwd, got, err, tc.want)
 			}
 		})
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

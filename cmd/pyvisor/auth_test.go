@@ -2,17 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +19,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/auth"
 	"github.com/pyvisor/pyvisor/internal/config"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
 
@@ -188,7 +182,7 @@ var generatedRE = regexp.MustCompile(`Generated admin password for user admin: w
 // prints where, not the password; requests without it are refused; the next
 // start reuses the stored hash and generates no password.
 func TestGeneratedPassword(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 0.0.0.0, port: %d}\n", port))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := noRedirects(http.DefaultTransport.(*http.Transport).Clone())
@@ -283,7 +277,7 @@ func TestGeneratedPassword(t *testing.T) {
 
 // TestAuthFalse: "auth: false" serves openly on 0.0.0.0, warning at every start.
 func TestAuthFalse(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 0.0.0.0, port: %d, auth: false}\n", port))
 	for i := range 2 {
 		m := startManager(t, dir)
@@ -353,47 +347,6 @@ func TestCommandErrors(t *testing.T) {
 	}
 }
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key into
-// dir and returns the certificate.
-func writeCert(t *testing.T, dir string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "pyvisor test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 var tokenRE = regexp.MustCompile(`(?s)Token ci \(shown only this once.*?\):\n(pyv_\S+)\n\nAdd this entry to web_ui.auth.tokens in the configuration:\n(      - \{name: ci, sha256: "[0-9a-f]{64}"\})\n$`)
 
 // TestTLSWithConfiguredCredentials: a password hashed by hash-password (read
@@ -413,7 +366,7 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	}
 	token, entry := sm[1], sm[2]
 
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`web_ui:
   host: 127.0.0.1
   port: %d
@@ -425,7 +378,7 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
     tokens:
 %s
 `, port, "key.pem", hash, entry))
-	cert := writeCert(t, dir)
+	cert := testkit.WriteCert(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
 	m := startManager(t, dir)
 	m.waitOutput(t, regexp.MustCompile(fmt.Sprintf(`Web UI available at https://127\.0\.0\.1:%d\n`, port)))
 	if !strings.Contains(m.stdout.String(), `Login required (web_ui.auth): user ops, 1 API token(s)`) {
@@ -480,7 +433,7 @@ func TestTLSWithConfiguredCredentials(t *testing.T) {
 	if r := cli("status", "-c", cfgPath); r.code != 1 || !strings.Contains(r.stderr, "PYVISOR_TOKEN") {
 		t.Errorf("status -c %s over HTTPS with a wrong PYVISOR_TOKEN: %v; want exit 1 and advice on PYVISOR_TOKEN", cfgPath, r)
 	}
-	writeCert(t, dir) // another certificate in the file than the manager serves
+	testkit.WriteCert(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")) // another certificate in the file than the manager serves
 	t.Setenv("PYVISOR_TOKEN", token)
 	if r := cli("status", "-c", cfgPath); r.code == 0 || !strings.Contains(r.stderr, "not the one in") {
 		t.Errorf("status -c %s when the manager's certificate is not the file's: %v; want a refusal naming the file", cfgPath, r)

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // cliResult is what one in-process run of a command gave.
@@ -113,7 +115,7 @@ func tableCells(t *testing.T, table string) map[string][]string {
 func TestClientCommands(t *testing.T) {
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 sampling: {interval_seconds: 0.2}
@@ -123,7 +125,7 @@ programs:
   - {name: idle, script: sleeper.py, enabled: false}
   - {name: missing, script: nope.py}
 `, port))
-	writeFile(t, filepath.Join(dir, "lines.py"), linesPy)
+	testkit.WriteFile(t, filepath.Join(dir, "lines.py"), linesPy)
 	startManager(t, dir)
 	waitPrograms(t, dir, "lines", "two words")
 	useLocalToken(t, dir)
@@ -263,9 +265,9 @@ programs:
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, cfgPath, string(good)+"  - {name: no script}\n")
+		testkit.WriteFile(t, cfgPath, string(good)+"  - {name: no script}\n")
 		r = cli("reload", "--url", url)
-		writeFile(t, cfgPath, string(good)) // the subtests below read the file
+		testkit.WriteFile(t, cfgPath, string(good)) // the subtests below read the file
 		if want := `missing required field "script"`; r.code != 1 || !strings.Contains(r.stderr, want) {
 			t.Errorf("reload of an invalid file: %v; want exit 1 and the report, with %q", r, want)
 		}
@@ -275,7 +277,7 @@ programs:
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
-		dead := "http://127.0.0.1:" + fmt.Sprint(freePort(t))
+		dead := "http://127.0.0.1:" + fmt.Sprint(testkit.FreePort(t))
 		r := cli("status", "--url", dead)
 		if r.code != 3 || !strings.Contains(r.stderr, dead) || !strings.Contains(r.stderr, "from --url") {
 			t.Errorf("status --url %s: %v; want exit 3 naming the URL and --url", dead, r)
@@ -322,7 +324,7 @@ func testLogsFollow(t *testing.T, url, logPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -499,7 +501,7 @@ func TestEnvTokenOnlyToTrustedAddress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			if tc.config != "" {
-				writeFile(t, filepath.Join(dir, defaultConfigName), tc.config)
+				testkit.WriteFile(t, filepath.Join(dir, defaultConfigName), tc.config)
 			}
 			t.Chdir(dir)
 			t.Setenv("PYVISOR_URL", tc.env)
@@ -544,7 +546,7 @@ func TestEnvTokenWithheld(t *testing.T) {
 func TestInstancesByName(t *testing.T) {
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 programs:
@@ -651,7 +653,7 @@ func TestFileTokenNotSentAway(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	real := filepath.Join(t.TempDir(), "process_manager.token")
-	writeFile(t, real, token+"\n")
+	testkit.WriteFile(t, real, token+"\n")
 	for _, tc := range []struct {
 		host     string
 		wantSent bool
@@ -663,7 +665,7 @@ func TestFileTokenNotSentAway(t *testing.T) {
 	} {
 		t.Run(tc.host, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, defaultConfigName), fmt.Sprintf("web_ui: {host: %s, port: %d}\n", tc.host, port))
+			testkit.WriteFile(t, filepath.Join(dir, defaultConfigName), fmt.Sprintf("web_ui: {host: %s, port: %d}\n", tc.host, port))
 			if err := os.Symlink(real, filepath.Join(dir, "process_manager.token")); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // waitEventsOutput runs `pyvisor events args...` until its output matches re.
@@ -33,7 +35,7 @@ func waitEventsOutput(t *testing.T, re *regexp.Regexp, args ...string) string {
 func TestEventsCommand(t *testing.T) {
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 restart: {delay_seconds: 0.1, max_consecutive_failures: 2}
@@ -41,7 +43,7 @@ programs:
   - {name: crasher, script: crash.py}
   - {name: one, script: sleeper.py}
 `, port))
-	writeFile(t, filepath.Join(dir, "crash.py"), "import sys\nsys.exit(1)\n")
+	testkit.WriteFile(t, filepath.Join(dir, "crash.py"), "import sys\nsys.exit(1)\n")
 	m := startManager(t, dir)
 	m.waitStdout(t, "Process Manager started")
 	useLocalToken(t, dir)
@@ -72,7 +74,7 @@ programs:
 		waitEventsOutput(t, regexp.MustCompile(`one started: pid`), "one", "--url", url)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.SyncBuffer
 		done := make(chan int, 1)
 		go func() {
 			done <- runClient(ctx, "events", []string{"one", "-f", "-n", "1", "--url", url}, os.Getenv, &stdout, &stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestExitOnFullDiskTellsTheTruth runs the manager with its configuration
@@ -18,16 +19,8 @@ import (
 // ends the manager: it must not claim to have saved the state, must name the
 // file and the error, and exits 1.
 func TestExitOnFullDiskTellsTheTruth(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot test a full disk: mounting a small tmpfs is not permitted here: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	port := freePort(t)
+	dir := testkit.MountTmpfs(t, "256k")
+	port := testkit.FreePort(t)
 	files := map[string]string{
 		"quiet.py":             "import time\ntime.sleep(3600)\n",
 		"process_manager.yaml": fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\nprograms:\n  - {name: one, script: quiet.py}\n", port),
@@ -43,17 +36,7 @@ func TestExitOnFullDiskTellsTheTruth(t *testing.T) {
 	waitAPI(t, port)
 	useLocalToken(t, dir)
 
-	fill, err := os.Create(filepath.Join(dir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = fill.Write(make([]byte, 4096))
-	}
-	fill.Close()
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("fill the tmpfs: %v, want ENOSPC", err)
-	}
+	testkit.FillDisk(t, dir)
 	req, err := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/api/programs/one/stop", port), nil)
 	if err != nil {
 		t.Fatal(err)

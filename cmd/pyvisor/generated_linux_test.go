@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pyvisor/pyvisor/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,7 +45,7 @@ func TestAnnounceGenerated(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) {
 		dir := t.TempDir()
 		authPath, pwPath := filepath.Join(dir, "auth.json"), filepath.Join(dir, "admin-password")
-		writeFile(t, pwPath, "an earlier password\n")
+		testkit.WriteFile(t, pwPath, "an earlier password\n")
 		master, slave := openPTY(t)
 		if err := announceGenerated("admin", password, authPath, pwPath, slave); err != nil {
 			t.Fatalf("announceGenerated on a terminal: %v", err)

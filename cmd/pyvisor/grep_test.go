@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestLogsGrep searches the live log of a real manager's program and
@@ -13,13 +15,13 @@ import (
 func TestLogsGrep(t *testing.T) {
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 programs:
   - {name: lines, script: lines.py}
 `, port))
-	writeFile(t, filepath.Join(dir, "lines.py"), linesPy)
+	testkit.WriteFile(t, filepath.Join(dir, "lines.py"), linesPy)
 	// Backups as rotation names them: .1 the newest.
 	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
 		t.Fatal(err)
@@ -31,9 +33,9 @@ programs:
 		}
 		return b.String()
 	}
-	writeFile(t, filepath.Join(dir, "log", "lines.log.1"), numbered("tick", 31, 60))
-	writeFile(t, filepath.Join(dir, "log", "lines.log.2"), numbered("tick", 1, 30))
-	writeFile(t, filepath.Join(dir, "log", "lines.log.3"), numbered("bulk", 1, 1500))
+	testkit.WriteFile(t, filepath.Join(dir, "log", "lines.log.1"), numbered("tick", 31, 60))
+	testkit.WriteFile(t, filepath.Join(dir, "log", "lines.log.2"), numbered("tick", 1, 30))
+	testkit.WriteFile(t, filepath.Join(dir, "log", "lines.log.3"), numbered("bulk", 1, 1500))
 	startManager(t, dir)
 	waitPrograms(t, dir, "lines")
 	useLocalToken(t, dir)

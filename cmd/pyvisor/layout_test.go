@@ -31,6 +31,7 @@ func TestImportLayout(t *testing.T) {
 		"internal/client":     {"internal/api"},
 		"internal/api":        {},
 		"internal/sdnotify":   {},
+		"internal/testkit":    {}, // helpers for tests: imported by _test.go files only
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()
 	if err != nil {
@@ -39,6 +40,9 @@ func TestImportLayout(t *testing.T) {
 	for line := range strings.Lines(strings.TrimSpace(string(out))) {
 		fields := strings.Fields(line)
 		pkg := strings.TrimPrefix(fields[0], mod)
+		if slices.Contains(fields[1:], mod+"internal/testkit") {
+			t.Errorf("%s imports internal/testkit outside its tests; it holds helpers for tests only", pkg)
+		}
 		allow, known := allowed[pkg]
 		if !known {
 			if !strings.HasPrefix(pkg, "bench") {

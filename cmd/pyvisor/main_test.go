@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // buildBinary compiles pyvisor once per test binary run.
@@ -43,29 +43,18 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-// freePort returns a port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // managerProcess is pyvisor running as a separate process.
 type managerProcess struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testkit.SyncBuffer
+	stderr *testkit.SyncBuffer
 }
 
 func startManager(t *testing.T, dir string, args ...string) *managerProcess {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
-	m := &managerProcess{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	m := &managerProcess{cmd: cmd, stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = m.stdout, m.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -184,7 +173,7 @@ func writeProject(t *testing.T, yaml string) string {
 // several moments, including right after it started, and checks that the next
 // manager adopts the very same processes and never starts a second copy.
 func TestSIGKILLedManagerReadoptsWithoutDuplicates(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 programs:
@@ -227,7 +216,7 @@ func TestSIGTERMLeavesProgramsRunning(t *testing.T) {
 web_ui: {host: 127.0.0.1, port: %d}
 programs:
   - {name: one, script: sleeper.py}
-`, freePort(t)))
+`, testkit.FreePort(t)))
 	m := startManager(t, dir)
 	pids := waitPrograms(t, dir, "one")
 	m.cmd.Process.Signal(syscall.SIGTERM)
@@ -240,7 +229,7 @@ programs:
 }
 
 func TestSecondManagerRefused(t *testing.T) {
-	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", freePort(t)))
+	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", testkit.FreePort(t)))
 	first := startManager(t, dir)
 	// The manager prints this line after it has taken the lock.
 	first.waitStdout(t, "Process Manager started")
@@ -356,22 +345,4 @@ func equalMaps(a, b map[string]int) bool {
 		}
 	}
 	return true
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutines of exec.Cmd and a reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // webhookServer records the events of the notifications it gets, by program.
@@ -47,7 +49,7 @@ func nextWebhook(t *testing.T, got chan map[string]string, event string) map[str
 // notify-test, and a reload that changes the notify list.
 func TestNotifyE2E(t *testing.T) {
 	hook, got := webhookServer(t)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	argsFile := filepath.Join(t.TempDir(), "args")
 	head := fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", port)
 	programs := "programs:\n  - name: crasher\n    script: crasher.py\n    restart: {delay_seconds: 0.1, max_consecutive_failures: 3}\n"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 	"github.com/pyvisor/pyvisor/internal/web"
 )
 
@@ -64,7 +65,7 @@ func (m *managerProcess) waitStderr(t *testing.T, from int, text string) {
 // TestReloadE2E edits the configuration of a manager running as its own
 // process and reloads it by SIGHUP and through the API.
 func TestReloadE2E(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	head := fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\nprograms:\n", port)
 	dir := writeProject(t, head+"  - {name: one, script: sleeper.py}\n")
 	write := func(yaml string) {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // startManagerEnv is startManager with extra environment variables.
@@ -20,7 +22,7 @@ func startManagerEnv(t *testing.T, dir string, env ...string) *managerProcess {
 	cmd := exec.Command(binary(t))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	m := &managerProcess{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	m := &managerProcess{cmd: cmd, stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = m.stdout, m.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,7 +81,7 @@ func nextNotification(t *testing.T, received <-chan string, m *managerProcess, w
 // READY=1 comes once the web UI answers, STOPPING=1 on SIGTERM, and the
 // programs do not see the socket.
 func TestSystemdNotify(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 programs:
@@ -139,7 +141,7 @@ programs:
 // TestSystemdNotifyFailureIsNotFatal gives the manager a notification socket
 // nobody listens on: it says so in its log and runs as usual.
 func TestSystemdNotifyFailureIsNotFatal(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\n", port))
 	socket := filepath.Join(t.TempDir(), "nobody-listens")
 	m := startManagerEnv(t, dir, "NOTIFY_SOCKET="+socket)

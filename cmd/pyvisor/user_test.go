@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // uploadZip posts a ZIP holding files as a new program to the dashboard at port of the manager in dir, with
@@ -86,18 +88,12 @@ func uploadZip(t *testing.T, dir string, port int, name, script string, files ma
 // TestUploadRunsAsUser runs pyvisor as root with `user: nobody` and uploads a program: its venv is made by
 // nobody and it runs as nobody, as /proc shows.
 func TestUploadRunsAsUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("running programs as another user needs root; run the tests as root to cover it")
-	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("user nobody is needed: %v", err)
-	}
+	nobody, _ := testkit.Nobody(t, "running programs as another user")
 	const python = "/usr/bin/python3.11" // root's pyenv interpreter is behind /root, mode 0700
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("%s is needed (an interpreter nobody may run): %v", python, err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 user: nobody
@@ -159,7 +155,7 @@ func TestRootManagerRefusesLocalUsers(t *testing.T) {
 	}
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf(`
 web_ui: {host: 127.0.0.1, port: %d}
 programs:

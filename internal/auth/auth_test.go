@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyvisor/pyvisor/internal/testkit"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -36,27 +37,10 @@ func argon2idPHC(password string) string {
 	return "$argon2id$v=19$m=64,t=1,p=1$" + b64(salt) + "$" + b64(sum)
 }
 
-// clock is a settable time for sessions and lockouts.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// newClock returns the settable time of sessions and lockouts.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newAuth(t *testing.T, creds Credentials, c *clock) *Authenticator {
+func newAuth(t *testing.T, creds Credentials, c *testkit.Clock) *Authenticator {
 	t.Helper()
 	a, err := New(creds, Options{SessionLifetime: time.Hour, Now: c.Now})
 	if err != nil {
@@ -195,7 +179,7 @@ func TestSessions(t *testing.T) {
 	if _, ok := a.Session("forged"); ok {
 		t.Errorf("Session(forged) found a session")
 	}
-	c.advance(time.Hour - time.Nanosecond)
+	c.Advance(time.Hour - time.Nanosecond)
 	if _, ok := a.Session(s.ID); !ok {
 		t.Errorf("Session just before expiry: not found, want found")
 	}
@@ -203,7 +187,7 @@ func TestSessions(t *testing.T) {
 	if _, ok := a.Session(s2.ID); ok {
 		t.Errorf("Session after Logout: found, want gone")
 	}
-	c.advance(time.Nanosecond)
+	c.Advance(time.Nanosecond)
 	if _, ok := a.Session(s.ID); ok {
 		t.Errorf("Session at expiry: found, want gone (absolute expiry)")
 	}
@@ -252,7 +236,7 @@ func TestLoginRateLimited(t *testing.T) {
 	if _, err := a.Login(t.Context(), other, "admin", testPassword); err != nil {
 		t.Errorf("right login from another address: %v, want a session", err)
 	}
-	c.advance(firstLockout)
+	c.Advance(firstLockout)
 	if _, err := a.Login(t.Context(), home, "admin", testPassword); err != nil {
 		t.Fatalf("right login after the lockout: %v, want a session", err)
 	}

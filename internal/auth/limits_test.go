@@ -28,7 +28,7 @@ func TestLoginServerBudget(t *testing.T) {
 		t.Fatalf("right login from a fresh address after %d failures from others = %v; want a RateLimitedError (server) of %v",
 			DefaultFailedLoginsPerMinute, err, budgetWindow/DefaultFailedLoginsPerMinute)
 	}
-	c.advance(rl.RetryAfter)
+	c.Advance(rl.RetryAfter)
 	if _, err := a.Login(t.Context(), fresh, "admin", testPassword); err != nil {
 		t.Fatalf("right login once the budget refilled by one: %v, want a session", err)
 	}

@@ -1,18 +1,13 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // Well-formed hashes: bcrypt of "correct horse" at cost 4, and the argon2id example of RFC 9106's
@@ -122,36 +117,10 @@ func TestPasswordHashProblem(t *testing.T) {
 	}
 }
 
-// writeCert writes a self-signed certificate and its key as PEM files certName and keyName in dir.
-func writeCert(t *testing.T, dir, certName, keyName string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, certName, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(t, dir, keyName, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-}
-
 func TestLoadTLS(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, "tls/cert.pem", "tls/key.pem")
-	writeCert(t, dir, "other/cert.pem", "other/key.pem")
+	testkit.WriteCert(t, filepath.Join(dir, "tls/cert.pem"), filepath.Join(dir, "tls/key.pem"))
+	testkit.WriteCert(t, filepath.Join(dir, "other/cert.pem"), filepath.Join(dir, "other/key.pem"))
 	writeFile(t, dir, "empty.pem", "")
 	cfg := writeFile(t, dir, "ok.yaml", "web_ui:\n  tls_cert: tls/cert.pem\n  tls_key: "+filepath.Join(dir, "tls/key.pem")+"\n")
 	c, err := Load(cfg)

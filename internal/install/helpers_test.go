@@ -8,8 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // zfile is one entry of a test ZIP.
@@ -23,31 +24,11 @@ type zfile struct {
 // makeZip returns a ZIP of files, written by archive/zip as a real tool would (deflated, Unix modes).
 func makeZip(t testing.TB, files ...zfile) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate}
-		if strings.HasSuffix(f.name, "/") {
-			h.Method = zip.Store
-		}
-		if f.mode != 0 {
-			h.SetMode(f.mode)
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatalf("zip CreateHeader(%q): %v", f.name, err)
-		}
-		if f.body == "" {
-			continue // zip.Writer refuses writes (even empty ones) to directory entries
-		}
-		if _, err := w.Write([]byte(f.body)); err != nil {
-			t.Fatalf("zip write %q: %v", f.name, err)
-		}
+	entries := make([]testkit.ZipEntry, len(files))
+	for i, f := range files {
+		entries[i] = testkit.ZipEntry{Name: f.name, Body: f.body, Mode: f.mode}
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatalf("zip Close: %v", err)
-	}
-	return buf.Bytes()
+	return testkit.Zip(t, entries...)
 }
 
 // rawEntry is an entry written with zip.Writer.CreateRaw: the header says whatever the test wants, and data

@@ -1,7 +1,6 @@
 package install
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // needPython skips the test where python3 is missing and returns its path.
@@ -25,40 +26,6 @@ func needPython(t testing.TB) string {
 		t.Skip("python3 not found")
 	}
 	return p
-}
-
-// writeDemoWheel writes dir/wheels/demo-0.1-py3-none-any.whl, a minimal wheel of a package "demo" whose
-// VALUE is "demo-ok", and returns the wheels directory.
-func writeDemoWheel(t testing.TB, dir string) string {
-	t.Helper()
-	wheels := filepath.Join(dir, "wheels")
-	if err := os.MkdirAll(wheels, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	files := []struct{ name, body string }{
-		{"demo/__init__.py", "VALUE = 'demo-ok'\n"},
-		{"demo-0.1.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 0.1\n"},
-		{"demo-0.1.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: pyvisor-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-		{"demo-0.1.dist-info/RECORD", "demo/__init__.py,,\ndemo-0.1.dist-info/METADATA,,\ndemo-0.1.dist-info/WHEEL,,\ndemo-0.1.dist-info/RECORD,,\n"},
-	}
-	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(wheels, "demo-0.1-py3-none-any.whl"), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return wheels
 }
 
 // newProgram makes a program directory with main.py and, unless reqs is "", a requirements.txt of reqs and
@@ -75,7 +42,8 @@ func newProgram(t testing.TB, reqs string) (string, []string) {
 	if reqs == "" {
 		return dir, []string{"--no-index"}
 	}
-	wheels := writeDemoWheel(t, dir)
+	wheels := filepath.Join(dir, "wheels")
+	testkit.WriteDemoWheel(t, wheels)
 	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte(reqs), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +162,7 @@ func TestInstall(t *testing.T) {
 				t.Errorf("venv python prints sys.prefix %q (%v), want %q", prefix, err, filepath.Join(dir, ".venv"))
 			}
 			got, err := pyOutput(venvPy, "-c", "import demo; print(demo.VALUE)")
-			if (err == nil && got == "demo-ok") != tt.wantDemo {
+			if (err == nil && got == testkit.DemoValue) != tt.wantDemo {
 				t.Errorf("venv python: import demo = %q, %v; want importable = %v", got, err, tt.wantDemo)
 			}
 			if _, err := pyOutput(python3, "-I", "-c", "import demo"); err == nil {

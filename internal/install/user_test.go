@@ -5,33 +5,21 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // nobody returns the user nobody for Installer.User, skipping the test unless it runs as root (only root may
 // switch users) on a machine that has nobody.
 func nobody(t *testing.T) *User {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("installing as another user needs root; run the tests as root to cover it")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("user nobody is needed: %v", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("user nobody has uid %q, gid %q", u.Uid, u.Gid)
-	}
-	return &User{Name: u.Username, Home: u.HomeDir,
-		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{uint32(gid)}}}
+	u, cred := testkit.Nobody(t, "installing as another user")
+	return &User{Name: u.Username, Home: u.HomeDir, Credential: cred}
 }
 
 // uidProbe is a local package whose build backend (in the package itself, so that pip needs no index to

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestSearchBadInput(t *testing.T) {
@@ -17,7 +19,7 @@ func TestSearchBadInput(t *testing.T) {
 	if err != nil || other.Cursor == "" {
 		t.Fatalf("Search(limit 1) of two matches = %+v, %v; want a cursor", other, err)
 	}
-	writeFile(t, path, "a\na\n")
+	testkit.WriteFile(t, path, "a\na\n")
 	valid, err := r.Search(t.Context(), path, Query{Text: "a", Limit: 1}, "", 0)
 	if err != nil || valid.Cursor == "" {
 		t.Fatalf("Search(limit 1) of two matches = %+v, %v; want a cursor", valid, err)
@@ -72,11 +74,11 @@ func rotateByHand(t *testing.T, path string, backups int, newLive string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, FilePath(path, 1)+".tmp", string(data))
+	testkit.WriteFile(t, FilePath(path, 1)+".tmp", string(data))
 	if err := os.Rename(FilePath(path, 1)+".tmp", FilePath(path, 1)); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, path, newLive)
+	testkit.WriteFile(t, path, newLive)
 }
 
 // TestSearchCursorAcrossRotation checks that a cursor follows its bytes

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestLineSplitter(t *testing.T) {
@@ -127,7 +129,7 @@ func followModes(t *testing.T, test func(t *testing.T, o followOptions)) {
 func TestFollowNewLinesInOrder(t *testing.T) {
 	followModes(t, func(t *testing.T, o followOptions) {
 		path := filepath.Join(t.TempDir(), "app.log")
-		writeFile(t, path, "old 1\nold 2\n")
+		testkit.WriteFile(t, path, "old 1\nold 2\n")
 		fw, _ := startFollow(t, path, o)
 		want := strings.Split(strings.TrimSuffix(numbered("new", 1, 500), "\n"), "\n")
 		for _, l := range want {
@@ -143,7 +145,7 @@ func TestFollowNewLinesInOrder(t *testing.T) {
 func TestFollowPartialLine(t *testing.T) {
 	followModes(t, func(t *testing.T, o followOptions) {
 		path := filepath.Join(t.TempDir(), "app.log")
-		writeFile(t, path, "")
+		testkit.WriteFile(t, path, "")
 		o.flushAfter = time.Hour
 		fw, _ := startFollow(t, path, o)
 		appendFile(t, path, "hal")
@@ -158,7 +160,7 @@ func TestFollowPartialLine(t *testing.T) {
 func TestFollowFlushesPrompt(t *testing.T) {
 	followModes(t, func(t *testing.T, o followOptions) {
 		path := filepath.Join(t.TempDir(), "app.log")
-		writeFile(t, path, "")
+		testkit.WriteFile(t, path, "")
 		o.flushAfter = 100 * time.Millisecond
 		fw, _ := startFollow(t, path, o)
 		appendFile(t, path, "Password: ")
@@ -177,7 +179,7 @@ func TestFollowSurvivesRotation(t *testing.T) {
 		t.Run(fmt.Sprintf("forceCopyTruncate=%v", force), func(t *testing.T) {
 			followModes(t, func(t *testing.T, o followOptions) {
 				path := filepath.Join(t.TempDir(), "app.log")
-				writeFile(t, path, "")
+				testkit.WriteFile(t, path, "")
 				fw, _ := startFollow(t, path, o)
 				before := numbered("line", 1, 2000) // several blocks, for collapse
 				appendFile(t, path, before)
@@ -225,7 +227,7 @@ func TestFollowFileAppearsLater(t *testing.T) {
 		}
 		// Replaced by another file at the same path.
 		other := path + ".new"
-		writeFile(t, other, "replaced\n")
+		testkit.WriteFile(t, other, "replaced\n")
 		if err := os.Rename(other, path); err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +240,7 @@ func TestFollowFileAppearsLater(t *testing.T) {
 func TestFollowStops(t *testing.T) {
 	followModes(t, func(t *testing.T, o followOptions) {
 		path := filepath.Join(t.TempDir(), "app.log")
-		writeFile(t, path, "")
+		testkit.WriteFile(t, path, "")
 		t.Run("context canceled", func(t *testing.T) {
 			fw, cancel := startFollow(t, path, o)
 			cancel()
@@ -293,7 +295,7 @@ func TestFollowFrom(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			followModes(t, func(t *testing.T, o followOptions) {
 				path := filepath.Join(t.TempDir(), "app.log")
-				writeFile(t, path, tt.content)
+				testkit.WriteFile(t, path, tt.content)
 				o.from = tt.from
 				fw, _ := startFollow(t, path, o)
 				appendFile(t, path, tt.appended)
@@ -310,7 +312,7 @@ func TestFollowFrom(t *testing.T) {
 // stream does, with lines written between the two: each shows once.
 func TestFollowFromPage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	writeFile(t, path, numbered("line", 1, 10))
+	testkit.WriteFile(t, path, numbered("line", 1, 10))
 	p, err := NewReader().Page(path, 1, 3)
 	if err != nil {
 		t.Fatalf("Page(%s, 1, 3): %v", path, err)
@@ -352,7 +354,7 @@ func TestFollowPublic(t *testing.T) {
 	// Follow itself, with its real defaults; its start is not observable, so
 	// keep writing until the lines show up.
 	path := filepath.Join(t.TempDir(), "app.log")
-	writeFile(t, path, "")
+	testkit.WriteFile(t, path, "")
 	ctx, cancel := context.WithCancel(t.Context())
 	got := make(chan string, 1000)
 	done := make(chan error, 1)

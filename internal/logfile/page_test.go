@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestPageSpan(t *testing.T) {
@@ -94,7 +96,7 @@ func TestReaderPage(t *testing.T) {
 		for _, k := range []int{1, 2, defaultMarkEvery} {
 			t.Run(fmt.Sprintf("%s/k=%d", tt.name, k), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "app.log")
-				writeFile(t, path, tt.content)
+				testkit.WriteFile(t, path, tt.content)
 				got, err := newReader(k).Page(path, tt.page, tt.perPage)
 				if err != nil {
 					t.Fatalf("Page(%d, %d) error: %v", tt.page, tt.perPage, err)
@@ -109,7 +111,7 @@ func TestReaderPage(t *testing.T) {
 
 func TestReaderPageErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	writeFile(t, path, "a\n")
+	testkit.WriteFile(t, path, "a\n")
 	r := NewReader()
 	for _, tt := range []struct {
 		name          string
@@ -138,7 +140,7 @@ func TestReaderMatchesNaive(t *testing.T) {
 	for _, k := range []int{1, 3, 16} {
 		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
-			writeFile(t, path, "")
+			testkit.WriteFile(t, path, "")
 			r := newReader(k)
 			var content strings.Builder
 			for step := range 30 {
@@ -187,7 +189,7 @@ func TestReaderIndexFollowsRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
-			writeFile(t, path, numbered("old", 1, 20))
+			testkit.WriteFile(t, path, numbered("old", 1, 20))
 			r := newReader(4)
 			if _, err := r.Page(path, 1, 5); err != nil {
 				t.Fatalf("Page before rotation: %v", err)
@@ -195,7 +197,7 @@ func TestReaderIndexFollowsRotation(t *testing.T) {
 			after := tt.after
 			if tt.replace {
 				other := path + ".new"
-				writeFile(t, other, after)
+				testkit.WriteFile(t, other, after)
 				if err := os.Rename(other, path); err != nil {
 					t.Fatal(err)
 				}
@@ -223,8 +225,8 @@ func TestReaderIndexFollowsRotation(t *testing.T) {
 func TestReaderConcurrent(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	writeFile(t, a, numbered("a", 1, 100))
-	writeFile(t, b, numbered("b", 1, 100))
+	testkit.WriteFile(t, a, numbered("a", 1, 100))
+	testkit.WriteFile(t, b, numbered("b", 1, 100))
 	r := newReader(8)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -299,13 +301,6 @@ func numbered(prefix string, from, to int) string {
 		fmt.Fprintf(&sb, "%s %d\n", prefix, i)
 	}
 	return sb.String()
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func appendFile(t *testing.T, path, content string) {

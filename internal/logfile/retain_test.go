@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestNextCheck(t *testing.T) {
@@ -199,8 +201,8 @@ func TestRetainerWakesOnWrite(t *testing.T) {
 	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	writeFile(t, a, "first\n")
-	writeFile(t, b, "first\n")
+	testkit.WriteFile(t, a, "first\n")
+	testkit.WriteFile(t, b, "first\n")
 	var mu sync.Mutex
 	paths := []string{a, b}
 	rotated := make(chan string, 10)

@@ -2,12 +2,11 @@ package logfile
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestRotateOnFullDisk fills a small filesystem so that no backup can be
@@ -16,23 +15,22 @@ import (
 func TestRotateOnFullDisk(t *testing.T) {
 	tests := []struct {
 		name   string
-		mount  func(t *testing.T, dir string)
+		mount  func(t *testing.T) string
 		method Method
 	}{
-		{"tmpfs", mountTmpfs, CopyTruncate},
-		{"ext4 loop image", mountExt4, CollapseRange},
+		{"tmpfs", func(t *testing.T) string { return testkit.MountTmpfs(t, "4m") }, CopyTruncate},
+		// 16 MiB of 4 KiB blocks.
+		{"ext4 loop image", func(t *testing.T) string { return testkit.MountExt4(t, 16<<20, 4096) }, CollapseRange},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			tt.mount(t, dir)
+			dir := tt.mount(t)
 			path := filepath.Join(dir, "app.log")
 			const limit = 1 << 20
 			r := Rotator{Backups: 3}
 			content := numbered("line", 0, 150000)[:3*limit/2] // 1.5 MiB
-			writeFile(t, path, content)
-			filler := filepath.Join(dir, "filler")
-			fill(t, filler)
+			testkit.WriteFile(t, path, content)
+			free := testkit.FillDisk(t, dir)
 
 			res, err := r.RotateIfLarger(path, limit)
 			if err != nil {
@@ -52,9 +50,7 @@ func TestRotateOnFullDisk(t *testing.T) {
 			}
 
 			// Space is back: the next rotation keeps everything again.
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
+			free()
 			before := readRetained(t, path, 4)
 			more := numbered("more", 0, 150000)[:3*limit/2]
 			appendFile(t, path, more)
@@ -67,70 +63,4 @@ func TestRotateOnFullDisk(t *testing.T) {
 			}
 		})
 	}
-}
-
-// fill writes to path until the filesystem is full.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := bytes.Repeat([]byte("f"), 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill %s: %v", path, err)
-			}
-			break
-		}
-	}
-	// Single blocks may still be free; take them too.
-	for {
-		if _, err := f.Write(buf[:512]); err != nil {
-			break
-		}
-	}
-	f.Sync()
-}
-
-func mountTmpfs(t *testing.T, dir string) {
-	mount(t, "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir)
-}
-
-// mountExt4 mounts a 16 MiB ext4 image of 4 KiB blocks on dir.
-func mountExt4(t *testing.T, dir string) {
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 not found")
-	}
-	img := filepath.Join(t.TempDir(), "ext4.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-b", "4096", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
-	mount(t, "-o", "loop", img, dir)
-}
-
-// mount runs mount(8) with args, whose last is the mount point, and unmounts
-// it at cleanup; it skips the test where mounting is not permitted.
-func mount(t *testing.T, args ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small filesystem needs root")
-	}
-	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
-		t.Skipf("mount %v not permitted here: %v\n%s", args, err, out)
-	}
-	dir := args[len(args)-1]
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", dir, err, out)
-		}
-	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestOpenAppend(t *testing.T) {
@@ -113,7 +115,7 @@ func TestRotateMethod(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
-			writeFile(t, path, content)
+			testkit.WriteFile(t, path, content)
 			m, err := Rotator{ForceCopyTruncate: tt.force}.Rotate(path)
 			if err != nil {
 				t.Fatalf("Rotate: %v", err)
@@ -160,7 +162,7 @@ func TestRotateIfLarger(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, fmt.Sprintf("%d.log", i))
 			if tt.content != nil {
-				writeFile(t, path, *tt.content)
+				testkit.WriteFile(t, path, *tt.content)
 			}
 			res, err := Rotator{Backups: tt.backups}.RotateIfLarger(path, tt.max)
 			if rotated := res.Method != NoRotation; rotated != tt.wantRotated || (err != nil) != tt.wantErr {
@@ -177,7 +179,7 @@ func TestRotateIfLarger(t *testing.T) {
 // to do must not make garbage (the path's NUL-terminated copy aside).
 func TestRotateIfLargerCheckAllocatesAlmostNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "small.log")
-	writeFile(t, path, "12345\n")
+	testkit.WriteFile(t, path, "12345\n")
 	r := Rotator{Backups: 1}
 	allocs := testing.AllocsPerRun(100, func() {
 		if res, err := r.RotateIfLarger(path, 10); res.Method != NoRotation || err != nil {
@@ -209,7 +211,7 @@ func TestRotateIfLargerKeepsEverything(t *testing.T) {
 		for _, backups := range []int{50, 3} {
 			t.Run(fmt.Sprintf("copy-truncate=%v/backups=%d", force, backups), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "flood.log")
-				writeFile(t, path, content)
+				testkit.WriteFile(t, path, content)
 				res, err := Rotator{Backups: backups, ForceCopyTruncate: force}.RotateIfLarger(path, limit)
 				if err != nil || res.Method == NoRotation {
 					t.Fatalf("RotateIfLarger(%d) = %+v, %v", limit, res, err)

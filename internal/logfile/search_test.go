@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // writeLog writes the live log files[0] and its backups files[1:] into a new
@@ -22,7 +24,7 @@ func writeLog(t *testing.T, files ...string) string {
 		if content == "-" {
 			continue
 		}
-		writeFile(t, FilePath(path, k), content)
+		testkit.WriteFile(t, FilePath(path, k), content)
 	}
 	return path
 }

@@ -3,33 +3,18 @@ package logfile
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-// inotifyInstances counts this process's open inotify instances.
-func inotifyInstances(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range entries {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == "anon_inode:inotify" {
-			n++
-		}
-	}
-	return n
-}
+	"github.com/pyvisor/pyvisor/internal/testkit"
+)
 
 // TestWatcherSharesOneInstance follows many logs, some twice, through one
 // Watcher: one inotify instance serves them all, every follow gets its lines,
 // and the instance is closed once the last follow ends. (Not parallel: other
 // tests' follows open instances of their own.)
 func TestWatcherSharesOneInstance(t *testing.T) {
-	before := inotifyInstances(t)
+	before := testkit.InotifyInstances(t)
 	w := NewWatcher()
 	dir := t.TempDir()
 	const logs, perLog = 20, 2
@@ -43,7 +28,7 @@ func TestWatcherSharesOneInstance(t *testing.T) {
 	for i := range logs {
 		path := filepath.Join(dir, fmt.Sprintf("p%d.log", i))
 		if i%2 == 0 {
-			writeFile(t, path, "") // the others appear later
+			testkit.WriteFile(t, path, "") // the others appear later
 		}
 		for range perLog {
 			f := follow{path, make(chan string, 10), make(chan error, 1)}
@@ -60,7 +45,7 @@ func TestWatcherSharesOneInstance(t *testing.T) {
 			follows = append(follows, f)
 		}
 	}
-	if got := inotifyInstances(t) - before; got != 1 {
+	if got := testkit.InotifyInstances(t) - before; got != 1 {
 		t.Errorf("%d follows of %d logs through one Watcher hold %d inotify instances; want 1", len(follows), logs, got)
 	}
 	for i := range logs {
@@ -75,7 +60,7 @@ func TestWatcherSharesOneInstance(t *testing.T) {
 	for _, f := range follows {
 		<-f.done
 	}
-	if got := inotifyInstances(t) - before; got != 0 {
+	if got := testkit.InotifyInstances(t) - before; got != 0 {
 		t.Errorf("after every follow ended, the Watcher holds %d inotify instances; want 0", got)
 	}
 }

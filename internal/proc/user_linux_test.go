@@ -3,33 +3,14 @@ package proc
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// nobodyCredential returns the credential of the user nobody, skipping the test unless it runs as root (only
-// root may switch users) on a machine that has nobody.
-func nobodyCredential(t *testing.T) *syscall.Credential {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("starting a program as another user needs root; run the tests as root to cover it")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("user nobody is needed: %v", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("user nobody has uid %q, gid %q", u.Uid, u.Gid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{uint32(gid)}}
-}
+	"github.com/pyvisor/pyvisor/internal/testkit"
+)
 
 // procStatus returns the fields of /proc/PID/status named by keys ("Uid", "Gid", "Groups"), each the rest
 // of its line with runs of blanks made single spaces.
@@ -56,7 +37,7 @@ func procStatus(t *testing.T, pid int, keys ...string) map[string]string {
 // not open itself (it is in a directory only root may enter).
 func TestStartAsUser(t *testing.T) {
 	t.Parallel()
-	cred := nobodyCredential(t)
+	_, cred := testkit.Nobody(t, "starting a program as another user")
 	logPath := filepath.Join(t.TempDir(), "out.log") // t.TempDir is mode 0700, root's
 	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -109,7 +90,7 @@ func TestStartAsUser(t *testing.T) {
 // the program's own complaint reaches its output.
 func TestStartAsUserDenied(t *testing.T) {
 	t.Parallel()
-	cred := nobodyCredential(t)
+	_, cred := testkit.Nobody(t, "starting a program as another user")
 	base := t.TempDir()
 	// t.TempDir's own parent is root's and mode 0700: let nobody through to base.
 	if err := os.Chmod(filepath.Dir(base), 0o711); err != nil {

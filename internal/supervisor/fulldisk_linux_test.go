@@ -1,106 +1,28 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/statefile"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // mountSmall mounts a small file system of kind ("tmpfs", or "ext4" on a
-// loop device) on a new directory, unmounted when the test ends, and returns
-// the directory. The test is skipped where mounting is not permitted.
+// loop device) on a new directory and returns the directory.
 func mountSmall(t *testing.T, kind string) string {
 	t.Helper()
-	dir := t.TempDir()
-	var cmd *exec.Cmd
-	switch kind {
-	case "tmpfs":
-		cmd = exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir)
-	case "ext4":
-		img := filepath.Join(t.TempDir(), "disk.img")
-		if err := os.WriteFile(img, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(img, 2<<20); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command("mkfs.ext4", "-q", "-m", "0", img).CombinedOutput(); err != nil {
-			t.Skipf("cannot test a full ext4 disk: mkfs.ext4: %v: %s", err, out)
-		}
-		cmd = exec.Command("mount", "-o", "loop", img, dir)
-	default:
-		t.Fatalf("mountSmall: unknown kind %q", kind)
+	if kind == "ext4" {
+		return testkit.MountExt4(t, 2<<20, 0)
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot test a full disk: mounting a small %s is not permitted here: %v: %s", kind, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes files in dir until its file system is full and returns a
-// function that removes them, which frees the space.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	var paths []string
-	free = func() {
-		for _, p := range paths {
-			if err := os.Remove(p); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// One large file, then small ones: ext4 keeps a few blocks that a file
-	// already large does not get but a new one does.
-	for i := 0; ; i++ {
-		path := filepath.Join(dir, fmt.Sprintf("filler-%d", i))
-		paths = append(paths, path)
-		f, err := os.Create(path)
-		if err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				paths = paths[:len(paths)-1]
-				return free
-			}
-			t.Fatalf("fill %s: %v", dir, err)
-		}
-		block := make([]byte, 4096)
-		if i > 0 {
-			block = block[:1]
-		}
-		for err == nil {
-			_, err = f.Write(block)
-			if err == nil && i > 0 {
-				err = f.Sync()
-				break
-			}
-		}
-		if err == nil {
-			err = f.Sync() // ext4 allocates at write-back
-		}
-		f.Close()
-		if i > 0 && errors.Is(err, syscall.ENOSPC) {
-			return free
-		}
-		if err != nil && !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("fill %s: %v, want ENOSPC", dir, err)
-		}
-	}
+	return testkit.MountTmpfs(t, "256k")
 }
 
 // desiredOnDisk reads the state file's desired state for name.
@@ -116,7 +38,7 @@ func desiredOnDisk(t *testing.T, path, name string) statefile.Desired {
 // waitDesired waits until the state file at path says want for name; for a
 // running program, with its PID, the last of the writes a start makes (the run
 // value is saved before the process exists), so none is still to come.
-func waitDesired(t *testing.T, path, name string, want statefile.Desired, when string, log *syncBuffer) {
+func waitDesired(t *testing.T, path, name string, want statefile.Desired, when string, log *testkit.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -147,7 +69,7 @@ func TestStopOnFullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := newFixtureIn(t, dir, "programs:\n  - {name: quiet, script: quiet.py}\n")
-			var logBuf syncBuffer
+			var logBuf testkit.SyncBuffer
 			sup := New(f.cfg, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 			ctx, cancel := context.WithCancel(context.Background())
 			runErr := make(chan error, 1)
@@ -162,7 +84,7 @@ func TestStopOnFullDisk(t *testing.T) {
 			statePath := filepath.Join(dir, StateFileName)
 			waitDesired(t, statePath, "quiet", statefile.DesiredRunning, "before the stop", &logBuf)
 
-			free := fillDisk(t, dir)
+			free := testkit.FillDisk(t, dir)
 			stopped, err := sup.Stop(t.Context(), "quiet")
 			if !errors.Is(err, ErrStateNotSaved) || !strings.Contains(err.Error(), statePath) ||
 				!strings.Contains(err.Error(), "no space left") {
@@ -181,7 +103,7 @@ func TestStopOnFullDisk(t *testing.T) {
 			waitDesired(t, statePath, "quiet", statefile.DesiredStopped, "once the disk has room", &logBuf)
 
 			// Full again, a start that cannot be saved, and the exit.
-			fillDisk(t, dir)
+			testkit.FillDisk(t, dir)
 			if _, err := sup.Start(t.Context(), "quiet"); !errors.Is(err, ErrStateNotSaved) {
 				t.Errorf("Start on a full disk = %v; want ErrStateNotSaved", err)
 			}
@@ -195,22 +117,4 @@ func TestStopOnFullDisk(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

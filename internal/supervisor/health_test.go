@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/probe"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 func TestDecideHealth(t *testing.T) {
@@ -52,17 +52,6 @@ func TestDecideHealth(t *testing.T) {
 	if _, restart := decideHealth(&config.HealthCheck{Failures: 1}, starting, 0, fail); !restart {
 		t.Errorf("decideHealth with failures 1 and no start period: no restart after one failure")
 	}
-}
-
-// freePort returns a port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // healthScripts are the servers of the health check tests.
@@ -110,7 +99,7 @@ func (f *fixture) touch(name string) {
 func hasHealth(h Health) func(Status) bool { return func(st Status) bool { return st.Health == h } }
 
 func TestHTTPHealthCheck(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	f := newHealthFixture(t, fmt.Sprintf(`
 restart: {delay_seconds: 0}
 programs:
@@ -190,7 +179,7 @@ programs:
 }
 
 func TestStartPeriod(t *testing.T) {
-	port := freePort(t) // nothing listens: every check fails
+	port := testkit.FreePort(t) // nothing listens: every check fails
 	f := newHealthFixture(t, fmt.Sprintf(`
 restart: {delay_seconds: 0}
 programs:
@@ -211,7 +200,7 @@ programs:
 }
 
 func TestDependencyHealthyLate(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	f := newHealthFixture(t, fmt.Sprintf(`
 programs:
   - name: app

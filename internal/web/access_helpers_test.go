@@ -9,13 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pyvisor/pyvisor/internal/auth"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // testPassword is the admin's password in the tests with authentication.
@@ -25,30 +25,12 @@ const testPassword = "correct horse battery staple"
 // wall, makes sessions expire.
 const testLifetime = time.Hour
 
-// testClock is a settable clock for the authenticator.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // authFixture is a fixture whose handler requires credentials, served on a
 // real port of 127.0.0.1.
 type authFixture struct {
 	*fixture
 	url   string // of the server, without a trailing slash
-	clock *testClock
+	clock *testkit.Clock
 	// token is a valid API token (named "ci"); revoked was valid before the
 	// configuration was changed (see newAuthenticator).
 	token, revoked string
@@ -70,7 +52,7 @@ func newAuthFixture(t *testing.T, yaml string) *authFixture {
 	revoked, revokedHash := auth.NewToken()
 	af := &authFixture{
 		fixture: f,
-		clock:   &testClock{now: time.Now()},
+		clock:   testkit.NewClock(time.Now()),
 		token:   token,
 		revoked: revoked,
 		audit:   &recorder{msg: "audit"},

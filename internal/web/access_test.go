@@ -104,7 +104,7 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 	af.waitFor(t, "sleeper", "running", inState(supervisor.Running))
 	c := client(t, "")
 	expired := af.login(t, c, testPassword)
-	af.clock.advance(testLifetime)
+	af.clock.Advance(testLifetime)
 	session := af.login(t, c, testPassword)
 
 	// The revoked token works on this configuration...

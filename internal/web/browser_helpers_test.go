@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // debianChromium is where Debian's chromium package puts its launcher.
@@ -50,24 +50,6 @@ func chromiumPath(t testing.TB) string {
 	return ""
 }
 
-// lockedBuffer collects Chromium's output, which chromedp writes from its own goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startBrowser starts a headless Chromium for t with a fresh profile in a
 // temporary directory and returns its context; tabs are opened with newTab.
 // Chromium runs in a process group of its own, which cleanup kills after the
@@ -75,7 +57,7 @@ func (b *lockedBuffer) String() string {
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
-	out := &lockedBuffer{}
+	out := &testkit.SyncBuffer{} // Chromium's output, which chromedp writes from its own goroutine
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		// Exactly these switches; chromedp adds only --user-data-dir,

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/pyvisor/pyvisor/internal/install"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // newConfirmingTab is newTab for a page whose JavaScript dialogs are
@@ -43,7 +44,7 @@ func TestBrowserUpload(t *testing.T) {
 	zipPath := filepath.Join(t.TempDir(), "web app.zip")
 	data := zipOf(t, zipEntry{name: "web/app.py", body: demoPy},
 		zipEntry{name: "web/requirements.txt", body: "./wheels/demo-0.1-py3-none-any.whl\n"},
-		zipEntry{name: "web/wheels/demo-0.1-py3-none-any.whl", body: string(writeDemoWheel(t, t.TempDir()))})
+		zipEntry{name: "web/wheels/demo-0.1-py3-none-any.whl", body: string(testkit.WriteDemoWheel(t, t.TempDir()))})
 	if err := os.WriteFile(zipPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,7 @@
 package web
 
 import (
-	"errors"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +11,7 @@ import (
 	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/statefile"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestStopOnFullDiskAnswers503 checks that a stop the state file cannot
@@ -21,36 +19,14 @@ import (
 // the same), and that the state file records it by itself once the disk has
 // room again.
 func TestStopOnFullDiskAnswers503(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot test a full disk: mounting a small tmpfs is not permitted here: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	if err := os.WriteFile(filepath.Join(dir, "quiet.py"), []byte("import time\ntime.sleep(3600)\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testkit.MountTmpfs(t, "256k")
+	testkit.WriteFile(t, filepath.Join(dir, "quiet.py"), "import time\ntime.sleep(3600)\n")
 	f := newFixtureIn(t, dir, "programs:\n  - {name: quiet, script: quiet.py}\n")
 	st := f.waitFor(t, "quiet", "running", inState(supervisor.Running))
 	statePath := filepath.Join(dir, supervisor.StateFileName)
 	waitDesired(t, statePath, "quiet", statefile.DesiredRunning)
 
-	// Fill the disk.
-	filler := filepath.Join(dir, "filler")
-	fill, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = fill.Write(make([]byte, 4096))
-	}
-	fill.Close()
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("fill the tmpfs: %v, want ENOSPC", err)
-	}
+	free := testkit.FillDisk(t, dir)
 
 	resp := f.do(t, "POST", programPath("quiet", "/stop"), nil)
 	body := decode[api.Error](t, "POST stop on a full disk", resp)
@@ -63,9 +39,7 @@ func TestStopOnFullDiskAnswers503(t *testing.T) {
 		t.Errorf("pid %d alive after a stop on a full disk; the stop must happen all the same", st.PID)
 	}
 
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	waitDesired(t, statePath, "quiet", statefile.DesiredStopped)
 }
 

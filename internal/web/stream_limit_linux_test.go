@@ -7,23 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// inotifyInstances counts this process's open inotify instances.
-func inotifyInstances(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range entries {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == "anon_inode:inotify" {
-			n++
-		}
-	}
-	return n
-}
+	"github.com/pyvisor/pyvisor/internal/testkit"
+)
 
 // TestLogStreamsShareAndAreCapped opens as many live log streams as the
 // manager serves: they share one inotify instance (a user may open only 128),
@@ -35,14 +21,14 @@ func TestLogStreamsShareAndAreCapped(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	before := inotifyInstances(t)
+	before := testkit.InotifyInstances(t)
 	url := srv.URL + programPath("My App", "/logs/stream")
 	for i := range DefaultMaxLogStreams {
 		if s := openStream(t, url); s.resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET logs/stream #%d = %d, want 200", i+1, s.resp.StatusCode)
 		}
 	}
-	if got := inotifyInstances(t) - before; got != 1 {
+	if got := testkit.InotifyInstances(t) - before; got != 1 {
 		t.Errorf("%d live log streams hold %d inotify instances; want 1", DefaultMaxLogStreams, got)
 	}
 	resp, err := http.Get(url)

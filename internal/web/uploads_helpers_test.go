@@ -1,13 +1,9 @@
 package web
 
 import (
-	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"mime/multipart"
@@ -16,12 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // uploadConfig has one program of the config file, so that its name is taken
@@ -54,27 +50,11 @@ type zipEntry struct {
 // zipOf builds a ZIP of entries, in order.
 func zipOf(t testing.TB, entries ...zipEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		mode := e.mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		hdr.SetMode(mode)
-		w, err := zw.CreateHeader(hdr)
-		if err != nil {
-			t.Fatalf("zip entry %q: %v", e.name, err)
-		}
-		if _, err := io.WriteString(w, e.body); err != nil {
-			t.Fatal(err)
-		}
+	kit := make([]testkit.ZipEntry, len(entries))
+	for i, e := range entries {
+		kit[i] = testkit.ZipEntry{Name: e.name, Body: e.body, Mode: cmp.Or(e.mode, 0o644)}
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testkit.Zip(t, kit...)
 }
 
 // appZip is a ZIP of a working program: main.py printing version, with prefix
@@ -142,32 +122,6 @@ func newUploadFixture(t testing.TB, yaml string, opts UploadOptions) *fixture {
 
 // wheelDir is the directory of wheels pip may install from.
 func wheelDir(f *fixture) string { return filepath.Join(f.dir, "wheels") }
-
-// writeDemoWheel builds the wheel demo-0.1-py3-none-any.whl (a package demo
-// with GREETING) into dir and returns its bytes.
-func writeDemoWheel(t testing.TB, dir string) []byte {
-	t.Helper()
-	files := []zipEntry{
-		{name: "demo/__init__.py", body: "GREETING = 'greetings from the demo wheel'\n"},
-		{name: "demo-0.1.dist-info/METADATA", body: "Metadata-Version: 2.1\nName: demo\nVersion: 0.1\n"},
-		{name: "demo-0.1.dist-info/WHEEL", body: "Wheel-Version: 1.0\nGenerator: pyvisor-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-	}
-	var record strings.Builder
-	for _, e := range files {
-		sum := sha256.Sum256([]byte(e.body))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", e.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(e.body))
-	}
-	record.WriteString("demo-0.1.dist-info/RECORD,,\n")
-	files = append(files, zipEntry{name: "demo-0.1.dist-info/RECORD", body: record.String()})
-	data := zipOf(t, files...)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "demo-0.1-py3-none-any.whl"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 // leftovers lists what UploadsDir holds besides the directories of programs
 // (names given): temporary files and staging or old directories must never stay.

@@ -12,6 +12,7 @@ import (
 	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // inOrder reports whether each of parts occurs in s after the one before it.
@@ -113,7 +114,7 @@ while True:
 // that cannot be found, whose pip error must reach the log while it is written.
 func TestUploadRequirements(t *testing.T) {
 	f := newUploadFixture(t, uploadConfig, UploadOptions{})
-	wheel := writeDemoWheel(t, wheelDir(f))
+	wheel := testkit.WriteDemoWheel(t, wheelDir(f))
 	srv := serve(t, f.h)
 	cases := []struct {
 		name, prog, requirements string
