@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestPIDOneOfANamespaceIsNeverSignalled runs pyvisor inside a PID namespace
@@ -31,7 +32,7 @@ func TestPIDOneOfANamespaceIsNeverSignalled(t *testing.T) {
 	}
 	t.Setenv("PYVISOR_URL", "")
 	t.Setenv("PYVISOR_TOKEN", "")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := writeProject(t, fmt.Sprintf("web_ui: {host: 127.0.0.1, port: %d}\nprograms:\n  - {name: a, script: sleeper.py}\n", port))
 	gate := filepath.Join(dir, "go")
 	// The shell is the namespace's PID 1; a sleep beside it stands for the rest
@@ -39,7 +40,7 @@ func TestPIDOneOfANamespaceIsNeverSignalled(t *testing.T) {
 	script := fmt.Sprintf(`sleep 300 & while [ ! -e %q ]; do sleep 0.05; done; %q; wait`, gate, binary(t))
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script)
 	cmd.Dir = dir
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -72,8 +73,8 @@ func TestPIDOneOfANamespaceIsNeverSignalled(t *testing.T) {
 	state := fmt.Sprintf(`{"version": 1, "saved_at": "2026-01-01T00:00:00Z", "programs": {
 		"a": {"pid": 1, "start_time": %[1]d, "desired": "running"},
 		"ghost": {"pid": 1, "start_time": %[1]d, "desired": "running"}}}`, id.StartTime)
-	writeFile(t, filepath.Join(dir, "process_manager.pids.json"), state)
-	writeFile(t, gate, "")
+	testkit.WriteFile(t, filepath.Join(dir, "process_manager.pids.json"), state)
+	testkit.WriteFile(t, gate, "")
 
 	waitAPI(t, port)
 	// As root, pyvisor requires a login on loopback too; its token file is

@@ -51,6 +51,33 @@ func MountExt4(t testing.TB, size int64, blockSize int) string {
 	return dir
 }
 
+// MountXFS makes a sparse xfs image of size bytes (xfs wants at least 300 MiB)
+// and mounts it through a loop device on a new directory, unmounted when the
+// test ends, and returns the directory. Where mkfs.xfs (Debian's xfsprogs) is
+// missing the test is skipped, or fails under CI, which installs it.
+func MountXFS(t testing.TB, size int64) string {
+	t.Helper()
+	if _, err := exec.LookPath("mkfs.xfs"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("mkfs.xfs not found: install xfsprogs (.ci/run does)")
+		}
+		t.Skip("mkfs.xfs not found (xfsprogs)")
+	}
+	img := filepath.Join(t.TempDir(), "xfs.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.xfs", "-q", "-f", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	mount(t, "xfs", "-o", "loop", img, dir)
+	return dir
+}
+
 // mount runs mount(8) with args, whose last is the mount point, and unmounts
 // it (lazily, should a test's process still hold a file there) at cleanup; it
 // skips the test where mounting a small kind of file system is not permitted.
