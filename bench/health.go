@@ -89,7 +89,7 @@ func benchHealth(bin, work string, n int, window time.Duration, kind string, int
 
 // countHealthy returns how many programs of p's manager are healthy.
 func countHealthy(p *project) (int, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/programs", p.port))
+	resp, err := p.get("/api/programs")
 	if err != nil {
 		return 0, err
 	}

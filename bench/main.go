@@ -191,8 +191,21 @@ type apiProgram struct {
 	RestartCount int    `json:"restart_count"`
 }
 
+// get sends a GET of path to the manager, with the local token when the
+// manager wrote one (it requires a login on loopback when it runs as root).
+func (p *project) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path), nil)
+	if err != nil {
+		return nil, err
+	}
+	if token, err := os.ReadFile(filepath.Join(p.dir, "process_manager.token")); err == nil {
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	}
+	return http.DefaultClient.Do(req)
+}
+
 func (p *project) programs() ([]apiProgram, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/programs", p.port))
+	resp, err := p.get("/api/programs")
 	if err != nil {
 		return nil, err
 	}
