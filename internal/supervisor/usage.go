@@ -149,7 +149,7 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		for _, p := range programs {
 			pid := p.snapshot.Load().PID
 			pids[p.name] = pid
-			if pid != 0 && p.cgroup.Load() == nil {
+			if cg := p.cgroup.Load(); pid != 0 && (cg == nil || !cg.HasMemory()) {
 				pgids = append(pgids, pid)
 			}
 		}
