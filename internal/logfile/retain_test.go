@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -121,46 +122,66 @@ func floodKeepsEveryLine(t *testing.T, dir string, backups int, all bool) {
 	}
 }
 
-// runWriter runs a Retainer over path while a python3 child appends numbered
-// lines to it, until done says so, and returns how many lines it wrote.
-func runWriter(t *testing.T, path string, r *Retainer, done func() bool) int {
+// numberWriter is a python3 child appending numbered lines to a log file
+// until its standard input closes.
+type numberWriter struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr bytes.Buffer
+}
+
+// startWriter starts a numberWriter on path, ended at cleanup if the test
+// does not stop it.
+func startWriter(t *testing.T, path string) *numberWriter {
 	t.Helper()
 	out, err := OpenAppend(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "python3", "-c", writerScript)
-	cmd.Stdout = out
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	defer out.Close()
+	w := &numberWriter{cmd: exec.CommandContext(t.Context(), "python3", "-c", writerScript)}
+	w.cmd.Stdout, w.cmd.Stderr = out, &w.stderr
+	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := w.cmd.Start(); err != nil {
 		t.Fatalf("start writer: %v", err)
 	}
-	out.Close()
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	t.Cleanup(func() { w.stdin.Close(); w.cmd.Wait() })
+	return w
+}
+
+// stop ends the writer and returns how many lines it wrote.
+func (w *numberWriter) stop(t *testing.T) int {
+	t.Helper()
+	w.stdin.Close()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("writer: %v (stderr %q)", err, w.stderr.String())
+	}
+	written, err := strconv.Atoi(w.stderr.String())
+	if err != nil {
+		t.Fatalf("writer's count %q: %v", w.stderr.String(), err)
+	}
+	return written
+}
+
+// runWriter runs a Retainer over path while a numberWriter appends to it,
+// until done says so, and returns how many lines it wrote.
+func runWriter(t *testing.T, path string, r *Retainer, done func() bool) int {
+	t.Helper()
+	w := startWriter(t, path)
 	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	ended := make(chan struct{})
 	go func() { defer close(ended); r.Run(ctx) }()
 	for deadline := time.Now().Add(60 * time.Second); !done(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			cancel()
 			t.Fatal("not done after 60 s of writing")
 		}
 	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("writer: %v (stderr %q)", err, stderr.String())
-	}
+	written := w.stop(t)
 	cancel()
 	<-ended
-	written, err := strconv.Atoi(stderr.String())
-	if err != nil {
-		t.Fatalf("writer's count %q: %v", stderr.String(), err)
-	}
 	return written
 }
 

@@ -347,23 +347,7 @@ func TestRotateLosesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			const rotations, backups = 8, 50
 			path := filepath.Join(t.TempDir(), "app.log")
-			out, err := OpenAppend(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.CommandContext(t.Context(), "python3", "-c", writerScript)
-			cmd.Stdout = out
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start writer: %v", err)
-			}
-			out.Close()
-			t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+			w := startWriter(t, path)
 
 			r := Rotator{Backups: backups, ForceCopyTruncate: tt.force}
 			for i := range rotations {
@@ -382,14 +366,7 @@ func TestRotateLosesNothing(t *testing.T) {
 					t.Fatalf("Rotate #%d = %v; want %v", i+1, m, tt.method)
 				}
 			}
-			stdin.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("writer: %v (stderr %q)", err, stderr.String())
-			}
-			written, err := strconv.Atoi(stderr.String())
-			if err != nil {
-				t.Fatalf("writer's count %q: %v", stderr.String(), err)
-			}
+			written := w.stop(t)
 
 			var all []byte
 			for i := backups; i >= 1; i-- {

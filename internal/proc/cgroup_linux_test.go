@@ -140,25 +140,34 @@ func testCgroup(t *testing.T) *Cgroup {
 	return cg
 }
 
+// startDaemonProgram starts the test binary as a program (in a cgroup of its
+// own in mode "cgroup", found by its tag in mode "tag") that forks a grandchild
+// in a session of its own, and returns it, its spec and the grandchild's PID.
+func startDaemonProgram(t *testing.T, mode string) (*Process, Spec, int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Path: exe, Env: helperEnviron("daemon-grandchild")}
+	if mode == "cgroup" {
+		spec.Cgroup = testCgroup(t)
+	}
+	p, out := startWithPipe(t, spec)
+	grandchild, err := strconv.Atoi(out.line(t))
+	if err != nil {
+		t.Fatalf("grandchild pid: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+	return p, spec, grandchild
+}
+
 // TestStopKillsSetsidDaemon: a grandchild that made itself a session of its own (outside the process group
 // that stop signals) is gone after Stop, both where the program has a cgroup and where its tag finds it.
 func TestStopKillsSetsidDaemon(t *testing.T) {
 	for _, mode := range []string{"cgroup", "tag"} {
 		t.Run(mode, func(t *testing.T) {
-			exe, err := os.Executable()
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec := Spec{Path: exe, Env: helperEnviron("daemon-grandchild")}
-			if mode == "cgroup" {
-				spec.Cgroup = testCgroup(t)
-			}
-			p, out := startWithPipe(t, spec)
-			grandchild, err := strconv.Atoi(out.line(t))
-			if err != nil {
-				t.Fatalf("grandchild pid: %v", err)
-			}
-			t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+			p, spec, grandchild := startDaemonProgram(t, mode)
 			if sid, _ := unix.Getsid(grandchild); sid != grandchild {
 				t.Fatalf("grandchild %d has session %d, want a session of its own", grandchild, sid)
 			}
@@ -188,20 +197,7 @@ func TestStopKillsSetsidDaemon(t *testing.T) {
 func TestGroupAliveSeesDaemon(t *testing.T) {
 	for _, mode := range []string{"cgroup", "tag"} {
 		t.Run(mode, func(t *testing.T) {
-			exe, err := os.Executable()
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec := Spec{Path: exe, Env: helperEnviron("daemon-grandchild")}
-			if mode == "cgroup" {
-				spec.Cgroup = testCgroup(t)
-			}
-			p, out := startWithPipe(t, spec)
-			grandchild, err := strconv.Atoi(out.line(t))
-			if err != nil {
-				t.Fatalf("grandchild pid: %v", err)
-			}
-			t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+			p, _, grandchild := startDaemonProgram(t, mode)
 			_ = syscall.Kill(p.Identity().PID, syscall.SIGKILL)
 			waitDone(t, p, 10*time.Second)
 			if !p.GroupAlive() {

@@ -145,31 +145,13 @@ programs:
 		tb := newTab(t, d.browser)
 		tb.openLogs(d.url, "numbers", 1)
 		before := tb.logPage()
-		tb.click("Auto-refresh", `document.querySelector('[data-field=follow]')`)
-		tb.waitJS("the live tail to start", infoJS+`.includes('live: 0 new lines')`, infoJS)
-		// The stream may connect a moment after the page says so; a line
-		// written before that is in no stream, so write lines until one comes.
-		pid := d.pid(t, "numbers")
-		newLine := linesJS + `.find((d) => d.textContent.startsWith('written after opening'))`
-		waitUntil(t, "a line written after opening to show", func() bool {
-			if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
-				t.Fatalf("kill(%d, SIGUSR1): %v", pid, err)
-			}
-			deadline := time.Now().Add(2 * time.Second)
-			for time.Now().Before(deadline) {
-				if eval[bool](tb, `!!(`+newLine+`)`) {
-					return true
-				}
-				time.Sleep(pollEvery) // as waitUntil
-			}
-			return false
-		}, func() string { return "the viewer's info: " + eval[string](tb, infoJS) })
+		followUntilNewLine(t, tb, d.pid(t, "numbers"))
 		type live struct {
 			Number int
 			Last   string
 			Info   string
 		}
-		got := eval[live](tb, `({Number: +`+newLine+`.dataset.line, Last: `+linesJS+`.at(-1).textContent, Info: `+infoJS+`})`)
+		got := eval[live](tb, `({Number: +`+newLineJS+`.dataset.line, Last: `+linesJS+`.at(-1).textContent, Info: `+infoJS+`})`)
 		if got.Number <= before.Last || !strings.HasPrefix(got.Last, "written after opening") || !strings.Contains(got.Info, "live: ") {
 			t.Errorf("after a write the viewer shows %+v; want the new line last, numbered past %d, and a live count in the info",
 				got, before.Last)
@@ -310,4 +292,30 @@ func (tb *tab) checkNoDialogs() {
 	if got := tb.openedDialogs(); !slices.Equal(got, []string{probe}) {
 		tb.t.Errorf("the page opened the dialogs %q; want none but the test's own probe (%q)", got, probe)
 	}
+}
+
+// newLineJS finds the viewer's first line written after opening, or undefined.
+const newLineJS = linesJS + `.find((d) => d.textContent.startsWith('written after opening'))`
+
+// followUntilNewLine turns the viewer's Auto-refresh on and has the program
+// pid write "written after opening" lines (SIGUSR1) until one shows. The stream
+// may connect a moment after the page says so; a line written before that is in
+// no stream, so it writes lines until one comes.
+func followUntilNewLine(t *testing.T, tb *tab, pid int) {
+	t.Helper()
+	tb.click("Auto-refresh", `document.querySelector('[data-field=follow]')`)
+	tb.waitJS("the live tail to start", infoJS+`.includes('live: 0 new lines')`, infoJS)
+	waitUntil(t, "a line written after opening to show", func() bool {
+		if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+			t.Fatalf("kill(%d, SIGUSR1): %v", pid, err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if eval[bool](tb, `!!(`+newLineJS+`)`) {
+				return true
+			}
+			time.Sleep(pollEvery) // as waitUntil
+		}
+		return false
+	}, func() string { return "the viewer's info: " + eval[string](tb, infoJS) })
 }

@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -46,23 +44,7 @@ programs:
 	t.Run("following live, the range grows", func(t *testing.T) {
 		tb := newTab(t, d.browser)
 		tb.openLogs(d.url, "numbers", 2)
-		tb.click("Auto-refresh", `document.querySelector('[data-field=follow]')`)
-		tb.waitJS("the live tail to start", infoJS+`.includes('live: 0 new lines')`, infoJS)
-		pid := d.pid(t, "numbers")
-		newLine := linesJS + `.find((d) => d.textContent.startsWith('written after opening'))`
-		waitUntil(t, "a line written after opening to show", func() bool {
-			if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
-				t.Fatalf("kill(%d, SIGUSR1): %v", pid, err)
-			}
-			deadline := time.Now().Add(2 * time.Second)
-			for time.Now().Before(deadline) {
-				if eval[bool](tb, `!!(`+newLine+`)`) {
-					return true
-				}
-				time.Sleep(pollEvery) // as waitUntil
-			}
-			return false
-		}, func() string { return "the viewer's info: " + eval[string](tb, infoJS) })
+		followUntilNewLine(t, tb, d.pid(t, "numbers"))
 		last := eval[int](tb, `+`+linesJS+`.at(-1).dataset.line`)
 		want := fmt.Sprintf("lines 1–%d of %d", last, last)
 		tb.waitJS("the info to name the lines shown", infoJS+`.includes(`+jsString(want)+`)`, infoJS)
