@@ -79,11 +79,11 @@ programs:
 		go func() {
 			done <- runClient(ctx, "events", []string{"one", "-f", "-n", "1", "--url", url}, os.Getenv, &stdout, &stderr)
 		}()
-		waitFor(t, "the first event", func() bool { return strings.Contains(stdout.String(), "one started") })
+		testkit.Eventually(t, "the first event", func() bool { return strings.Contains(stdout.String(), "one started") })
 		if r := cli("stop", "one", "--url", url); r.code != 0 {
 			t.Fatalf("stop one: %v", r)
 		}
-		waitFor(t, "the stop to be followed", func() bool { return strings.Contains(stdout.String(), "one stopped: killed by SIGTERM after ") })
+		testkit.Eventually(t, "the stop to be followed", func() bool { return strings.Contains(stdout.String(), "one stopped: killed by SIGTERM after ") })
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("pyvisor events -f ended with %d after Ctrl+C, want 0; stderr %s", code, stderr.String())
@@ -110,17 +110,5 @@ programs:
 	info, err := os.Stat(filepath.Join(dir, "process_manager.events.jsonl"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("history file: %v, %v; want mode 0600", info, err)
-	}
-}
-
-// waitFor waits until cond holds, for at most 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // output into a buffer gives no notice
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/proc"
 	"github.com/pyvisor/pyvisor/internal/statefile"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // editState changes the saved state as edit says, as a manager killed at some
@@ -64,7 +64,7 @@ programs:
 	b := m.waitFor(t, "b", "running", inState(Running))
 	m.stop()
 	child := 0
-	eventually(t, "forker.py writes grandchild.pid", func() bool {
+	testkit.Eventually(t, "forker.py writes grandchild.pid", func() bool {
 		data, _ := os.ReadFile(filepath.Join(f.dir, "grandchild.pid"))
 		child, _ = strconv.Atoi(string(data))
 		return child != 0
@@ -200,7 +200,7 @@ programs:
 	}
 
 	syscall.Kill(-a.PID, syscall.SIGKILL) // the program dies while no manager runs
-	eventually(t, "the killed program is gone", func() bool { return !alive(a.PID) })
+	testkit.Eventually(t, "the killed program is gone", func() bool { return !alive(a.PID) })
 	m3 := f.start()
 	a3 := m3.waitFor(t, "a", "running", inState(Running))
 	if a3.PID == child.PID || a3.Adopted {
@@ -217,7 +217,7 @@ func (f *fixture) detachedChild() proc.Identity {
 	f.t.Helper()
 	path := filepath.Join(f.dir, "detached.pid")
 	var data []byte
-	eventually(f.t, "detacher.py writes "+path, func() bool {
+	testkit.Eventually(f.t, "detacher.py writes "+path, func() bool {
 		data, _ = os.ReadFile(path)
 		return strings.HasSuffix(string(data), "\n")
 	})
@@ -231,17 +231,6 @@ func (f *fixture) detachedChild() proc.Identity {
 }
 
 // eventually polls cond (a file written, a process gone: nothing to wait on)
-// and fails the test if it does not hold within 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // A copy of the configuration directory, state file included, adopts none of
 // the original's processes, and its stops reach none of them.
@@ -318,7 +307,7 @@ programs:
 // waitLog waits until the program's log holds want.
 func (f *fixture) waitLog(t *testing.T, name, want string) {
 	t.Helper()
-	eventually(t, "the log of "+name+" says "+want, func() bool { return strings.Contains(f.readLog(name), want) })
+	testkit.Eventually(t, "the log of "+name+" says "+want, func() bool { return strings.Contains(f.readLog(name), want) })
 }
 
 // A process that carries every tag but runs as another user than the

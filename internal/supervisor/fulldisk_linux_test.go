@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/statefile"
 	"github.com/pyvisor/pyvisor/internal/testkit"
@@ -33,25 +32,6 @@ func desiredOnDisk(t *testing.T, path, name string) statefile.Desired {
 		t.Fatalf("load state file: %v", err)
 	}
 	return st.Programs[name].Desired
-}
-
-// waitDesired waits until the state file at path says want for name; for a
-// running program, with its PID, the last of the writes a start makes (the run
-// value is saved before the process exists), so none is still to come.
-func waitDesired(t *testing.T, path, name string, want statefile.Desired, when string, log *testkit.SyncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := statefile.Load(path)
-		if e := st.Programs[name]; err == nil && e.Desired == want && (want != statefile.DesiredRunning || e.PID != 0) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the state file does not say %q desired %s after 20 s (%+v, %v); log:\n%s",
-				when, name, want, st.Programs[name], err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // the file gives no notice of a write
-	}
 }
 
 // quietScript runs without writing anything, so that a full disk does not
@@ -82,7 +62,7 @@ func TestStopOnFullDisk(t *testing.T) {
 			m := &manager{sup: sup}
 			st := m.waitFor(t, "quiet", "running", inState(Running))
 			statePath := filepath.Join(dir, StateFileName)
-			waitDesired(t, statePath, "quiet", statefile.DesiredRunning, "before the stop", &logBuf)
+			testkit.WaitDesired(t, statePath, "quiet", statefile.DesiredRunning, &logBuf)
 
 			free := testkit.FillDisk(t, dir)
 			stopped, err := sup.Stop(t.Context(), "quiet")
@@ -100,7 +80,7 @@ func TestStopOnFullDisk(t *testing.T) {
 
 			// Room again: the retry writes the stop without another request.
 			free()
-			waitDesired(t, statePath, "quiet", statefile.DesiredStopped, "once the disk has room", &logBuf)
+			testkit.WaitDesired(t, statePath, "quiet", statefile.DesiredStopped, &logBuf)
 
 			// Full again, a start that cannot be saved, and the exit.
 			testkit.FillDisk(t, dir)

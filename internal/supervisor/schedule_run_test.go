@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // TestScheduledRuns runs jobs every second on real processes: a run that exits 0 is a successful last
@@ -88,7 +90,7 @@ programs:
 	m := f.start()
 	run := m.waitFor(t, "slow", "running", inState(Running))
 	// On a loaded machine the interpreter may take longer to start than a due time.
-	eventually(t, "the run to print", func() bool { return strings.Contains(f.readLog("slow"), "sleeper up") })
+	testkit.Eventually(t, "the run to print", func() bool { return strings.Contains(f.readLog("slow"), "sleeper up") })
 	st := m.waitFor(t, "slow", "a skipped due time", func(s Status) bool { return s.SkippedRuns >= 2 })
 	if st.PID != run.PID || st.State != Running {
 		t.Errorf("after skipped due times: pid %d state %s, want the first run %d still running alone", st.PID, st.State, run.PID)

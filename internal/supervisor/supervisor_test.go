@@ -16,6 +16,7 @@ import (
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/proc"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // Python programs used by the tests, written into each test's directory.
@@ -157,26 +158,7 @@ func (m *manager) stop() {
 // waitFor waits until the program's status satisfies cond.
 func (m *manager) waitFor(t *testing.T, name, what string, cond func(Status) bool) Status {
 	t.Helper()
-	changed, cancel := m.sup.Subscribe()
-	defer cancel()
-	deadline := time.After(20 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st, err := m.sup.Status(name)
-		if err != nil {
-			t.Fatalf("Status(%q): %v", name, err)
-		}
-		if cond(st) {
-			return st
-		}
-		select {
-		case <-changed:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("program %q: timed out waiting for %s; last status %+v", name, what, st)
-		}
-	}
+	return testkit.WaitStatus(t, m.sup, name, what, cond)
 }
 
 func inState(s State) func(Status) bool { return func(st Status) bool { return st.State == s } }

@@ -101,17 +101,7 @@ func call(t *testing.T, c *http.Client, method, target string, body io.Reader, h
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
+	resp := testkit.Do(ctx, t, c, method, target, body, hdr...)
 	defer resp.Body.Close()
 	var b []byte
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {

@@ -252,8 +252,12 @@ func rowJS(name string) string {
 	return `document.querySelector('article[data-program="' + CSS.escape(` + jsString(name) + `) + '"]')`
 }
 
-// rowsStateJS describes every row as "name=state", to show what a page showed.
-const rowsStateJS = `JSON.stringify([...document.querySelectorAll('article[data-program]')].map(a => a.dataset.program + '=' + a.dataset.state))`
+// rowsStateJS lists each card's program and state, with the message of a
+// failed action when one shows, for the failure messages of waits.
+const rowsStateJS = `JSON.stringify([...document.querySelectorAll('article[data-program]')].map(a => {
+	const m = a.querySelector('[data-field=action-error]');
+	return a.dataset.program + '=' + a.dataset.state + (m && !m.hidden ? ' (' + m.textContent + ')' : '');
+}))`
 
 // openDashboard loads the dashboard at url in tb and waits until it shows
 // rows programs, fed by the live event stream.

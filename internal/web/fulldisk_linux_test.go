@@ -6,7 +6,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pyvisor/pyvisor/internal/api"
 	"github.com/pyvisor/pyvisor/internal/statefile"
@@ -24,7 +23,7 @@ func TestStopOnFullDiskAnswers503(t *testing.T) {
 	f := newFixtureIn(t, dir, "programs:\n  - {name: quiet, script: quiet.py}\n")
 	st := f.waitFor(t, "quiet", "running", inState(supervisor.Running))
 	statePath := filepath.Join(dir, supervisor.StateFileName)
-	waitDesired(t, statePath, "quiet", statefile.DesiredRunning)
+	testkit.WaitDesired(t, statePath, "quiet", statefile.DesiredRunning)
 
 	free := testkit.FillDisk(t, dir)
 
@@ -40,23 +39,5 @@ func TestStopOnFullDiskAnswers503(t *testing.T) {
 	}
 
 	free()
-	waitDesired(t, statePath, "quiet", statefile.DesiredStopped)
-}
-
-// waitDesired waits until the state file at path says want for name; for a
-// running program, with its PID, the last of the writes a start makes (the run
-// value is saved before the process exists), so none is still to come.
-func waitDesired(t *testing.T, path, name string, want statefile.Desired) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := statefile.Load(path)
-		if e := st.Programs[name]; err == nil && e.Desired == want && (want != statefile.DesiredRunning || e.PID != 0) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the state file does not say %q desired %s after 20 s: %+v, %v", name, want, st.Programs[name], err)
-		}
-		time.Sleep(50 * time.Millisecond) // the file gives no notice of a write
-	}
+	testkit.WaitDesired(t, statePath, "quiet", statefile.DesiredStopped)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/install"
 	"github.com/pyvisor/pyvisor/internal/supervisor"
+	"github.com/pyvisor/pyvisor/internal/testkit"
 )
 
 // secretValue is set in the environment of a program; no response may contain it.
@@ -142,23 +143,7 @@ func newFixtureIn(t testing.TB, dir, yaml string) *fixture {
 // waitFor waits until the program's status satisfies cond.
 func (f *fixture) waitFor(t testing.TB, name, what string, cond func(supervisor.Status) bool) supervisor.Status {
 	t.Helper()
-	changed, cancel := f.sup.Subscribe()
-	defer cancel()
-	deadline := time.After(20 * time.Second)
-	for {
-		st, err := f.sup.Status(name)
-		if err != nil {
-			t.Fatalf("Status(%q): %v", name, err)
-		}
-		if cond(st) {
-			return st
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("program %q: timed out waiting for %s; last status %+v", name, what, st)
-		}
-	}
+	return testkit.WaitStatus(t, f.sup, name, what, cond)
 }
 
 // waitLog waits until the program's log file contains text.
