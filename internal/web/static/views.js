@@ -39,9 +39,11 @@ function put(r, key, value, apply) {
 }
 
 // initViews wires the views around the cards of main.js (rows: name -> card
-// row). apply(programs) is called with every new list, after the cards are
-// updated; onList(programs) gets each list too (the program page).
-export function initViews(list, rows, onList) {
+// row, kept by syncCards(programs)). Only the view shown is built and kept up
+// to date: the cards through syncCards, the table here; the other is brought
+// up to date when it is shown. The function returned is called with every new
+// list; onList(programs) gets each list too (the program page).
+export function initViews(list, rows, syncCards, onList) {
   const table = $('[data-field="table"]'), tbody = table.querySelector('tbody');
   const find = $('[data-field="find"]'), bulk = $('[data-field="bulk"]'), allBox = $('[data-field="select-all"]');
   const st = {
@@ -170,15 +172,17 @@ export function initViews(list, rows, onList) {
       if (st.desc) st.shown.reverse();
     }
     const grouped = st.programs.some((p) => p.group);
-    const table = st.view === 'table';
-    const cards = [], nodes = [];
+    const view = st.view;
+    const nodes = [];
     for (const [g, ps] of groupsOf(st.shown)) {
-      if (grouped) cards.push(head('cards', g, ps.length));
-      if (grouped && table) nodes.push(head('table', g, ps.length));
+      if (grouped) nodes.push(head(view, g, ps.length));
       if (grouped && st.collapsed.has(g)) continue;
       for (const p of ps) {
-        cards.push(rows.get(p.name).el);
-        if (!table) continue;
+        if (view === 'cards') {
+          const row = rows.get(p.name); // none for a program just removed from its card
+          if (row) nodes.push(row.el);
+          continue;
+        }
         let r = trows.get(p.name);
         if (!r) trows.set(p.name, (r = tRow(p.name)));
         r.p = p;
@@ -187,8 +191,7 @@ export function initViews(list, rows, onList) {
         nodes.push(r.tr);
       }
     }
-    place(list, cards); // also in the table view: hidden, but there to switch back to
-    if (table) place(tbody, nodes);
+    place(view === 'cards' ? list : tbody, nodes);
     $('[data-field="nomatch"]').hidden = st.shown.length > 0 || st.programs.length === 0;
     showBulk();
   }
@@ -208,10 +211,12 @@ export function initViews(list, rows, onList) {
   }
 
   function setView(v) {
+    if (v === st.view) return;
     st.view = v;
     store.set('view', v);
     document.body.dataset.view = v;
     for (const b of document.querySelectorAll('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === v));
+    if (v === 'cards') syncCards(st.programs); // not kept up to date while hidden
     layout();
   }
 
@@ -299,6 +304,7 @@ export function initViews(list, rows, onList) {
         st.selected.delete(n);
       }
     }
+    if (st.view === 'cards') syncCards(programs);
     markCounts();
     layout();
     onList(programs);
