@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -39,9 +40,10 @@ func TestBrowserTableView(t *testing.T) {
 	tb.waitState("flaky", "broken")
 	tb.click("the Table view", `document.querySelector('[data-view=table]')`)
 	tb.waitJS("the table with its group headings", tableRowsJS+` === 'group:▾ Web (2),api,frontend,group:▾ Workers (2),worker-1,worker-2,group:▾ No group (2),reports,flaky'`, tableRowsJS)
-	if got := eval[string](tb, `getComputedStyle(document.querySelector('.ptable thead th')).position`); got != "sticky" {
+	if got := eval[string](tb, `getComputedStyle(document.querySelector('.ptable thead')).position`); got != "sticky" {
 		t.Errorf("the table's header has position %q, want sticky (it stays on screen)", got)
 	}
+	checkColumns(t, tb)
 	if eval[bool](tb, `document.querySelector('.programs').offsetParent !== null`) {
 		t.Errorf("in the table view the cards are shown; want them hidden")
 	}
@@ -204,6 +206,49 @@ func TestBrowserProgramPage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkColumns checks, on a laptop and on a phone, that the table fits the
+// screen and that each column's heading is above its cells: the rows are
+// laid out one by one (flex), not as a table. On the phone only the
+// selection, name, state and actions are shown.
+func checkColumns(t *testing.T, tb *tab) {
+	t.Helper()
+	for _, vp := range viewports {
+		tb.do("set the screen size", chromedp.EmulateViewport(vp.width, vp.height))
+		type column struct {
+			Class       string
+			Left, Width float64
+			Cells       []float64 // the left of each shown row's cell
+		}
+		cols := eval[[]column](tb, `[...document.querySelectorAll('.ptable thead th')].filter(th => th.offsetParent !== null).map(th => {
+			const r = th.getBoundingClientRect();
+			return {Class: th.className, Left: r.left, Width: r.width,
+				Cells: [...document.querySelectorAll('.ptable tbody tr[data-trow]:not([hidden]) td.' + th.className)].map(td => td.getBoundingClientRect().left)};
+		})`)
+		var names []string
+		for _, c := range cols {
+			names = append(names, c.Class)
+			for _, left := range c.Cells {
+				if math.Abs(left-c.Left) > 0.5 || len(c.Cells) != 6 {
+					t.Errorf("%s: the %s cells of the rows start at %v (%d cells), their heading at %.1f; want them in line, one per row",
+						vp.name, c.Class, c.Cells, len(c.Cells), c.Left)
+					break
+				}
+			}
+		}
+		want := "c-sel c-name c-state c-pid c-up c-num c-cpu c-mem c-exit c-act c-res"
+		if vp.width < 600 {
+			want = "c-sel c-name c-state c-act"
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("%s: the table shows the columns %q, want %q", vp.name, got, want)
+		}
+		if over := eval[bool](tb, `document.documentElement.scrollWidth > innerWidth`); over {
+			t.Errorf("%s: the table is wider than the screen", vp.name)
+		}
+	}
+	tb.do("set the screen size back", chromedp.EmulateViewport(viewports[0].width, viewports[0].height))
 }
 
 // clearFind empties the search box, as a user deleting its text would.
