@@ -2,7 +2,7 @@
 // is remembered), search by name, the header's state counts as filters,
 // sorting, collapsible groups, and actions on a selection of programs.
 import { act } from './api.js';
-import { allowed, el, fmtBytes, fmtDuration, sparkline, STATES } from './render.js';
+import { allowed, el, fmtCPU, fmtDuration, fmtMemory, sparkline, STATES } from './render.js';
 
 const $ = (sel) => document.querySelector(sel);
 const store = {
@@ -15,7 +15,7 @@ const DOING = { start: 'Starting…', stop: 'Stopping…', restart: 'Restarting�
 const SORTS = {
   name: (a, b) => a.name.localeCompare(b.name),
   state: (a, b) => STATES.indexOf(a.state) - STATES.indexOf(b.state),
-  cpu: (a, b) => (a.pid == null ? -1 : a.cpu_percent) - (b.pid == null ? -1 : b.cpu_percent),
+  cpu: (a, b) => (a.pid == null ? -1 : a.cpu_percent ?? 0) - (b.pid == null ? -1 : b.cpu_percent ?? 0),
   memory: (a, b) => (a.pid == null ? -1 : a.memory_rss_bytes) - (b.pid == null ? -1 : b.memory_rss_bytes),
   restarts: (a, b) => a.restart_count - b.restart_count,
 };
@@ -82,9 +82,9 @@ export function initViews(list, rows, syncCards, onList) {
     put(r, 'pid', run ? String(p.pid) : '—', txt(c.pid));
     put(r, 'up', run ? fmtDuration(p.uptime_seconds) : '—', txt(c.up));
     put(r, 'rs', String(p.restart_count), txt(c.rs));
-    put(r, 'cpu', run ? `${p.cpu_percent.toFixed(1)} %` : '—', txt(c.cpu));
+    put(r, 'cpu', fmtCPU(p), txt(c.cpu));
     put(r, 'spark', p.cpu_history.join(), () => sparkline(c, p.cpu_history));
-    put(r, 'mem', run ? fmtBytes(p.memory_rss_bytes) : '—', txt(c.mem));
+    put(r, 'mem', fmtMemory(p), txt(c.mem));
     put(r, 'exit', p.last_exit_time ? when(p.last_exit_time) : '—', txt(c.exit));
     put(r, 'exitWhy', p.exit_description || '', (t) => { c.exit.title = t; });
     put(r, 'ok', Object.keys(ACTIONS).map((a) => canDo(p, a)).join() + r.busy, () => {
