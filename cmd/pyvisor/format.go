@@ -32,7 +32,9 @@ func statusRow(p *api.Program) []string {
 		// Uptime, CPU and memory are those of the running process.
 		pid = strconv.Itoa(*p.PID)
 		uptime = formatUptime(p.UptimeSeconds)
-		cpu = strconv.FormatFloat(p.CPUPercent, 'f', 1, 64) + "%"
+		if p.CPUPercent != nil { // null until the second sample
+			cpu = strconv.FormatFloat(*p.CPUPercent, 'f', 1, 64) + "%"
+		}
 		if p.MemoryRSSBytes > 0 { // 0 until the first sample
 			mem = formatBytes(p.MemoryRSSBytes)
 		}

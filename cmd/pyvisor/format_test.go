@@ -45,10 +45,14 @@ func TestStatusRow(t *testing.T) {
 		p    api.Program
 		want []string
 	}{
-		{"running", api.Program{Name: "web", State: "running", PID: ptr(123), UptimeSeconds: 725, RestartCount: 2, CPUPercent: 0.46, MemoryRSSBytes: 12_897_485},
+		{"running", api.Program{Name: "web", State: "running", PID: ptr(123), UptimeSeconds: 725, RestartCount: 2, CPUPercent: ptr(0.46), MemoryRSSBytes: 12_897_485},
 			[]string{"web", "running", "123", "12m5s", "2", "0.5%", "12.3 MiB"}},
 		{"running, not sampled yet", api.Program{Name: "web", State: "running", PID: ptr(5), RestartCount: 0},
-			[]string{"web", "running", "5", "0s", "0", "0.0%", "-"}},
+			[]string{"web", "running", "5", "0s", "0", "-", "-"}},
+		{"running, sampled once (CPU needs two samples)", api.Program{Name: "web", State: "running", PID: ptr(5), MemoryRSSBytes: 2048},
+			[]string{"web", "running", "5", "0s", "0", "-", "2.0 KiB"}},
+		{"running, idle", api.Program{Name: "web", State: "running", PID: ptr(5), CPUPercent: ptr(0.0), MemoryRSSBytes: 2048},
+			[]string{"web", "running", "5", "0s", "0", "0.0%", "2.0 KiB"}},
 		{"stopped", api.Program{Name: "two words", State: "stopped", RestartCount: 1},
 			[]string{"two words", "stopped", "-", "-", "1", "-", "-"}},
 		{"control characters", api.Program{Name: "a\tb\x1b[31m", State: "error"},

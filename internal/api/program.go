@@ -32,11 +32,12 @@ type Program struct {
 	// NextStartSeconds is the time until a restarting or cooling-down program
 	// starts, with one decimal, or null.
 	NextStartSeconds *float64 `json:"next_start_seconds"`
-	// CPUPercent is the whole process group's CPU use with one decimal; 100 is one core.
-	CPUPercent float64 `json:"cpu_percent"`
+	// CPUPercent is the whole process group's CPU use with one decimal; 100 is one core. It is null
+	// when no process runs and before the process's second sample (CPU use is measured between two).
+	CPUPercent *float64 `json:"cpu_percent"`
 	// CPUHistory holds the recent CPUPercent samples, oldest first, with one decimal.
 	CPUHistory []float64 `json:"cpu_history"`
-	// MemoryRSSBytes is the whole process group's resident memory.
+	// MemoryRSSBytes is the whole process group's resident memory; 0 when no process runs and before its first sample.
 	MemoryRSSBytes uint64 `json:"memory_rss_bytes"`
 	// Enabled says whether the program starts with the manager.
 	Enabled bool `json:"enabled"`

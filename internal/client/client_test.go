@@ -187,7 +187,7 @@ func TestProgramsKeepsRawJSON(t *testing.T) {
 	if string(l.Raw) != body {
 		t.Errorf("Programs().Raw = %s, want the body as sent (without its newline) %s", l.Raw, body)
 	}
-	if got := l.Names(); len(got) != 1 || got[0] != "a" || l.Programs[0].CPUPercent != 1.5 || l.Programs[0].MemoryRSSBytes != 2048 {
+	if got := l.Names(); len(got) != 1 || got[0] != "a" || l.Programs[0].CPUPercent == nil || *l.Programs[0].CPUPercent != 1.5 || l.Programs[0].MemoryRSSBytes != 2048 {
 		t.Errorf("Programs() decoded %+v, want program a with cpu 1.5 and 2048 bytes", l)
 	}
 }

@@ -46,6 +46,10 @@ type Entry struct {
 	// Installing is true while an upload's install step runs; a manager that finds
 	// it set knows the install was interrupted.
 	Installing bool `json:"installing,omitempty"`
+	// InstallFailed is why an upload's last install failed, "" if it did not: a
+	// manager that finds it set refuses to start the program until an update or
+	// a new upload installs it again.
+	InstallFailed string `json:"install_failed,omitempty"`
 	// Run is the random value this start gave the process in its environment. It
 	// is saved before the process starts, so that a manager killed before it
 	// saved the PID finds the process by it; with a PID, the process must carry it.

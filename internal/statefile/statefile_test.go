@@ -13,7 +13,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "process_manager.pids.json")
 	want := State{Deployment: "d1e2", Path: path, Programs: map[string]Entry{
 		"web":    {PID: 1234, StartTime: 98765, Desired: DesiredRunning, Run: "r1", Command: "c1"},
-		"worker": {PID: 0, Desired: DesiredStopped},
+		"worker": {PID: 0, Desired: DesiredStopped, InstallFailed: "installation failed: pip install: exit status 1"},
+		"upload": {Desired: DesiredRunning, Installing: true},
 	}}
 	if err := Save(path, want); err != nil {
 		t.Fatalf("Save: %v", err)

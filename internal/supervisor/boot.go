@@ -33,6 +33,8 @@ type boot struct {
 	start       bool              // start a new process now
 	install     InstallFunc       // install first (a new upload)
 	interrupted bool              // an install was under way when the last manager went down
+	// installFailed is why the last install failed, as saved: starts are refused (see failInstall).
+	installFailed string
 }
 
 // deployment is the identity of this configuration: a random id kept in the
@@ -74,7 +76,9 @@ func (s *Supervisor) identify(saved statefile.State) (dep deployment, st statefi
 				s.log.Warn("the state file was made for another path (a copy, or a moved configuration): the process it names is left alone, neither adopted nor stopped",
 					"program", name, "pid", e.PID, "made_for", saved.Path, "path", abs)
 			}
-			e = statefile.Entry{Desired: e.Desired}
+			// What the user asked for and how its install went stay: they are
+			// about the files, which moved with the configuration.
+			e = statefile.Entry{Desired: e.Desired, Installing: e.Installing, InstallFailed: e.InstallFailed}
 		}
 		st.Programs[name] = e
 	}
@@ -212,6 +216,12 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 			// The last manager went down during this program's install; whatever is
 			// on disk may be half done, so it is not started.
 			boots[p.name] = boot{desired: b.desired, interrupted: true}
+			continue
+		}
+		if e.InstallFailed != "" {
+			// Its install failed under an earlier manager, and it was neither
+			// updated nor uploaded again since: it has no process to adopt.
+			boots[p.name] = boot{desired: b.desired, installFailed: e.InstallFailed}
 			continue
 		}
 		cmd := p.cfg.Command(&p.spec, p.environ)

@@ -62,7 +62,8 @@ func (r *runner) finishInstall(err error) {
 
 // failInstall puts the program in error with msg and refuses to start it
 // until an update installs it again: without its requirements it would only
-// fail, and its start would hide why.
+// fail, and its start would hide why. The state file keeps the refusal for
+// the next manager (statefile.Entry.InstallFailed).
 func (r *runner) failInstall(msg string) {
 	r.installFailed = msg + "; update or upload the program again to install it"
 	r.setError(r.installFailed)

@@ -186,6 +186,63 @@ func TestFailedInstallIsError(t *testing.T) {
 	m.waitFor(t, "bad", "running after the update", inState(Running))
 }
 
+// TestFailedInstallRefusedAfterRestart restarts the manager after an install
+// failed: the refusal and its reason stay, also when the configuration was
+// moved (the state file gets a new identity), until an update installs the
+// program; that too stays.
+func TestFailedInstallRefusedAfterRestart(t *testing.T) {
+	f := newFixture(t, "programs: []\n")
+	m := f.start()
+	m.ready(t)
+	bad := f.upload("bad", "sleeper.py", true)
+	if _, err := m.sup.AddUpload(bad, installWriting(bad, "pip said no", errors.New("pip install failed: exit status 1"))); err != nil {
+		t.Fatal(err)
+	}
+	m.waitFor(t, "bad", "error", inState(Error))
+	m.stop()
+	cfg, err := config.Load(f.cfg.Path) // with uploaded_programs.yaml
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = cfg
+	statePath := filepath.Join(f.dir, StateFileName)
+	for _, moved := range []bool{false, true} {
+		saved, _ := statefile.Load(statePath)
+		if moved {
+			saved.Path = "/elsewhere/" + StateFileName
+			if err := statefile.Save(statePath, saved); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := f.start()
+		st := m.waitFor(t, "bad", "error", inState(Error))
+		st2, err := m.sup.Start(t.Context(), "bad")
+		if se, ok := errors.AsType[*StartError](err); !ok || !strings.Contains(se.Msg, "pip install failed") ||
+			!strings.Contains(st.Error, "pip install failed") || st2.State != Error || st2.PID != 0 {
+			t.Errorf("moved %t: after a restart the program is %+v, and Start = %+v, %v; want a StartError with the install's reason, still in error",
+				moved, st, st2, err)
+		}
+		if now, _ := statefile.Load(statePath); moved && now.Deployment == saved.Deployment {
+			t.Errorf("the moved state file kept its identity %q; the test wants a new one", now.Deployment)
+		}
+		if moved {
+			good := f.upload("bad", "sleeper.py", true)
+			if _, err := m.sup.UpdateUpload(t.Context(), good, installWriting(good, "pip said yes", nil)); err != nil {
+				t.Fatalf("UpdateUpload(bad) after a failed install and a restart: %v", err)
+			}
+			m.waitFor(t, "bad", "running after the update", inState(Running))
+		}
+		m.stop()
+	}
+	m = f.start()
+	if st := m.waitFor(t, "bad", "running", inState(Running)); !st.Adopted {
+		t.Errorf("after the update and a restart: %+v; want its process adopted", st)
+	}
+	if saved, _ := statefile.Load(statePath); saved.Programs["bad"].InstallFailed != "" {
+		t.Errorf("the state file still has the failed install after an update installed it: %+v", saved.Programs["bad"])
+	}
+}
+
 func TestUpdateAndRemove(t *testing.T) {
 	f := newFixture(t, "programs: []\n")
 	m := f.start()

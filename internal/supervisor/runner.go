@@ -75,6 +75,9 @@ func (p *program) newRunner(ctx context.Context, b *boot) *runner {
 		r.beginInstall(b.install)
 	case b.interrupted:
 		r.failInstall("installation interrupted: the manager stopped during the install")
+	case b.installFailed != "":
+		r.installFailed = b.installFailed
+		r.setError(r.installFailed)
 	case b.adopted != nil:
 		r.run, r.command = b.run, b.command
 		r.adopt(b.adopted, b.startedAt)
@@ -328,7 +331,7 @@ func (r *runner) idle() bool {
 // the entry is written, or the error (wrapping ErrStateNotSaved) of the write
 // that failed to; without, the persister logs and retries failures.
 func (r *runner) save(wait bool) error {
-	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil}
+	e := statefile.Entry{Desired: r.desired, Installing: r.installDone != nil, InstallFailed: r.installFailed}
 	if r.proc != nil {
 		id := r.proc.Identity()
 		e.PID, e.StartTime, e.StartedAt = id.PID, id.StartTime, r.st.StartedAt

@@ -87,6 +87,10 @@ type Status struct {
 	Instance   int
 	// CPUPercent is the last sample of the whole process group (100 = one core).
 	CPUPercent float64
+	// CPUMeasured says CPUPercent is a measurement of the current process: it
+	// is false (and CPUPercent 0) before the process's second sample, since CPU
+	// use is the growth of CPU time between two, and when the last sample failed.
+	CPUMeasured bool
 	// CPUHistory holds the last samples, oldest first.
 	CPUHistory []float64
 	// CPUTime is the CPU time used by the program's process groups since the

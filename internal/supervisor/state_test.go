@@ -160,20 +160,23 @@ func TestSamplerRound(t *testing.T) {
 	}
 
 	all := sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(0)}, sec(0))
-	if u := all["a"]; u.cpuPercent != 0 || len(u.history) != 0 || u.rssBytes != 100 {
+	if u := all["a"]; u.cpuPercent != 0 || u.cpuMeasured || len(u.history) != 0 || u.rssBytes != 100 {
 		t.Errorf("first round = %+v, want no CPU figure yet and the RSS", u)
 	}
 	all = sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(500)}, sec(1))
-	if u := all["a"]; u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
+	if u := all["a"]; u.cpuPercent != 50 || !u.cpuMeasured || !slices.Equal(u.history, []float64{50}) {
 		t.Errorf("500 ms of CPU in 1 s = %+v, want 50%% and history [50]", u)
 	}
 	first := all["a"] // a copy, as readers take
 	// A restart: another PID starts its CPU count afresh, the history goes on.
 	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(2))
-	if u := all["a"]; u.pid != 11 || u.cpuPercent != 50 || !slices.Equal(u.history, []float64{50}) {
-		t.Errorf("after a restart = %+v, want pid 11 with no new figure yet", u)
+	if u := all["a"]; u.pid != 11 || u.cpuPercent != 0 || u.cpuMeasured || !slices.Equal(u.history, []float64{50}) {
+		t.Errorf("after a restart = %+v, want pid 11 with no CPU figure yet (not the last process's)", u)
 	}
 	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(3))
+	if st := withUsage(Status{Name: "a", PID: 11}, all); !st.CPUMeasured || st.CPUPercent != 0 {
+		t.Errorf("withUsage after the new process's second sample = %+v, want a measured 0%%", st)
+	}
 	all = sm.round(map[string]int{"a": 0}, nil, sec(4))
 	if u := all["a"]; u.rssBytes != 0 || !slices.Equal(u.history, []float64{50, 0}) || !slices.Equal(u.memHistory, []uint64{100, 100}) {
 		t.Errorf("stopped program = %+v, want no figures and the histories kept, memory [100 100]", u)
@@ -185,8 +188,8 @@ func TestSamplerRound(t *testing.T) {
 	if _, ok := all["a"]; ok || len(all) != 1 {
 		t.Errorf("after a round without it, a program is still measured: %v", all)
 	}
-	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, history: []float64{7}, memHistory: []uint64{5}, rssBytes: 5}})
-	if st.CPUPercent != 0 || st.MemoryRSS != 0 || len(st.CPUHistory) != 1 || len(st.MemoryHistory) != 1 {
+	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, cpuMeasured: true, history: []float64{7}, memHistory: []uint64{5}, rssBytes: 5}})
+	if st.CPUPercent != 0 || st.CPUMeasured || st.MemoryRSS != 0 || len(st.CPUHistory) != 1 || len(st.MemoryHistory) != 1 {
 		t.Errorf("withUsage for a newer PID = %+v, want the history only", st)
 	}
 }

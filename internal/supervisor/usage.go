@@ -15,9 +15,12 @@ import (
 type usage struct {
 	pid        int // the process measured; a program's status is merged only while its PID matches
 	cpuPercent float64
-	history    []float64 // oldest first; shared by every copy handed out (see appendHistory)
-	memHistory []uint64  // the RSS of each sample of history, kept the same way
-	rssBytes   uint64
+	// cpuMeasured says cpuPercent is a measurement: CPU use is the growth of CPU
+	// time between two samples, so a process has none before its second.
+	cpuMeasured bool
+	history     []float64 // oldest first; shared by every copy handed out (see appendHistory)
+	memHistory  []uint64  // the RSS of each sample of history, kept the same way
+	rssBytes    uint64
 	// cpuTotal is the CPU time the program's process groups used, summed over
 	// every process it ran since the sampler started; it never decreases.
 	cpuTotal time.Duration
@@ -56,13 +59,14 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 			// Another process: its CPU time starts afresh. The history goes on, so
 			// the sparkline shows restarts in place.
 			u.pid, u.lastAt, u.lastCPU = pid, time.Time{}, 0
+			u.cpuPercent, u.cpuMeasured = 0, false
 		}
 		m, ok := measured[pid]
 		if !ok {
 			// Not measured (the sample failed, or the group has just gone): no
 			// figure this round, and the baseline stays, so that the next
 			// measurement is not taken for CPU time used since zero.
-			u.cpuPercent, u.rssBytes = 0, 0
+			u.cpuPercent, u.cpuMeasured, u.rssBytes = 0, false, 0
 			if !u.lastAt.IsZero() {
 				u.history = appendHistory(u.history, 0, sm.history)
 				u.memHistory = appendHistory(u.memHistory, 0, sm.history)
@@ -78,7 +82,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 		u.cpuTotal += used
 		if !u.lastAt.IsZero() {
 			if elapsed := now.Sub(u.lastAt); elapsed > 0 {
-				u.cpuPercent = float64(used) / float64(elapsed) * 100
+				u.cpuPercent, u.cpuMeasured = float64(used)/float64(elapsed)*100, true
 			}
 			u.history = appendHistory(u.history, u.cpuPercent, sm.history)
 			u.memHistory = appendHistory(u.memHistory, m.RSSBytes, sm.history)
@@ -98,7 +102,7 @@ func withUsage(st Status, all map[string]usage) Status {
 	}
 	st.CPUHistory, st.MemoryHistory, st.CPUTime = u.history, u.memHistory, u.cpuTotal
 	if st.PID != 0 && u.pid == st.PID {
-		st.CPUPercent, st.MemoryRSS = u.cpuPercent, u.rssBytes
+		st.CPUPercent, st.CPUMeasured, st.MemoryRSS = u.cpuPercent, u.cpuMeasured, u.rssBytes
 	}
 	return st
 }

@@ -83,7 +83,7 @@ func busyStatuses(n int, now time.Time) []supervisor.Status {
 			hist[j] = float64((i*j)%1000) / 7
 		}
 		sts[i] = supervisor.Status{Name: fmt.Sprintf("program %04d", i), State: supervisor.Running, PID: 1000 + i,
-			StartedAt: now.Add(-time.Hour), CPUPercent: hist[59], CPUHistory: hist, MemoryRSS: 50 << 20,
+			StartedAt: now.Add(-time.Hour), CPUPercent: hist[59], CPUMeasured: true, CPUHistory: hist, MemoryRSS: 50 << 20,
 			Enabled: true, Script: "/srv/app/worker.py", Cwd: "/srv/app", Args: []string{"--id", fmt.Sprint(i)}}
 	}
 	return sts

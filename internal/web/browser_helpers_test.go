@@ -252,20 +252,31 @@ func rowJS(name string) string {
 	return `document.querySelector('article[data-program="' + CSS.escape(` + jsString(name) + `) + '"]')`
 }
 
-// rowsStateJS lists each card's program and state, with the message of a
-// failed action when one shows, for the failure messages of waits.
-const rowsStateJS = `JSON.stringify([...document.querySelectorAll('article[data-program]')].map(a => {
+// shownRowJS is a JavaScript expression for the row of the program name in
+// the view shown, its card or its table row (null if none): only the view
+// shown is built and kept up to date.
+func shownRowJS(name string) string {
+	return `document.querySelector((document.body.dataset.view === 'table' ? '[data-trow="' : 'article[data-program="') + CSS.escape(` +
+		jsString(name) + `) + '"]')`
+}
+
+// shownRowsJS selects the rows of the view shown.
+const shownRowsJS = `(document.body.dataset.view === 'table' ? '[data-trow]' : 'article[data-program]')`
+
+// rowsStateJS lists each row of the view shown as "name=state", with the
+// message of a failed action when one shows, for the failure messages of waits.
+const rowsStateJS = `JSON.stringify([...document.querySelectorAll(` + shownRowsJS + `)].map(a => {
 	const m = a.querySelector('[data-field=action-error]');
-	return a.dataset.program + '=' + a.dataset.state + (m && !m.hidden ? ' (' + m.textContent + ')' : '');
+	return (a.dataset.program || a.dataset.trow) + '=' + a.dataset.state + (m && !m.hidden ? ' (' + m.textContent + ')' : '');
 }))`
 
 // openDashboard loads the dashboard at url in tb and waits until it shows
-// rows programs, fed by the live event stream.
+// rows programs in the view shown, fed by the live event stream.
 func (tb *tab) openDashboard(url string, rows int) {
 	tb.t.Helper()
 	tb.do("open the dashboard at "+url, chromedp.Navigate(url))
 	tb.waitJS(fmt.Sprintf("%d program rows and a live connection", rows),
-		fmt.Sprintf(`document.querySelectorAll('article[data-program]').length === %d && `+
+		fmt.Sprintf(`document.querySelectorAll(`+shownRowsJS+`).length === %d && `+
 			`document.querySelector('[data-field=connection]').dataset.conn === 'live'`, rows),
 		`document.querySelector('[data-field=connection]').dataset.conn + ' ' + `+rowsStateJS)
 }
@@ -274,7 +285,7 @@ func (tb *tab) openDashboard(url string, rows int) {
 func (tb *tab) waitState(name, state string) {
 	tb.t.Helper()
 	tb.waitJS(fmt.Sprintf("program %q to show %s", name, state),
-		rowJS(name)+`?.dataset.state === `+jsString(state), rowsStateJS)
+		shownRowJS(name)+`?.dataset.state === `+jsString(state), rowsStateJS)
 }
 
 // browserDashboard is a real HTTP server on 127.0.0.1 serving the handler of

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -39,18 +40,21 @@ func TestBrowserTableView(t *testing.T) {
 	tb.waitState("flaky", "broken")
 	tb.click("the Table view", `document.querySelector('[data-view=table]')`)
 	tb.waitJS("the table with its group headings", tableRowsJS+` === 'group:▾ Web (2),api,frontend,group:▾ Workers (2),worker-1,worker-2,group:▾ No group (2),reports,flaky'`, tableRowsJS)
-	if got := eval[string](tb, `getComputedStyle(document.querySelector('.ptable thead th')).position`); got != "sticky" {
+	if got := eval[string](tb, `getComputedStyle(document.querySelector('.ptable thead')).position`); got != "sticky" {
 		t.Errorf("the table's header has position %q, want sticky (it stays on screen)", got)
 	}
-	if n := eval[int](tb, `document.querySelectorAll('article[data-program]:not([hidden])').length`); n != 6 ||
-		eval[bool](tb, `document.querySelector('.programs').offsetParent !== null`) {
-		t.Errorf("in the table view the cards are shown (%d cards); want them hidden", n)
+	checkColumns(t, tb)
+	if eval[bool](tb, `document.querySelector('.programs').offsetParent !== null`) {
+		t.Errorf("in the table view the cards are shown; want them hidden")
 	}
 
 	t.Run("the choice is remembered", func(t *testing.T) {
 		again := newTab(t, d.browser)
 		again.openDashboard(d.url, 6)
 		again.waitJS("the table view after a reload", `document.body.dataset.view === 'table' && document.querySelector('.ptable').offsetParent !== null`, `document.body.dataset.view`)
+		if n := eval[int](again, `document.querySelectorAll('article[data-program]').length`); n != 0 {
+			t.Errorf("a dashboard opened in the table view built %d cards; want none until the cards are shown", n)
+		}
 	})
 
 	t.Run("search as you type", func(t *testing.T) {
@@ -106,9 +110,50 @@ func TestBrowserTableView(t *testing.T) {
 			res("worker-1")+` + ' | ' + `+res("worker-2"))
 		tb.waitState("worker-1", "stopped")
 	})
+	t.Run("each view is built and kept up to date while shown", func(t *testing.T) {
+		checkViewSwitch(t, d)
+	})
 	if msgs := tb.consoleMessages(); len(msgs) > 0 {
 		t.Errorf("the page logged to the console: %v", msgs)
 	}
+}
+
+// checkViewSwitch opens the dashboard in the table view (remembered) with
+// worker-1 stopped, and switches views while worker-1 starts and stops: the
+// view shown follows each change, the hidden one is left alone, and showing
+// it brings it up to date.
+func checkViewSwitch(t *testing.T, d *browserDashboard) {
+	tb := newTab(t, d.browser)
+	tb.openDashboard(d.url, 6)
+	card, trow := rowJS("worker-1"), `document.querySelector('[data-trow=worker-1]')`
+	tb.waitState("worker-1", "stopped")
+	tb.click("the Cards view", `document.querySelector('[data-view=cards]')`)
+	tb.waitJS("the cards, built now, in groups", `document.querySelectorAll('article[data-program]:not([hidden])').length === 6 && `+
+		card+`.dataset.state === 'stopped' && [...document.querySelectorAll('.programs h2.grp')].map(h => h.textContent).join() === '▾ Web (2),▾ Workers (2),▾ No group (2)'`,
+		rowsStateJS)
+	if _, err := d.sup.Start(t.Context(), "worker-1"); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitState("worker-1", "running")
+	if s := eval[string](tb, trow+`.dataset.state`); s != "stopped" {
+		t.Errorf("the hidden table row of worker-1 shows %q once its card shows running; want it left alone (stopped) while hidden", s)
+	}
+	tb.click("the Table view", `document.querySelector('[data-view=table]')`)
+	if s := eval[string](tb, trow+`.dataset.state`); s != "running" {
+		t.Errorf("the table row of worker-1 shows %q right after the switch; want running", s)
+	}
+	if _, err := d.sup.Stop(t.Context(), "worker-1"); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitState("worker-1", "stopped")
+	if s := eval[string](tb, card+`.dataset.state`); s != "running" {
+		t.Errorf("the hidden card of worker-1 shows %q once its table row shows stopped; want it left alone (running) while hidden", s)
+	}
+	tb.click("the Cards view", `document.querySelector('[data-view=cards]')`)
+	if s := eval[string](tb, card+`.dataset.state`); s != "stopped" {
+		t.Errorf("the card of worker-1 shows %q right after the switch; want stopped", s)
+	}
+	tb.click("the Table view", `document.querySelector('[data-view=table]')`) // as the other tabs had it
 }
 
 // TestBrowserProgramPage opens a program's page from the table: its settings
@@ -161,6 +206,49 @@ func TestBrowserProgramPage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkColumns checks, on a laptop and on a phone, that the table fits the
+// screen and that each column's heading is above its cells: the rows are
+// laid out one by one (flex), not as a table. On the phone only the
+// selection, name, state and actions are shown.
+func checkColumns(t *testing.T, tb *tab) {
+	t.Helper()
+	for _, vp := range viewports {
+		tb.do("set the screen size", chromedp.EmulateViewport(vp.width, vp.height))
+		type column struct {
+			Class       string
+			Left, Width float64
+			Cells       []float64 // the left of each shown row's cell
+		}
+		cols := eval[[]column](tb, `[...document.querySelectorAll('.ptable thead th')].filter(th => th.offsetParent !== null).map(th => {
+			const r = th.getBoundingClientRect();
+			return {Class: th.className, Left: r.left, Width: r.width,
+				Cells: [...document.querySelectorAll('.ptable tbody tr[data-trow]:not([hidden]) td.' + th.className)].map(td => td.getBoundingClientRect().left)};
+		})`)
+		var names []string
+		for _, c := range cols {
+			names = append(names, c.Class)
+			for _, left := range c.Cells {
+				if math.Abs(left-c.Left) > 0.5 || len(c.Cells) != 6 {
+					t.Errorf("%s: the %s cells of the rows start at %v (%d cells), their heading at %.1f; want them in line, one per row",
+						vp.name, c.Class, c.Cells, len(c.Cells), c.Left)
+					break
+				}
+			}
+		}
+		want := "c-sel c-name c-state c-pid c-up c-num c-cpu c-mem c-exit c-act c-res"
+		if vp.width < 600 {
+			want = "c-sel c-name c-state c-act"
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("%s: the table shows the columns %q, want %q", vp.name, got, want)
+		}
+		if over := eval[bool](tb, `document.documentElement.scrollWidth > innerWidth`); over {
+			t.Errorf("%s: the table is wider than the screen", vp.name)
+		}
+	}
+	tb.do("set the screen size back", chromedp.EmulateViewport(viewports[0].width, viewports[0].height))
 }
 
 // clearFind empties the search box, as a user deleting its text would.

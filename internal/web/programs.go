@@ -24,7 +24,6 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 		UptimeSeconds:       int64(st.Uptime(now) / time.Second),
 		RestartCount:        st.RestartCount,
 		ConsecutiveFailures: st.ConsecutiveFailures,
-		CPUPercent:          round1(st.CPUPercent),
 		CPUHistory:          make([]float64, len(st.CPUHistory)),
 		MemoryRSSBytes:      st.MemoryRSS,
 		Enabled:             st.Enabled,
@@ -36,6 +35,10 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 	}
 	if st.PID != 0 {
 		p.PID = &st.PID
+		if st.CPUMeasured {
+			cpu := round1(st.CPUPercent)
+			p.CPUPercent = &cpu
+		}
 	}
 	if e := st.LastExit; e != nil {
 		desc := e.String()

@@ -29,19 +29,26 @@ func TestNewProgramJSON(t *testing.T) {
 	}{
 		{"never ran", supervisor.Status{Name: "a", State: supervisor.Stopped}, func(p api.Program) string {
 			if p.PID != nil || p.ExitCode != nil || p.ExitSignal != nil || p.ExitDescription != nil || p.Error != nil ||
-				p.NextStartSeconds != nil || p.UptimeSeconds != 0 || p.Args == nil || p.CPUHistory == nil {
+				p.NextStartSeconds != nil || p.CPUPercent != nil || p.UptimeSeconds != 0 || p.Args == nil || p.CPUHistory == nil {
 				return "want pid, exit, error and next start null, uptime 0, args and cpu_history empty arrays"
 			}
 			return ""
 		}},
 		{"running", supervisor.Status{Name: "a", State: supervisor.Running, PID: 42, StartedAt: now.Add(-90*time.Second - 500*time.Millisecond),
-			CPUPercent: 12.345, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p api.Program) string {
-			if p.PID == nil || *p.PID != 42 || p.UptimeSeconds != 90 || p.CPUPercent != 12.3 ||
+			CPUPercent: 12.345, CPUMeasured: true, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p api.Program) string {
+			if p.PID == nil || *p.PID != 42 || p.UptimeSeconds != 90 || p.CPUPercent == nil || *p.CPUPercent != 12.3 ||
 				fmt.Sprint(p.CPUHistory) != "[1 12.3]" || p.MemoryRSSBytes != 1<<20 {
 				return "want pid 42, uptime 90, cpu 12.3 with history [1 12.3], 1 MiB"
 			}
 			return ""
 		}},
+		{"running, sampled once", supervisor.Status{Name: "a", State: supervisor.Running, PID: 42, StartedAt: now, MemoryRSS: 1 << 20},
+			func(p api.Program) string {
+				if p.CPUPercent != nil || p.MemoryRSSBytes != 1<<20 {
+					return "want cpu_percent null (CPU use needs two samples), memory 1 MiB"
+				}
+				return ""
+			}},
 		{"exited with a code", supervisor.Status{State: supervisor.Restarting, LastExit: &proc.ExitStatus{Known: true, Code: 3},
 			NextStart: now.Add(1500 * time.Millisecond)}, func(p api.Program) string {
 			if p.ExitCode == nil || *p.ExitCode != 3 || p.ExitSignal != nil || p.ExitDescription == nil ||
@@ -256,5 +263,43 @@ func TestSettingsAndUsage(t *testing.T) {
 		if r := f.do(t, "GET", programPath("nope", path), nil); r.status != http.StatusNotFound {
 			t.Errorf("GET %s of a missing program = %d %s, want 404", path, r.status, r.body)
 		}
+	}
+}
+
+// TestCPUNullUntilTwoSamples starts a program and reads every programs event
+// until its CPU figure comes: CPU use is the growth of CPU time between two
+// samples, so cpu_percent is null (not 0) until the second sample, while the
+// memory figure comes with the first.
+func TestCPUNullUntilTwoSamples(t *testing.T) {
+	f := newFixture(t, "sampling: {interval_seconds: 1}\nprograms:\n  - {name: late, script: sleeper.py, enabled: false}\n")
+	srv := serve(t, f.h)
+	s := openStream(t, srv.URL+"/api/events")
+	s.next(t, "programs")
+	if r := f.do(t, "POST", programPath("late", "/start"), nil); r.status != http.StatusOK {
+		t.Fatalf("POST start = %d %s, want 200", r.status, r.body)
+	}
+	var seen []string // pid, memory and CPU of each event while it runs
+	memoryFirst := false
+	for {
+		var list struct{ Programs []api.Program }
+		if err := json.Unmarshal([]byte(s.next(t, "programs").data), &list); err != nil {
+			t.Fatal(err)
+		}
+		p := list.Programs[0]
+		if p.PID == nil {
+			continue
+		}
+		cpu := "null"
+		if p.CPUPercent != nil {
+			cpu = fmt.Sprint(*p.CPUPercent)
+		}
+		seen = append(seen, fmt.Sprintf("pid %d memory %d cpu %s", *p.PID, p.MemoryRSSBytes, cpu))
+		if p.CPUPercent != nil {
+			break
+		}
+		memoryFirst = memoryFirst || p.MemoryRSSBytes > 0
+	}
+	if !memoryFirst {
+		t.Errorf("programs events of a program started: %q; want cpu_percent null until the memory figure of a first sample has come", seen)
 	}
 }

@@ -21,13 +21,26 @@ const rows = new Map(); // program name -> row (see render.js createRow)
 function applyPrograms(data) {
   $('[data-field="title"]').textContent = data.title;
   document.title = data.title;
+  renderCounts($('[data-field="counts"]'), data.programs);
+  $('[data-field="empty"]').hidden = data.programs.length > 0;
+  showReload(data.reload);
+  lastPrograms = data.programs;
+  views(data.programs); // the view shown (cards: syncCards), and the program's page
+  setUploadLimit(data.max_zip_bytes);
+}
+
+// syncCards builds or updates the card of every program and drops those of
+// programs gone. views.js calls it only while the cards are shown, and when
+// they are shown again: a hidden view costs nothing per update.
+function syncCards(programs) {
   const seen = new Set();
-  for (const p of data.programs) {
+  for (const p of programs) {
     seen.add(p.name);
     let row = rows.get(p.name);
     if (!row) {
       row = createRow(p.name);
       rows.set(p.name, row);
+      if (stale) setStale(row, true);
     }
     updateRow(row, p);
     refreshTail(row, p);
@@ -38,12 +51,6 @@ function applyPrograms(data) {
       rows.delete(name);
     }
   }
-  renderCounts($('[data-field="counts"]'), data.programs);
-  $('[data-field="empty"]').hidden = data.programs.length > 0;
-  showReload(data.reload);
-  lastPrograms = data.programs;
-  views(data.programs); // orders and filters the cards, fills the table and the program's page
-  setUploadLimit(data.max_zip_bytes);
 }
 
 // refreshTail fetches the last log lines of a program that crashed, once per
@@ -62,6 +69,7 @@ function refreshTail(row, p) {
   }, () => { /* the row still shows state and error; the next change retries */ });
 }
 
+let stale = false; // the manager cannot be reached: the figures shown are old
 const connText = { live: 'Live', reconnecting: 'Reconnecting…', polling: 'Polling every 2 s' };
 function setConnection(status) {
   const c = $('[data-field="connection"]');
@@ -69,7 +77,7 @@ function setConnection(status) {
   c.dataset.conn = status;
   c.textContent = connText[status];
   // Without the manager the figures shown are old and no action can work.
-  const stale = status === 'reconnecting';
+  stale = status === 'reconnecting';
   document.body.toggleAttribute('data-stale', stale);
   $('[data-field="stale"]').hidden = !stale;
   for (const b of document.querySelectorAll('header [data-action="upload"], header [data-action="reload"]')) b.disabled = stale;
@@ -410,7 +418,7 @@ dlg.addEventListener('close', () => {
 });
 
 let lastPrograms = null;
-const views = initViews(list, rows, updatePage);
+const views = initViews(list, rows, syncCards, updatePage);
 initPage(openLogs, () => lastPrograms);
 
 // ---- session ----

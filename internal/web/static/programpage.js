@@ -2,7 +2,7 @@
 // actions, CPU and memory charts, its settings as resolved, its history of
 // events and the end of its log.
 import { act, logPage, programEvents, programSettings, programUsage } from './api.js';
-import { el, fmtBytes, fmtDuration, lineNode } from './render.js';
+import { el, fmtBytes, fmtCPU, fmtDuration, fmtMemory, lineNode } from './render.js';
 import { drawChart, svg } from './chart.js';
 import { canDo, when } from './views.js';
 
@@ -20,6 +20,8 @@ f.buttons = Object.fromEntries(['start', 'stop', 'restart', 'logs'].map((a) =>
   [a, el('button', { type: 'button', 'data-page-action': a }, a[0].toUpperCase() + a.slice(1))]));
 f.msg = el('p', { class: 'detail', role: 'status' });
 f.cpu = svg('svg', { class: 'chart', 'data-chart': 'cpu' });
+f.cpuNow = el('span', { 'data-field': 'page-cpu' }, '—'); // the current figures, as on the cards
+f.memNow = el('span', { 'data-field': 'page-memory' }, '—');
 f.mem = svg('svg', { class: 'chart', 'data-chart': 'memory' });
 f.settings = el('dl', { class: 'settings', 'data-field': 'settings' });
 f.events = el('ol', { class: 'timeline', 'data-field': 'events' });
@@ -29,7 +31,8 @@ page.append(
   el('p', {}, el('a', { href: '#/', 'data-action': 'back' }, '← All programs')),
   el('div', { class: 'prog-head' }, f.title, f.state),
   el('div', { class: 'actions' }, ...Object.values(f.buttons)), f.msg,
-  el('div', { class: 'charts' }, el('figure', {}, el('figcaption', {}, 'CPU'), f.cpu), el('figure', {}, el('figcaption', {}, 'Memory'), f.mem)),
+  el('div', { class: 'charts' }, el('figure', {}, el('figcaption', {}, 'CPU · ', f.cpuNow), f.cpu),
+    el('figure', {}, el('figcaption', {}, 'Memory · ', f.memNow), f.mem)),
   el('h3', {}, 'Settings'), f.settings,
   el('h3', {}, 'History'), f.events, f.older,
   el('h3', {}, 'Log'), f.tail);
@@ -54,6 +57,8 @@ export function updatePage(programs) {
   if (pg.name == null || !programs) return;
   const p = programs.find((x) => x.name === pg.name);
   pg.p = p || null;
+  setText(f.cpuNow, p ? fmtCPU(p) : '—');
+  setText(f.memNow, p ? fmtMemory(p) : '—');
   if (!p) {
     f.state.textContent = 'not found';
     f.state.className = 'badge';
@@ -75,6 +80,8 @@ export function updatePage(programs) {
     loadTail();
   }
 }
+
+const setText = (node, t) => { if (node.textContent !== t) node.textContent = t; };
 
 // guard runs an answer's handler only if the page still shows the same program.
 const guard = (fn) => {

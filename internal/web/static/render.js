@@ -46,6 +46,12 @@ export function fmtBytes(n) {
   return i ? `${n.toFixed(1)} ${units[i]}` : `${n} ${units[0]}`;
 }
 
+// fmtCPU and fmtMemory are a program's current figures, or "—" when none
+// exists: no process, or one not sampled yet (CPU needs two samples, and is
+// null until then; memory is 0 until the first).
+export const fmtCPU = (p) => (p.pid != null && p.cpu_percent != null ? `${p.cpu_percent.toFixed(1)} %` : '—');
+export const fmtMemory = (p) => (p.pid != null && p.memory_rss_bytes > 0 ? fmtBytes(p.memory_rss_bytes) : '—');
+
 // allowed says which buttons apply in a program's state: the server's
 // PROGRAM actions decide, so the rules live in one place.
 export function allowed(p) {
@@ -159,10 +165,8 @@ export function updateRow(row, p) {
   });
   set(row, 'uptime', running ? fmtDuration(p.uptime_seconds) : '—', text(f.uptime));
   set(row, 'restarts', String(p.restart_count), text(f.restarts));
-  // A process not sampled yet has no memory figure: its 0 would be a guess.
-  const sampled = running && p.memory_rss_bytes > 0 && !row.stale;
-  set(row, 'cpu', sampled ? `${p.cpu_percent.toFixed(1)} %` : '—', text(f.cpu));
-  set(row, 'memory', sampled ? fmtBytes(p.memory_rss_bytes) : '—', text(f.memory));
+  set(row, 'cpu', row.stale ? '—' : fmtCPU(p), text(f.cpu));
+  set(row, 'memory', row.stale ? '—' : fmtMemory(p), text(f.memory));
   set(row, 'spark', p.cpu_history.join(','), () => sparkline(f, p.cpu_history));
   set(row, 'detail', detail(p), shown(f.detail));
   set(row, 'group', p.instance === 1 ? `${p.instance_of}: every instance` : '', shown(f.group));

@@ -2,7 +2,7 @@
 // is remembered), search by name, the header's state counts as filters,
 // sorting, collapsible groups, and actions on a selection of programs.
 import { act } from './api.js';
-import { allowed, el, fmtBytes, fmtDuration, sparkline, STATES } from './render.js';
+import { allowed, el, fmtCPU, fmtDuration, fmtMemory, sparkline, STATES } from './render.js';
 
 const $ = (sel) => document.querySelector(sel);
 const store = {
@@ -15,7 +15,7 @@ const DOING = { start: 'Starting…', stop: 'Stopping…', restart: 'Restarting�
 const SORTS = {
   name: (a, b) => a.name.localeCompare(b.name),
   state: (a, b) => STATES.indexOf(a.state) - STATES.indexOf(b.state),
-  cpu: (a, b) => (a.pid == null ? -1 : a.cpu_percent) - (b.pid == null ? -1 : b.cpu_percent),
+  cpu: (a, b) => (a.pid == null ? -1 : a.cpu_percent ?? 0) - (b.pid == null ? -1 : b.cpu_percent ?? 0),
   memory: (a, b) => (a.pid == null ? -1 : a.memory_rss_bytes) - (b.pid == null ? -1 : b.memory_rss_bytes),
   restarts: (a, b) => a.restart_count - b.restart_count,
 };
@@ -39,9 +39,11 @@ function put(r, key, value, apply) {
 }
 
 // initViews wires the views around the cards of main.js (rows: name -> card
-// row). apply(programs) is called with every new list, after the cards are
-// updated; onList(programs) gets each list too (the program page).
-export function initViews(list, rows, onList) {
+// row, kept by syncCards(programs)). Only the view shown is built and kept up
+// to date: the cards through syncCards, the table here; the other is brought
+// up to date when it is shown. The function returned is called with every new
+// list; onList(programs) gets each list too (the program page).
+export function initViews(list, rows, syncCards, onList) {
   const table = $('[data-field="table"]'), tbody = table.querySelector('tbody');
   const find = $('[data-field="find"]'), bulk = $('[data-field="bulk"]'), allBox = $('[data-field="select-all"]');
   const st = {
@@ -80,9 +82,9 @@ export function initViews(list, rows, onList) {
     put(r, 'pid', run ? String(p.pid) : '—', txt(c.pid));
     put(r, 'up', run ? fmtDuration(p.uptime_seconds) : '—', txt(c.up));
     put(r, 'rs', String(p.restart_count), txt(c.rs));
-    put(r, 'cpu', run ? `${p.cpu_percent.toFixed(1)} %` : '—', txt(c.cpu));
+    put(r, 'cpu', fmtCPU(p), txt(c.cpu));
     put(r, 'spark', p.cpu_history.join(), () => sparkline(c, p.cpu_history));
-    put(r, 'mem', run ? fmtBytes(p.memory_rss_bytes) : '—', txt(c.mem));
+    put(r, 'mem', fmtMemory(p), txt(c.mem));
     put(r, 'exit', p.last_exit_time ? when(p.last_exit_time) : '—', txt(c.exit));
     put(r, 'exitWhy', p.exit_description || '', (t) => { c.exit.title = t; });
     put(r, 'ok', Object.keys(ACTIONS).map((a) => canDo(p, a)).join() + r.busy, () => {
@@ -170,15 +172,17 @@ export function initViews(list, rows, onList) {
       if (st.desc) st.shown.reverse();
     }
     const grouped = st.programs.some((p) => p.group);
-    const table = st.view === 'table';
-    const cards = [], nodes = [];
+    const view = st.view;
+    const nodes = [];
     for (const [g, ps] of groupsOf(st.shown)) {
-      if (grouped) cards.push(head('cards', g, ps.length));
-      if (grouped && table) nodes.push(head('table', g, ps.length));
+      if (grouped) nodes.push(head(view, g, ps.length));
       if (grouped && st.collapsed.has(g)) continue;
       for (const p of ps) {
-        cards.push(rows.get(p.name).el);
-        if (!table) continue;
+        if (view === 'cards') {
+          const row = rows.get(p.name); // none for a program just removed from its card
+          if (row) nodes.push(row.el);
+          continue;
+        }
         let r = trows.get(p.name);
         if (!r) trows.set(p.name, (r = tRow(p.name)));
         r.p = p;
@@ -187,8 +191,7 @@ export function initViews(list, rows, onList) {
         nodes.push(r.tr);
       }
     }
-    place(list, cards); // also in the table view: hidden, but there to switch back to
-    if (table) place(tbody, nodes);
+    place(view === 'cards' ? list : tbody, nodes);
     $('[data-field="nomatch"]').hidden = st.shown.length > 0 || st.programs.length === 0;
     showBulk();
   }
@@ -208,10 +211,12 @@ export function initViews(list, rows, onList) {
   }
 
   function setView(v) {
+    if (v === st.view) return;
     st.view = v;
     store.set('view', v);
     document.body.dataset.view = v;
     for (const b of document.querySelectorAll('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === v));
+    if (v === 'cards') syncCards(st.programs); // not kept up to date while hidden
     layout();
   }
 
@@ -299,6 +304,7 @@ export function initViews(list, rows, onList) {
         st.selected.delete(n);
       }
     }
+    if (st.view === 'cards') syncCards(programs);
     markCounts();
     layout();
     onList(programs);
