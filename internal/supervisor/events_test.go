@@ -3,6 +3,8 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,21 @@ programs:
 	if st.LastExitTime.IsZero() || st.LastExitTime.Before(st.StartedAt) || st.StateSince.Before(st.LastExitTime) {
 		t.Errorf("status: last exit %v, started %v, state since %v; want started <= last exit <= state since",
 			st.LastExitTime, st.StartedAt, st.StateSince)
+	}
+}
+
+// TestStateSinceBeforeTheFirstStart checks that a program the manager has not
+// yet started reads as stopped since the manager began, not since year 1.
+func TestStateSinceBeforeTheFirstStart(t *testing.T) {
+	f := newFixture(t, `
+programs:
+  - {name: web, script: sleeper.py}
+`)
+	before := time.Now()
+	sup := New(f.cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), UploadFiles: testUploadFiles{}})
+	st, err := sup.Status("web")
+	if err != nil || st.State != Stopped || st.StateSince.Before(before) || st.StateSince.After(time.Now()) {
+		t.Errorf("Status before Run = %s since %v, %v; want stopped since %v or later", st.State, st.StateSince, err, before)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -198,9 +199,12 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		done:           make(chan struct{}),
 	}
 	p.published.Store(&spec)
+	// Until its runner publishes, a program reads as stopped since now: the
+	// manager's start, as StateSince says, not the zero time.
 	p.snapshot.Store(&Status{
 		Name:       spec.Name,
 		State:      Stopped,
+		StateSince: time.Now(),
 		Enabled:    spec.Enabled,
 		Uploaded:   spec.Uploaded,
 		Script:     cmd.Script,
