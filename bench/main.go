@@ -1,13 +1,15 @@
 // Command bench measures pyvisor as a whole process, the way its users see it:
 //
 //		go run ./bench [-scenario all|idle|gap|flood|status|health] [-n 100] [-seconds 150] [-runs 50]
-//		               [-check http|tcp|command] [-interval 10]
+//		               [-check http|tcp|command] [-interval 10] [-baseline PATH]
 //
 //	  - idle:  start N idle Python programs; time until all run; then the manager's own
 //	    RSS and CPU over -seconds with sampling on (default interval 2 s). The
 //	    default window reaches past the collection the Go runtime forces every
 //	    2 minutes, which maps back pages of the binary the manager released
 //	    after start-up; a shorter one shows a resident size below the steady one.
+//	    With -baseline PATH, a manager of that binary runs beside the current
+//	    one with as many programs, measured over the same window.
 //	  - gap:   restart gap with delay_seconds 0: time from a program's exit to the
 //	    start of the next run, against the floor of spawning the interpreter directly.
 //	  - flood: one program writing numbered lines, one write(2) each, as fast as it
@@ -52,9 +54,10 @@ func main() {
 	python := flag.String("python", "", "interpreter the programs run with (default: the one python3 runs)")
 	check := flag.String("check", "http", "the health check of the health scenario: http, tcp or command")
 	interval := flag.Float64("interval", 10, "seconds between the health checks of a program in the health scenario")
+	baseline := flag.String("baseline", "", "idle: a second pyvisor binary measured beside the current one, in the same window")
 	flag.Parse()
 	hc := healthOptions{kind: *check, interval: time.Duration(*interval * float64(time.Second))}
-	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python, hc); err != nil {
+	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python, *baseline, hc); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -66,7 +69,7 @@ type healthOptions struct {
 	interval time.Duration
 }
 
-func run(scenario string, n, runs int, window time.Duration, python string, hc healthOptions) error {
+func run(scenario string, n, runs int, window time.Duration, python, baseline string, hc healthOptions) error {
 	work, err := os.MkdirTemp("", "pyvisor-bench-")
 	if err != nil {
 		return err
@@ -85,7 +88,7 @@ func run(scenario string, n, runs int, window time.Duration, python string, hc h
 		return err
 	}
 	run := map[string]func() error{
-		"idle":   func() error { return benchIdle(bin, work, n, window) },
+		"idle":   func() error { return benchIdle(bin, baseline, work, n, window) },
 		"gap":    func() error { return benchGap(bin, work) },
 		"flood":  func() error { return benchFlood(bin, work, min(window, 60*time.Second)) },
 		"status": func() error { return benchStatus(bin, work, n, runs) },
@@ -240,95 +243,6 @@ func (p *project) waitRunning(n int, timeout time.Duration) error {
 	return fmt.Errorf("fewer than %d programs running after %s", n, timeout)
 }
 
-const idlePy = `import time
-while True:
-    time.sleep(3600)
-`
-
-func benchIdle(bin, work string, n int, window time.Duration) error {
-	var b strings.Builder
-	b.WriteString("programs:\n")
-	for i := range n {
-		fmt.Fprintf(&b, "  - {name: idle-%03d, script: idle.py}\n", i)
-	}
-	p, err := newProject(work, "idle", map[string]string{"idle.py": idlePy}, b.String())
-	if err != nil {
-		return err
-	}
-	defer p.close()
-	t0 := time.Now()
-	if err := p.start(bin); err != nil {
-		return err
-	}
-	if err := p.waitRunning(n, time.Minute); err != nil {
-		return err
-	}
-	startAll := time.Since(t0)
-	fmt.Printf("idle: %d programs running %s after the manager was started\n", n, startAll.Round(time.Millisecond))
-
-	time.Sleep(5 * time.Second) // let start-up garbage be collected before measuring
-	pid := p.cmd.Process.Pid
-	cpu0, err := cpuTime(pid)
-	if err != nil {
-		return err
-	}
-	t1 := time.Now()
-	var maxRSS uint64
-	for time.Since(t1) < window {
-		time.Sleep(time.Second)
-		rss, err := rssBytes(pid)
-		if err != nil {
-			return err
-		}
-		maxRSS = max(maxRSS, rss)
-	}
-	cpu1, _ := cpuTime(pid)
-	elapsed := time.Since(t1)
-	rss, _ := rssBytes(pid)
-	defer func() {
-		p.close() // the manager and its programs first: none may take CPU from the floor
-		floor, err := spawnFloor(filepath.Join(p.dir, "idle.py"), n)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench: spawn floor:", err)
-			return
-		}
-		fmt.Printf("idle: spawn floor: a bare loop starts %d of the same interpreter in %s (pyvisor: %s)\n",
-			n, floor.Round(time.Millisecond), startAll.Round(time.Millisecond))
-	}()
-	// Anonymous memory is the manager's own; file pages are the binary's, shared
-	// with the page cache.
-	anon, _ := statusBytes(pid, "RssAnon")
-	file, _ := statusBytes(pid, "RssFile")
-	fmt.Printf("idle: manager RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB file (max %.1f MiB over %s), CPU %.3f%% of one core\n",
-		float64(rss)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20), float64(maxRSS)/(1<<20), elapsed.Round(time.Second),
-		float64(cpu1-cpu0)/float64(elapsed)*100)
-	return nil
-}
-
-// spawnFloor is the time a loop that does nothing else takes to start n
-// interpreters running script, each in a session of its own as pyvisor
-// starts them: on 2 cores the interpreters' own start-up, competing for the
-// CPU with the next spawn, bounds how fast any manager can start them.
-func spawnFloor(script string, n int) (time.Duration, error) {
-	cmds := make([]*exec.Cmd, 0, n)
-	defer func() {
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
-		}
-	}()
-	t := time.Now()
-	for range n {
-		c := exec.Command("python3", script)
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := c.Start(); err != nil {
-			return 0, err
-		}
-		cmds = append(cmds, c)
-	}
-	return time.Since(t), nil
-}
-
 // The gap program prints CLOCK_MONOTONIC (shared by all processes) as its first
 // act and right before it exits.
 const gapPy = `import time, sys
@@ -430,31 +344,6 @@ func threadCPU() (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
-
-// cpuTime is the CPU time pid has used, summed over its threads from
-// /proc/<pid>/task/*/schedstat (in nanoseconds, where /proc/<pid>/stat counts
-// 10 ms ticks: too coarse for a process that uses a few milliseconds a
-// minute). Threads that exited meanwhile are not counted; the Go runtime keeps
-// its threads.
-func cpuTime(pid int) (time.Duration, error) {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return 0, err
-	}
-	var total time.Duration
-	for _, t := range tasks {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
-		if err != nil {
-			continue // the thread exited
-		}
-		ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		total += time.Duration(ns)
-	}
-	return total, nil
 }
 
 func rssBytes(pid int) (uint64, error) { return statusBytes(pid, "VmRSS") }

@@ -9,7 +9,8 @@ import (
 
 // notifier tells Run of the first write to each idle log, through one-shot
 // inotify watches: a log costs nothing while no one writes to it, and one
-// event when someone starts. A nil notifier watches nothing.
+// event when someone starts; and of the files created in the directories of
+// missing logs. A nil notifier watches nothing.
 type notifier struct {
 	f      *os.File // the inotify descriptor, in Go's poller
 	events chan int32
@@ -26,8 +27,8 @@ func newNotifier() *notifier {
 	return n
 }
 
-// read sends the watch descriptor of each write event until the descriptor is
-// closed.
+// read sends the watch descriptor of each write or creation event until the
+// descriptor is closed.
 func (n *notifier) read() {
 	defer close(n.events)
 	var buf [4096]byte
@@ -38,7 +39,7 @@ func (n *notifier) read() {
 		}
 		for off := 0; off+unix.SizeofInotifyEvent <= got; {
 			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			if ev.Mask&unix.IN_MODIFY != 0 {
+			if ev.Mask&(unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 				n.events <- ev.Wd
 			}
 			off += unix.SizeofInotifyEvent + int(ev.Len)
@@ -80,6 +81,19 @@ func (n *notifier) watch(path string) (int32, bool) {
 		return -1, false
 	}
 	return int32(wd), true
+}
+
+// watchDir arms a watch for every file created or moved into dir, until
+// unwatched; the error wraps os.ErrNotExist when dir does not exist.
+func (n *notifier) watchDir(dir string) (int32, error) {
+	if n == nil {
+		return -1, errNoNotifier
+	}
+	wd, err := unix.InotifyAddWatch(int(n.f.Fd()), dir, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_ONLYDIR)
+	if err != nil {
+		return -1, &os.PathError{Op: "inotify_add_watch", Path: dir, Err: err}
+	}
+	return int32(wd), nil
 }
 
 func (n *notifier) unwatch(wd int32) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +33,8 @@ func TestNextCheck(t *testing.T) {
 		{"shrunk (rotated by someone else): idle", 1 * mb, 5 * mb, 10 * mb, idle, idle},
 		{"first check (no interval): idle", 5 * mb, 4 * mb, 10 * mb, 0, idle},
 		{"slow writer far from the limit: idle", 1 * mb, 1*mb - 100, 10 * mb, idle, idle},
-		{"flood: half the time to the limit", 2 * mb, 0, 10 * mb, time.Second, 2 * time.Second},
+		{"flood: half the time to the limit", 2 * mb, 0, 10 * mb, 250 * time.Millisecond, 500 * time.Millisecond},
+		{"steady writer far from the limit: at most growCheck", 2 * mb, 0, 10 * mb, time.Second, growCheck},
 		{"faster flood: sooner", 2 * mb, 0, 10 * mb, 100 * time.Millisecond, 200 * time.Millisecond},
 		{"near the limit: the shortest wait", 10*mb - 10, 9 * mb, 10 * mb, time.Second, minCheck},
 		{"at the limit: the shortest wait", 10 * mb, 9 * mb, 10 * mb, time.Second, minCheck},
@@ -270,4 +273,119 @@ func TestRetainerWakesOnWrite(t *testing.T) {
 		t.Errorf("rotated %s after it left Paths", got)
 	case <-time.After(2 * eventGap):
 	}
+}
+
+// TestRetainerWakesOnCreation checks that a log missing at its first check
+// (its program not started yet) is rotated soon after it is created and
+// written past its limit, long before the idle period ends: the creation
+// wakes the loop, and the new file is checked again for a rate.
+func TestRetainerWakesOnCreation(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux wakes on creation; elsewhere a missing log waits for its next check")
+	}
+	tests := []struct {
+		name  string
+		rel   string // the log's path in the test's directory
+		write func(t *testing.T, path string)
+	}{
+		{"created, then written", "late.log", func(t *testing.T, path string) {
+			appendFile(t, path, "")
+			time.Sleep(50 * time.Millisecond)
+			appendFile(t, path, strings.Repeat("0123456789\n", 200))
+		}},
+		{"created and written at once", "late.log", func(t *testing.T, path string) {
+			appendFile(t, path, strings.Repeat("0123456789\n", 200))
+		}},
+		{"moved into place", "late.log", func(t *testing.T, path string) {
+			testkit.WriteFile(t, path+".new", strings.Repeat("0123456789\n", 200))
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"in directories created later", "log/today/late.log", func(t *testing.T, path string) {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "")
+			time.Sleep(50 * time.Millisecond)
+			appendFile(t, path, strings.Repeat("0123456789\n", 200))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tt.rel)
+			rotated := make(chan string, 10)
+			r := &Retainer{
+				Rotator: Rotator{Backups: 2},
+				Limit:   1000,
+				Idle:    time.Hour,
+				Paths:   func(dst []string) []string { return append(dst, path) },
+				Report: func(path string, res Rotation, err error) {
+					if err != nil {
+						t.Errorf("rotate %s: %+v, %v", path, res, err)
+					}
+					rotated <- path
+				},
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			ended := make(chan struct{})
+			go func() { defer close(ended); r.Run(ctx) }()
+			defer func() { cancel(); <-ended }()
+
+			time.Sleep(100 * time.Millisecond) // past the first check, which finds no file
+			tt.write(t, path)
+			select {
+			case <-rotated:
+			case <-time.After(time.Minute):
+				t.Fatalf("%s, created past its limit, not rotated a minute later (idle period %v)", path, r.Idle)
+			}
+			// No log missing any more: the directory watches go, and the
+			// idle log's write watch is all that is left.
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []uint64{fi.Sys().(*syscall.Stat_t).Ino}
+			for deadline := time.Now().Add(time.Minute); !slices.Equal(inotifyWatches(t), want); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("inotify watches of inodes %v a minute after %s appeared; want only its own, %v", inotifyWatches(t), path, want)
+				}
+			}
+		})
+	}
+}
+
+// inotifyWatches returns the inode numbers that this process's inotify
+// instances watch.
+func inotifyWatches(t *testing.T) []uint64 {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inodes []uint64
+	for _, fd := range fds {
+		if target, _ := os.Readlink("/proc/self/fd/" + fd.Name()); target != "anon_inode:inotify" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for line := range strings.Lines(string(info)) {
+			if !strings.HasPrefix(line, "inotify wd:") {
+				continue
+			}
+			for field := range strings.FieldsSeq(line) {
+				if hex, ok := strings.CutPrefix(field, "ino:"); ok {
+					ino, err := strconv.ParseUint(hex, 16, 64)
+					if err != nil {
+						t.Fatalf("fdinfo line %q: %v", line, err)
+					}
+					inodes = append(inodes, ino)
+				}
+			}
+		}
+	}
+	return inodes
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -19,10 +20,16 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
-// asset is one dashboard file, kept in memory as it is and gzip-compressed.
+// asset is one dashboard file: its gzip-compressed form in memory, and where
+// to read it as it is. The plain bytes are read from the binary's embedded
+// files for each response that needs them: a copy of its own would keep the
+// whole dashboard in the heap of every manager, where few clients take it
+// uncompressed.
 type asset struct {
 	contentType string
-	plain, gz   []byte
+	path        string // in staticFiles
+	size        int    // of the plain form
+	gz          []byte
 	// etag and gzETag are strong validators; the two encodings are different
 	// representations, so they differ.
 	etag, gzETag string
@@ -52,7 +59,8 @@ func loadAssets() map[string]*asset {
 		tag := hex.EncodeToString(sum[:12])
 		a := &asset{
 			contentType: contentTypes[path.Ext(p)],
-			plain:       data,
+			path:        p,
+			size:        len(data),
 			gz:          gzipBytes(data),
 			etag:        `"` + tag + `"`,
 			gzETag:      `"` + tag + `-gz"`,
@@ -95,11 +103,11 @@ func (h *handler) static(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &requestError{http.StatusNotFound, "no such file: " + name})
 		return
 	}
-	body, etag := a.plain, a.etag
+	size, etag, gz := a.size, a.etag, false
 	hd := w.Header()
 	hd.Set("Vary", "Accept-Encoding")
 	if a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, etag = a.gz, a.gzETag
+		size, etag, gz = len(a.gz), a.gzETag, true
 		hd.Set("Content-Encoding", "gzip")
 	}
 	hd.Set("Content-Type", a.contentType)
@@ -110,10 +118,18 @@ func (h *handler) static(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
+	switch {
+	case r.Method == http.MethodHead:
+	case gz:
+		w.Write(a.gz)
+	default:
+		// Opening an embedded file cannot fail for a path loadAssets found.
+		if f, err := staticFiles.Open(a.path); err == nil {
+			io.Copy(w, f)
+			f.Close()
+		}
 	}
 }
 
