@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,24 +34,18 @@ func (p *Prober) plainHTTP(ctx context.Context, u *url.URL, timeout time.Duratio
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
+	conn, err := p.dial(ctx, addr)
 	if err != nil {
 		return failure(ctx, timeout, err)
 	}
 	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
-	// A check canceled while it waits for the answer ends now, not at its deadline.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if _, err := io.WriteString(conn, request(u)); err != nil {
-		return readFailure(ctx, timeout, err)
+		return failure(ctx, timeout, err)
 	}
 	br := bufio.NewReaderSize(conn, 1024)
 	code, status, err := readStatus(br)
 	if err != nil {
-		return readFailure(ctx, timeout, err)
+		return failure(ctx, timeout, err)
 	}
 	length, err := skipHeaders(br)
 	if err == nil {
@@ -89,6 +82,8 @@ func readStatus(br *bufio.Reader) (int, string, error) {
 	for {
 		line, err := readLine(br)
 		switch {
+		case errors.Is(err, errLong):
+			return 0, "", fmt.Errorf("%w: a status line longer than %d bytes", errMalformed, br.Size())
 		case errors.Is(err, io.EOF) && len(line) == 0:
 			return 0, "", errors.New("the connection closed before an answer")
 		case errors.Is(err, io.EOF):
@@ -112,11 +107,16 @@ func readStatus(br *bufio.Reader) (int, string, error) {
 }
 
 // skipHeaders reads the header lines up to the blank line that ends them, and returns the value of
-// Content-Length, or -1 when there is none (or it is no number).
+// Content-Length, or -1 when there is none (or it is no number). Lines longer than the reader's buffer are
+// skipped: only the status line has to fit.
 func skipHeaders(br *bufio.Reader) (int64, error) {
 	length := int64(-1)
 	for {
 		line, err := readLine(br)
+		if errors.Is(err, errLong) {
+			err = skipLine(br)
+			line = []byte("-")
+		}
 		if err != nil {
 			return length, err
 		}
@@ -132,18 +132,31 @@ func skipHeaders(br *bufio.Reader) (int64, error) {
 	}
 }
 
-// readLine returns the next line without its line end ("\r\n" or "\n"). A line longer than the reader's
-// buffer is an error: no status or header line of a health endpoint is that long.
+// errLong is a line longer than the reader's buffer.
+var errLong = errors.New("a line longer than the buffer")
+
+// readLine returns the next line without its line end ("\r\n" or "\n"), or errLong when it is longer
+// than the reader's buffer.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("%w: a line longer than %d bytes", errMalformed, br.Size())
+		return nil, errLong
 	}
 	if err != nil {
 		return line, err
 	}
 	line = line[:len(line)-1]
 	return bytes.TrimSuffix(line, []byte("\r")), nil
+}
+
+// skipLine reads the rest of a line that did not fit the buffer.
+func skipLine(br *bufio.Reader) error {
+	for {
+		_, err := br.ReadSlice('\n')
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
 }
 
 // drainBody reads the body: length bytes, or up to the end of the connection when length is -1 (a chunked
@@ -161,17 +174,6 @@ func verdict(code int, status string) Result {
 		return Result{Detail: "HTTP " + status}
 	}
 	return Result{OK: true}
-}
-
-// readFailure describes an error of writing the request or reading the answer.
-func readFailure(ctx context.Context, timeout time.Duration, err error) Result {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return Result{Detail: "canceled"}
-		}
-		return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
-	}
-	return Result{Detail: err.Error()}
 }
 
 // shorten returns b as valid UTF-8 of at most n bytes, "..." marking a cut.

@@ -3,7 +3,12 @@ package probe
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +79,8 @@ func TestPlainHTTPAnswers(t *testing.T) {
 		{"a server that ignores Connection: close", []string{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, true, true, ""},
 		{"garbage", []string{"SSH-2.0-OpenSSH_9.2\r\n"}, false, false, `not an HTTP answer: "SSH-2.0-OpenSSH_9.2"`},
 		{"a code that is not a number", []string{"HTTP/1.1 2x0 OK\r\n\r\n"}, false, false, "not an HTTP answer"},
-		{"a line longer than the buffer", []string{"HTTP/1.1 200 " + strings.Repeat("O", 2000) + "K\r\n\r\n"}, false, false, "a line longer than"},
+		{"a status line longer than the buffer", []string{"HTTP/1.1 200 " + strings.Repeat("O", 2000) + "K\r\n\r\n"}, false, false, "a status line longer than"},
+		{"a header line longer than the buffer", []string{"HTTP/1.1 200 OK\r\nContent-Security-Policy: " + strings.Repeat("x", 5000) + "\r\nContent-Length: 0\r\n\r\n"}, true, true, ""},
 		{"closed halfway through the status line", []string{"HTTP/1.1 20"}, false, false, `not an HTTP answer: "HTTP/1.1 20", then the connection closed`},
 		{"closed without an answer", nil, false, false, "the connection closed before an answer"},
 		{"never answers", nil, true, false, "no answer within 300ms"},
@@ -127,4 +133,60 @@ func TestPlainHTTPCanceled(t *testing.T) {
 	if got := New().HTTP(ctx, "http://"+addr+"/", time.Hour); got.OK || got.Detail != "canceled" {
 		t.Errorf("HTTP() canceled while waiting for the answer = %+v, want a failure saying canceled", got)
 	}
+}
+
+// TestServeForBenchmark is the server of BenchmarkCheck, in a process of its own so that its allocations
+// are not counted as the checks'. It does nothing unless the benchmark runs it.
+func TestServeForBenchmark(t *testing.T) {
+	if os.Getenv("PROBE_BENCH_SERVER") == "" {
+		t.Skip("only the server of BenchmarkCheck")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(l.Addr())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // ends with the benchmark
+	_ = http.Serve(l, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+}
+
+// BenchmarkCheck measures one check against a server on loopback, with its allocations: checks of many
+// programs are a good part of an idle manager's work.
+func BenchmarkCheck(b *testing.B) {
+	srv := exec.Command(os.Args[0], "-test.run=^TestServeForBenchmark$")
+	srv.Env = append(os.Environ(), "PROBE_BENCH_SERVER=1")
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = srv.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the server said %q: %v", line, err)
+	}
+	addr := strings.TrimSpace(line)
+	p := New()
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := p.HTTP(b.Context(), "http://"+addr+"/healthz", time.Second); !res.OK {
+				b.Fatal(res)
+			}
+		}
+	})
+	b.Run("tcp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := p.TCP(b.Context(), addr, time.Second); !res.OK {
+				b.Fatal(res)
+			}
+		}
+	})
 }

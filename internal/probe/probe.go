@@ -80,7 +80,7 @@ func (p *Prober) HTTP(ctx context.Context, rawURL string, timeout time.Duration)
 func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
+	conn, err := p.dial(ctx, addr)
 	if err != nil {
 		return failure(ctx, timeout, err)
 	}
@@ -88,9 +88,12 @@ func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Re
 	return Result{OK: true}
 }
 
-// failure describes err, or the timeout when ctx ran out.
+// failure describes err, the error of a check within ctx: the timeout or the cancellation when ctx ended.
 func failure(ctx context.Context, timeout time.Duration, err error) Result {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return Result{Detail: "canceled"}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
