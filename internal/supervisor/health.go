@@ -201,24 +201,26 @@ func (r *runner) healthCheckDue() {
 }
 
 // healthChecked takes the result of a check of the process being checked: it updates the verdict, and
-// restarts the program when the verdict is unhealthy or schedules the next check.
-func (r *runner) healthChecked(res probe.Result) {
+// restarts the program when the verdict is unhealthy or schedules the next check. It returns whether the
+// status changed: the health, its detail or, with a restart, more.
+func (r *runner) healthChecked(res probe.Result) bool {
 	h := &r.health
 	h.cancel()
 	h.cancel, h.results = nil, nil
 	hc := r.spec.HealthCheck
-	before := h.verdict.Health
+	before := h.verdict
 	v, restart := decideHealth(hc, h.verdict, time.Since(r.st.StartedAt), res)
 	h.verdict = v
-	if v.Health != before {
+	if v.Health != before.Health {
 		r.log.Info("health", "health", string(v.Health), "detail", v.Detail)
 	}
 	if !restart {
 		now := time.Now()
 		h.schedule(nextCheck(hc, h.due, now), now)
-		return
+		return v.Health != before.Health || v.Detail != before.Detail
 	}
 	r.restartUnhealthy(fmt.Sprintf("unhealthy after %d failed %s checks (%s)", v.Failures, hc.Kind(), v.Detail))
+	return true
 }
 
 // restartUnhealthy stops the program's process group and then does what the restart policy says of a
