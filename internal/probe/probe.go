@@ -118,8 +118,7 @@ type Command struct {
 const maxOutput = 4096
 
 // Command runs c in a session and process group of its own: it passes if it exits 0 within timeout. After
-// the command ends, or when the timeout or ctx ends it, whatever is left of its process group is killed, so
-// a check never leaves processes behind.
+// the command ends, or when the timeout or ctx ends it, whatever is left of its process group is killed.
 func (p *Prober) Command(ctx context.Context, c Command, timeout time.Duration) Result {
 	if len(c.Args) == 0 {
 		return Result{Detail: "no command"}
@@ -151,10 +150,12 @@ func (p *Prober) Command(ctx context.Context, c Command, timeout time.Duration) 
 	case <-ctx.Done():
 		res.Detail = "canceled"
 	}
-	// Kill the group: a command that timed out, or children it left behind that still hold the output open.
+	// Kill what is left of the group: a command that timed out, or children it left behind that would hold
+	// the output open. Processes that left the group, as a daemon does, are not hunted down as a program's
+	// stop does (see proc.Process.KillGroup).
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := pr.Stop(stopCtx, syscall.SIGKILL, 0); err != nil && res.OK {
+	if err := pr.KillGroup(stopCtx); err != nil && res.OK {
 		res = Result{Detail: err.Error()}
 	}
 	// A process that escaped the group could hold the pipe open for ever.
