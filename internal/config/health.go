@@ -22,8 +22,8 @@ type HealthCheck struct {
 	Command []string
 	// Interval is the time from the start of one check to the start of the next, or from its end if it
 	// ran longer; the first check comes one interval after the program started. The supervisor may start
-	// a check up to a tenth of the interval (at most a second) later, to run the checks of many programs
-	// together.
+	// an HTTP or TCP check up to a tenth of the interval (at most a second) later, to run the checks of
+	// many programs together.
 	Interval time.Duration
 	// Timeout bounds one check; a command still running then is killed with its process group.
 	Timeout time.Duration

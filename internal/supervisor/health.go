@@ -65,11 +65,11 @@ func decideHealth(hc *config.HealthCheck, v healthVerdict, sinceStart time.Durat
 // check runs on a goroutine of its own that hands its result back through results.
 type healthRunner struct {
 	checked *proc.Process // the process whose health is being checked; nil when none
-	timer   *time.Timer   // made at the first check and reused; armed while due is set
-	// due is when the next check is due while one is (the timer is armed), or when the running one was;
-	// the zero time while nothing is checked.
+	timer   *time.Timer   // to the next check; made once and reset for each check
+	armed   bool          // the timer runs: a check is due at due
+	// due is when the next check is due, or while a check runs when it was; the next is due an interval
+	// after it (nextCheck). The zero time while nothing is checked.
 	due     time.Time
-	armed   bool
 	results chan probe.Result
 	cancel  context.CancelFunc // ends the check that runs
 	verdict healthVerdict
