@@ -20,8 +20,10 @@ type HealthCheck struct {
 	// Command is an executable and its arguments, run in the program's directory, environment and user:
 	// healthy when it exits 0. A name without a slash is looked up in the program's PATH (its venv first).
 	Command []string
-	// Interval is the time from the end of one check to the start of the next; the first check comes one
-	// interval after the program started.
+	// Interval is the time from the start of one check to the start of the next, or from its end if it
+	// ran longer; the first check comes one interval after the program started. The supervisor may start
+	// an HTTP or TCP check up to a tenth of the interval (at most a second) later, to run the checks of
+	// many programs together.
 	Interval time.Duration
 	// Timeout bounds one check; a command still running then is killed with its process group.
 	Timeout time.Duration

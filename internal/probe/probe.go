@@ -4,7 +4,6 @@
 package probe
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -31,87 +30,57 @@ type Result struct {
 
 // Prober runs checks. Its methods are safe for concurrent use.
 type Prober struct {
-	client *http.Client
+	client *http.Client // for https:// checks
+	// dialer opens the connections of plain HTTP and TCP checks, without keep-alive probes: a check's
+	// connection lives for milliseconds, and enabling them is four system calls each time.
+	dialer net.Dialer
 }
 
 // New returns a Prober.
 func New() *Prober {
-	return &Prober{client: &http.Client{
+	p := &Prober{dialer: net.Dialer{KeepAlive: -1}}
+	p.client = &http.Client{
 		// A new connection for each check: an idle connection kept per program would be a descriptor and
 		// a goroutine in the manager between checks, for a saving the interval makes negligible; and a
 		// check should see what a new client sees.
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, ResponseHeaderTimeout: 0},
+		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, DialContext: p.dialer.DialContext},
 		// A redirect is an answer: 3xx passes, and following it would check some other service.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	return p
 }
 
 // HTTP sends a GET to rawURL: it passes on a 2xx or 3xx status within timeout.
 func (p *Prober) HTTP(ctx context.Context, rawURL string, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return Result{Detail: err.Error()}
+	}
+	if u.Scheme == "http" {
+		return p.plainHTTP(ctx, u, timeout)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return Result{Detail: err.Error()}
 	}
-	req.Header.Set("User-Agent", "pyvisor-health-check")
-	if req.URL.Scheme == "http" {
-		return plainHTTP(ctx, req, timeout)
-	}
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return failure(ctx, timeout, err)
 	}
 	// Some of the body, so that a server writing it does not see a reset; not all of it, which could be long.
-	_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+	_, _ = io.CopyN(io.Discard, resp.Body, maxBody)
 	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return Result{Detail: "HTTP " + resp.Status}
-	}
-	return Result{OK: true}
-}
-
-// plainHTTP sends req over a connection of its own and reads the status line and headers of the answer.
-// It does what the Transport would for one request without keep-alive, with a fraction of its
-// allocations and goroutines: checks of many programs are a good part of an idle manager's work.
-func plainHTTP(ctx context.Context, req *http.Request, timeout time.Duration) Result {
-	var d net.Dialer
-	host := req.URL.Host
-	if req.URL.Port() == "" {
-		host = net.JoinHostPort(req.URL.Hostname(), "80")
-	}
-	conn, err := d.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return failure(ctx, timeout, err)
-	}
-	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
-	req.Close = true // "Connection: close"
-	if err := req.Write(conn); err != nil {
-		return failure(ctx, timeout, err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
-		}
-		return Result{Detail: err.Error()}
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return Result{Detail: "HTTP " + resp.Status}
-	}
-	return Result{OK: true}
+	return verdict(resp.StatusCode, resp.Status)
 }
 
 // TCP opens a connection to addr (host:port) and closes it: it passes if the connection opens within timeout.
 func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := p.dial(ctx, addr)
 	if err != nil {
 		return failure(ctx, timeout, err)
 	}
@@ -119,9 +88,12 @@ func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Re
 	return Result{OK: true}
 }
 
-// failure describes err, or the timeout when ctx ran out.
+// failure describes err, the error of a check within ctx: the timeout or the cancellation when ctx ended.
 func failure(ctx context.Context, timeout time.Duration, err error) Result {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return Result{Detail: "canceled"}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
@@ -146,8 +118,7 @@ type Command struct {
 const maxOutput = 4096
 
 // Command runs c in a session and process group of its own: it passes if it exits 0 within timeout. After
-// the command ends, or when the timeout or ctx ends it, whatever is left of its process group is killed, so
-// a check never leaves processes behind.
+// the command ends, or when the timeout or ctx ends it, whatever is left of its process group is killed.
 func (p *Prober) Command(ctx context.Context, c Command, timeout time.Duration) Result {
 	if len(c.Args) == 0 {
 		return Result{Detail: "no command"}
@@ -179,10 +150,12 @@ func (p *Prober) Command(ctx context.Context, c Command, timeout time.Duration) 
 	case <-ctx.Done():
 		res.Detail = "canceled"
 	}
-	// Kill the group: a command that timed out, or children it left behind that still hold the output open.
+	// Kill what is left of the group: a command that timed out, or children it left behind that would hold
+	// the output open. Processes that left the group, as a daemon does, are not hunted down as a program's
+	// stop does (see proc.Process.KillGroup).
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := pr.Stop(stopCtx, syscall.SIGKILL, 0); err != nil && res.OK {
+	if err := pr.KillGroup(stopCtx); err != nil && res.OK {
 		res = Result{Detail: err.Error()}
 	}
 	// A process that escaped the group could hold the pipe open for ever.

@@ -40,6 +40,8 @@ func TestHTTP(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	tlsSrv := httptest.NewTLSServer(mux)
+	t.Cleanup(tlsSrv.Close)
 	t.Cleanup(func() { close(release) })
 	p := New()
 	tests := []struct {
@@ -53,6 +55,7 @@ func TestHTTP(t *testing.T) {
 		{"5xx fails", srv.URL + "/fail", false, "HTTP 503 Service Unavailable"},
 		{"no answer in time", srv.URL + "/hang", false, "no answer within 300ms"},
 		{"refused", "http://" + closedAddr(t) + "/", false, "connection refused"},
+		{"https with a certificate not trusted", tlsSrv.URL + "/ok", false, "certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,14 +73,68 @@ func TestTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	tests := []struct {
+		name   string
+		addr   string
+		ok     bool
+		detail string
+	}{
+		{"listening", l.Addr().String(), true, ""},
+		{"a host name", "localhost:" + port, true, ""},
+		{"refused", closedAddr(t), false, "connection refused"},
+		{"a listener whose queue is full", fullListener(t), false, "no answer within 300ms"},
+		{"no such port name", "127.0.0.1:no-such-service", false, "no-such-service"},
+	}
+	if l6, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		t.Cleanup(func() { l6.Close() })
+		tests = append(tests, struct {
+			name   string
+			addr   string
+			ok     bool
+			detail string
+		}{"IPv6", l6.Addr().String(), true, ""})
+	}
 	p := New()
-	if got := p.TCP(t.Context(), l.Addr().String(), time.Second); !got.OK {
-		t.Errorf("TCP(listening %s) = %+v, want OK", l.Addr(), got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := p.TCP(t.Context(), tt.addr, 300*time.Millisecond)
+			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
+				t.Errorf("TCP(%s) = %+v, want OK %t and a detail with %q", tt.addr, got, tt.ok, tt.detail)
+			}
+		})
 	}
-	addr := closedAddr(t)
-	if got := p.TCP(t.Context(), addr, time.Second); got.OK || !strings.Contains(got.Detail, "refused") {
-		t.Errorf("TCP(closed %s) = %+v, want a refusal", addr, got)
+}
+
+// fullListener returns the address of a listener that never accepts and whose queue of connections is
+// full, so that the kernel drops new attempts and they go unanswered.
+func fullListener(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	syscall.CloseOnExec(fd)
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	// Fill the queue: the first connections are queued, unaccepted; the rest wait in vain.
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
 }
 
 // alive reports whether the process whose PID is written in file exists and is not a zombie (which an init

@@ -351,3 +351,27 @@ func (p *Process) waitGroupGone(ctx context.Context) error {
 		}
 	}
 }
+
+// KillGroup sends SIGKILL to every process left in the group and waits until none is left alive, or ctx
+// ends. Unlike Stop it looks for nothing outside the group, neither in a cgroup nor by tag: it is for a
+// short-lived command run many times, such as a health check, where reading every process's environment
+// each time would cost far more than the command.
+func (p *Process) KillGroup(ctx context.Context) error {
+	err := p.Signal(unix.SIGKILL)
+	if errors.Is(err, ErrNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(groupPollInterval)
+	defer tick.Stop()
+	for p.groupIsOurs() && p.hasLiveMembers() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("kill process group %d: %w", p.id.PID, context.Cause(ctx))
+		}
+	}
+	return nil
+}

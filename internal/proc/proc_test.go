@@ -246,6 +246,48 @@ func TestStop(t *testing.T) {
 	}
 }
 
+func TestKillGroup(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		mode       string
+		grandchild bool // the helper prints the pid of a grandchild in its group
+		natural    bool // let the leader exit on its own first
+		want       ExitStatus
+	}{
+		{"a running leader and its grandchild", "fork-grandchild", true, false, ExitStatus{Known: true, Code: -1, Signal: syscall.SIGKILL}},
+		{"a grandchild left behind by a leader that exited", "orphan-grandchild", true, true, ExitStatus{Known: true}},
+		{"nothing left", "exit3", false, true, ExitStatus{Known: true, Code: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, out := startHelper(t, tt.mode)
+			grandchild := 0
+			if tt.grandchild {
+				var err error
+				if grandchild, err = strconv.Atoi(out.line(t)); err != nil {
+					t.Fatalf("helper %s printed no pid: %v", tt.mode, err)
+				}
+				t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+			}
+			if tt.natural {
+				waitDone(t, p, 10*time.Second)
+			}
+			if err := p.KillGroup(t.Context()); err != nil {
+				t.Fatalf("KillGroup() = %v, want nil", err)
+			}
+			waitDone(t, p, 10*time.Second)
+			if got := p.Exit(); got != tt.want {
+				t.Errorf("Exit() after KillGroup = %v, want %v", got, tt.want)
+			}
+			if tt.grandchild && pidExists(grandchild) {
+				t.Errorf("grandchild %d exists after KillGroup, want it gone", grandchild)
+			}
+		})
+	}
+}
+
 func TestStopEndsWithContext(t *testing.T) {
 	t.Parallel()
 	p, out := startHelper(t, "ignore-term")

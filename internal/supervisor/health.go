@@ -65,7 +65,11 @@ func decideHealth(hc *config.HealthCheck, v healthVerdict, sinceStart time.Durat
 // check runs on a goroutine of its own that hands its result back through results.
 type healthRunner struct {
 	checked *proc.Process // the process whose health is being checked; nil when none
-	timer   *time.Timer   // until the next check; nil while one runs or none is due
+	timer   *time.Timer   // to the next check; made once and reset for each check
+	armed   bool          // the timer runs: a check is due at due
+	// due is when the next check is due, or while a check runs when it was; the next is due an interval
+	// after it (nextCheck). The zero time while nothing is checked.
+	due     time.Time
 	results chan probe.Result
 	cancel  context.CancelFunc // ends the check that runs
 	verdict healthVerdict
@@ -73,10 +77,59 @@ type healthRunner struct {
 
 // timerC is the channel of the timer to the next check, nil when none is due.
 func (h *healthRunner) timerC() <-chan time.Time {
-	if h.timer == nil {
+	if !h.armed {
 		return nil
 	}
 	return h.timer.C
+}
+
+// schedule arms the timer for a check at due.
+func (h *healthRunner) schedule(due, now time.Time) {
+	h.due, h.armed = due, true
+	if h.timer == nil {
+		h.timer = time.NewTimer(due.Sub(now))
+		return
+	}
+	h.timer.Reset(due.Sub(now))
+}
+
+// checkGrain is what the start times of a program's HTTP and TCP checks are rounded up to a multiple of,
+// on the wall clock: a tenth of the interval, at most a second. Checks of many programs then fall due
+// together, and the manager wakes once for all of them rather than once for each, which costs more than
+// the checks themselves. Commands are not aligned: starting many processes at once would be a burst of
+// work on the machine, and one process is much dearer than a wake-up.
+func checkGrain(hc *config.HealthCheck) time.Duration {
+	if hc.Command != nil {
+		return 0
+	}
+	return min(hc.Interval/10, time.Second)
+}
+
+// alignUp returns t moved forward to the next multiple of grain on the wall clock (t itself if it is
+// one). The wall clock only chooses how far to move, less than grain, so that a change of the clock
+// cannot delay a check by more than that.
+func alignUp(t time.Time, grain time.Duration) time.Time {
+	if grain <= 0 {
+		return t
+	}
+	r := time.Duration(t.UnixNano() % int64(grain))
+	if r < 0 {
+		r += grain
+	}
+	if r == 0 {
+		return t
+	}
+	return t.Add(grain - r)
+}
+
+// nextCheck returns when the check after one that was due at due and ended at now is due: one interval
+// after due, or after now if the check ran over that; aligned by checkGrain either way.
+func nextCheck(hc *config.HealthCheck, due, now time.Time) time.Time {
+	next := alignUp(due.Add(hc.Interval), checkGrain(hc))
+	if !next.After(now) {
+		next = alignUp(now.Add(hc.Interval), checkGrain(hc))
+	}
+	return next
 }
 
 // syncHealth starts checking a process that runs, and stops checking one that does not, so that every
@@ -93,7 +146,8 @@ func (r *runner) syncHealth() {
 		h.checked = want
 		if want != nil {
 			h.verdict = healthVerdict{Health: HealthStarting, Detail: h.verdict.Detail}
-			h.timer = time.NewTimer(r.spec.HealthCheck.Interval)
+			now := time.Now()
+			h.schedule(alignUp(now.Add(r.spec.HealthCheck.Interval), checkGrain(r.spec.HealthCheck)), now)
 		} else {
 			h.verdict.Health, h.verdict.Failures = HealthNone, 0
 		}
@@ -103,21 +157,22 @@ func (r *runner) syncHealth() {
 
 // stop drops the check due or running; a running check's result is no longer read.
 func (h *healthRunner) stop() {
-	if h.timer != nil {
+	if h.armed {
 		h.timer.Stop()
-		h.timer = nil
+		h.armed = false
 	}
 	if h.cancel != nil {
 		h.cancel()
 		h.cancel = nil
 	}
 	h.results = nil
+	h.due = time.Time{}
 }
 
 // healthCheckDue runs the next check on a goroutine of its own.
 func (r *runner) healthCheckDue() {
 	h := &r.health
-	h.timer = nil
+	h.armed = false
 	if h.checked == nil {
 		return
 	}
@@ -146,23 +201,26 @@ func (r *runner) healthCheckDue() {
 }
 
 // healthChecked takes the result of a check of the process being checked: it updates the verdict, and
-// restarts the program when the verdict is unhealthy or schedules the next check.
-func (r *runner) healthChecked(res probe.Result) {
+// restarts the program when the verdict is unhealthy or schedules the next check. It returns whether the
+// status changed: the health, its detail or, with a restart, more.
+func (r *runner) healthChecked(res probe.Result) bool {
 	h := &r.health
 	h.cancel()
 	h.cancel, h.results = nil, nil
 	hc := r.spec.HealthCheck
-	before := h.verdict.Health
+	before := h.verdict
 	v, restart := decideHealth(hc, h.verdict, time.Since(r.st.StartedAt), res)
 	h.verdict = v
-	if v.Health != before {
+	if v.Health != before.Health {
 		r.log.Info("health", "health", string(v.Health), "detail", v.Detail)
 	}
 	if !restart {
-		h.timer = time.NewTimer(hc.Interval)
-		return
+		now := time.Now()
+		h.schedule(nextCheck(hc, h.due, now), now)
+		return v.Health != before.Health || v.Detail != before.Detail
 	}
 	r.restartUnhealthy(fmt.Sprintf("unhealthy after %d failed %s checks (%s)", v.Failures, hc.Kind(), v.Detail))
+	return true
 }
 
 // restartUnhealthy stops the program's process group and then does what the restart policy says of a

@@ -54,6 +54,41 @@ func TestDecideHealth(t *testing.T) {
 	}
 }
 
+func TestNextCheck(t *testing.T) {
+	T := time.Unix(1_700_000_000, 0) // on a whole second
+	ms := time.Millisecond
+	http10 := &config.HealthCheck{HTTP: "http://127.0.0.1/", Interval: 10 * time.Second}
+	tcp2 := &config.HealthCheck{TCP: "127.0.0.1:1", Interval: 2 * time.Second}
+	odd := &config.HealthCheck{TCP: "127.0.0.1:1", Interval: 15500 * ms}
+	command := &config.HealthCheck{Command: []string{"true"}, Interval: 10 * time.Second}
+	tests := []struct {
+		name     string
+		hc       *config.HealthCheck
+		due, now time.Time
+		want     time.Time
+	}{
+		{"one interval after the start of the last", http10, T, T.Add(3 * ms), T.Add(10 * time.Second)},
+		{"a due time off the grain (the clock was set) is aligned again", http10, T.Add(40 * ms), T.Add(90 * ms), T.Add(11 * time.Second)},
+		{"aligned on the grain", http10, T.Add(1300 * ms), T.Add(1400 * ms), T.Add(12 * time.Second)},
+		{"ran over the interval: one interval after its end", http10, T, T.Add(10500 * ms), T.Add(21 * time.Second)},
+		{"the grain is a tenth of a short interval", tcp2, T.Add(150 * ms), T.Add(170 * ms), T.Add(2200 * ms)},
+		{"an interval that is not a whole number of grains", odd, T, T.Add(ms), T.Add(16 * time.Second)},
+		{"commands are not aligned", command, T.Add(123 * ms), T.Add(500 * ms), T.Add(10123 * ms)},
+		{"a command that ran over", command, T, T.Add(10200 * ms), T.Add(20200 * ms)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nextCheck(tt.hc, tt.due, tt.now); !got.Equal(tt.want) {
+				t.Errorf("nextCheck(every %s, due T%+v, now T%+v) = T%+v, want T%+v", tt.hc.Interval,
+					tt.due.Sub(T), tt.now.Sub(T), got.Sub(T), tt.want.Sub(T))
+			}
+		})
+	}
+	if got, want := alignUp(time.Unix(-2, 0).Add(300*ms), time.Second), time.Unix(-1, 0); !got.Equal(want) {
+		t.Errorf("alignUp(1969-12-31T23:59:58.3Z, 1s) = %s, want %s", got.UTC(), want.UTC())
+	}
+}
+
 // healthScripts are the servers of the health check tests.
 var healthScripts = map[string]string{
 	// Serves /healthz on the port in argv[1]: 200 while the file "ok" exists, 503 otherwise.

@@ -194,8 +194,11 @@ func (r *runner) handleWake(w *wake) bool {
 		r.startAgain()
 	case wokeByHealthTimer:
 		r.healthCheckDue()
+		return true // a check began: nothing else changed, nothing to publish
 	case wokeByHealthCheck:
-		r.healthChecked(w.health)
+		if !r.healthChecked(w.health) {
+			return true // the verdict stands: nothing to publish
+		}
 	case wokeByDependency:
 		r.dependencyChanged()
 	case wokeByDue:
