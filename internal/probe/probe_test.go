@@ -59,7 +59,14 @@ func TestHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := p.HTTP(t.Context(), tt.url, 300*time.Millisecond)
+			// Only the hanging server needs a short timeout; the others answer at
+			// once, but a TLS handshake under the race detector on a loaded machine
+			// can take longer than that.
+			timeout := 10 * time.Second
+			if strings.HasSuffix(tt.url, "/hang") {
+				timeout = 300 * time.Millisecond
+			}
+			got := p.HTTP(t.Context(), tt.url, timeout)
 			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
 				t.Errorf("HTTP(%s) = %+v, want OK %t and a detail with %q", tt.url, got, tt.ok, tt.detail)
 			}
@@ -186,7 +193,13 @@ func TestCommand(t *testing.T) {
 				c.Args = []string{"no-such-check"}
 			}
 			start := time.Now()
-			got := p.Command(t.Context(), c, 500*time.Millisecond)
+			// Only the hanging command needs a short timeout: a shell started on a
+			// loaded machine can take longer than that to run the others.
+			timeout := 10 * time.Second
+			if strings.HasPrefix(tt.name, "hang") {
+				timeout = 500 * time.Millisecond
+			}
+			got := p.Command(t.Context(), c, timeout)
 			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
 				t.Errorf("Command(%q) = %+v, want OK %t and a detail with %q", tt.script, got, tt.ok, tt.detail)
 			}
