@@ -215,6 +215,31 @@ func checkContiguous(data []byte, written int) (first int, err error) {
 	return first, nil
 }
 
+// runWakingRetainer runs, until the test ends, a Retainer of the logs paths
+// returns with a limit of 1000 bytes and an idle period of an hour, so that
+// only a wake-up on a write or a creation can make it rotate in a test's time.
+// Each rotation's path is sent on rotated.
+func runWakingRetainer(t *testing.T, paths func([]string) []string) (r *Retainer, rotated <-chan string) {
+	ch := make(chan string, 10)
+	r = &Retainer{
+		Rotator: Rotator{Backups: 2},
+		Limit:   1000,
+		Idle:    time.Hour,
+		Paths:   paths,
+		Report: func(path string, res Rotation, err error) {
+			if err != nil {
+				t.Errorf("rotate %s: %+v, %v", path, res, err)
+			}
+			ch <- path
+		},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan struct{})
+	go func() { defer close(ended); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ended })
+	return r, ch
+}
+
 // TestRetainerWakesOnWrite checks that a log idle at its first check is
 // rotated soon after it passes the limit, long before the idle period ends:
 // the write itself wakes the loop. It also checks that a path Paths stops
@@ -229,27 +254,11 @@ func TestRetainerWakesOnWrite(t *testing.T) {
 	testkit.WriteFile(t, b, "first\n")
 	var mu sync.Mutex
 	paths := []string{a, b}
-	rotated := make(chan string, 10)
-	r := &Retainer{
-		Rotator: Rotator{Backups: 2},
-		Limit:   1000,
-		Idle:    time.Hour,
-		Paths: func(dst []string) []string {
-			mu.Lock()
-			defer mu.Unlock()
-			return append(dst, paths...)
-		},
-		Report: func(path string, res Rotation, err error) {
-			if err != nil {
-				t.Errorf("rotate %s: %+v, %v", path, res, err)
-			}
-			rotated <- path
-		},
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ended := make(chan struct{})
-	go func() { defer close(ended); r.Run(ctx) }()
-	defer func() { cancel(); <-ended }()
+	r, rotated := runWakingRetainer(t, func(dst []string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append(dst, paths...)
+	})
 
 	time.Sleep(100 * time.Millisecond) // past the first check, which finds both idle
 	appendFile(t, a, strings.Repeat("0123456789\n", 200))
@@ -314,23 +323,7 @@ func TestRetainerWakesOnCreation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), tt.rel)
-			rotated := make(chan string, 10)
-			r := &Retainer{
-				Rotator: Rotator{Backups: 2},
-				Limit:   1000,
-				Idle:    time.Hour,
-				Paths:   func(dst []string) []string { return append(dst, path) },
-				Report: func(path string, res Rotation, err error) {
-					if err != nil {
-						t.Errorf("rotate %s: %+v, %v", path, res, err)
-					}
-					rotated <- path
-				},
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			ended := make(chan struct{})
-			go func() { defer close(ended); r.Run(ctx) }()
-			defer func() { cancel(); <-ended }()
+			r, rotated := runWakingRetainer(t, func(dst []string) []string { return append(dst, path) })
 
 			time.Sleep(100 * time.Millisecond) // past the first check, which finds no file
 			tt.write(t, path)
