@@ -78,24 +78,8 @@ func TestEnvTokenOnlyToTrustedAddress(t *testing.T) {
 		t.Skip("this machine has no IPv4 address but loopback to serve on")
 	}
 	const token = "tok-env-7c1e"
-	serve := func(host string) (port int, auth chan string) {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatalf("listen on %s: %v", host, err)
-		}
-		auth = make(chan string, 10)
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			auth <- r.Header.Get("Authorization")
-			fmt.Fprint(w, `{"title":"T","programs":[]}`)
-		}))
-		srv.Listener.Close()
-		srv.Listener = ln
-		srv.Start()
-		t.Cleanup(srv.Close)
-		return ln.Addr().(*net.TCPAddr).Port, auth
-	}
-	extPort, extAuth := serve(external.String())
-	loPort, loAuth := serve("127.0.0.1")
+	extPort, extAuth := serveAuthRecorder(t, net.JoinHostPort(external.String(), "0"))
+	loPort, loAuth := serveAuthRecorder(t, "127.0.0.1:0")
 	t.Setenv("PYVISOR_TOKEN", token)
 	t.Setenv("PYVISOR_URL", "")
 
@@ -199,20 +183,7 @@ func TestFileTokenNotSentAway(t *testing.T) {
 		t.Skipf("this machine's host name %q does not resolve: %v", hostname, err)
 	}
 	const token = "tok-file-19ad"
-	ln, err := net.Listen("tcp", ":0") // every address, whatever the host name resolves to
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := make(chan string, 10)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth <- r.Header.Get("Authorization")
-		fmt.Fprint(w, `{"title":"T","programs":[]}`)
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, auth := serveAuthRecorder(t, ":0") // every address, whatever the host name resolves to
 
 	real := filepath.Join(t.TempDir(), "process_manager.token")
 	testkit.WriteFile(t, real, token+"\n")
@@ -245,4 +216,25 @@ func TestFileTokenNotSentAway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveAuthRecorder serves, on addr until the test ends, a manager's answer
+// to a status request, and sends the Authorization header of each request it
+// gets on auth. It returns the port it listens on.
+func serveAuthRecorder(t *testing.T, addr string) (port int, auth chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	auth = make(chan string, 10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth <- r.Header.Get("Authorization")
+		fmt.Fprint(w, `{"title":"T","programs":[]}`)
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return ln.Addr().(*net.TCPAddr).Port, auth
 }
