@@ -152,7 +152,10 @@ func TestConfiguredProgramsAreNotUploads(t *testing.T) {
 	}
 }
 
-func TestFailedInstallIsError(t *testing.T) {
+// failedInstall starts a manager and uploads program "bad", whose pip install
+// fails with "pip install failed: exit status 1".
+func failedInstall(t *testing.T) (*fixture, *manager) {
+	t.Helper()
 	f := newFixture(t, "programs: []\n")
 	m := f.start()
 	m.ready(t)
@@ -160,6 +163,11 @@ func TestFailedInstallIsError(t *testing.T) {
 	if _, err := m.sup.AddUpload(bad, installWriting(bad, "pip said no", errors.New("pip install failed: exit status 1"))); err != nil {
 		t.Fatal(err)
 	}
+	return f, m
+}
+
+func TestFailedInstallIsError(t *testing.T) {
+	f, m := failedInstall(t)
 	st := m.waitFor(t, "bad", "error", inState(Error))
 	if !strings.Contains(st.Error, "pip install failed") {
 		t.Errorf("error = %q, want the install's reason", st.Error)
@@ -191,13 +199,7 @@ func TestFailedInstallIsError(t *testing.T) {
 // moved (the state file gets a new identity), until an update installs the
 // program; that too stays.
 func TestFailedInstallRefusedAfterRestart(t *testing.T) {
-	f := newFixture(t, "programs: []\n")
-	m := f.start()
-	m.ready(t)
-	bad := f.upload("bad", "sleeper.py", true)
-	if _, err := m.sup.AddUpload(bad, installWriting(bad, "pip said no", errors.New("pip install failed: exit status 1"))); err != nil {
-		t.Fatal(err)
-	}
+	f, m := failedInstall(t)
 	m.waitFor(t, "bad", "error", inState(Error))
 	m.stop()
 	cfg, err := config.Load(f.cfg.Path) // with uploaded_programs.yaml
