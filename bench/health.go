@@ -11,9 +11,10 @@ import (
 
 // benchHealth runs two managers side by side, each with n idle programs: one without health checks, one
 // with a check of the given kind (http, tcp or command) every interval for each program, and reports the
-// CPU of each over the same window. The HTTP and TCP checks go to a server in this process, so only the
-// managers' side is measured.
-func benchHealth(bin, work string, n int, window time.Duration, kind string, interval time.Duration) error {
+// CPU of each over the same window. With a baseline binary, a third manager runs it with the same checks,
+// to compare two builds in one window. The HTTP and TCP checks go to a server in this process, so only
+// the managers' side is measured.
+func benchHealth(bin, baseline, work string, n int, window time.Duration, kind string, interval time.Duration) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -46,13 +47,17 @@ func benchHealth(bin, work string, n int, window time.Duration, kind string, int
 			p.close()
 		}
 	}()
-	for _, c := range []struct{ name, yaml string }{{"plain", plain.String()}, {"checked", checked.String()}} {
+	managers := []struct{ name, yaml, bin string }{{"plain", plain.String(), bin}, {"checked", checked.String(), bin}}
+	if baseline != "" {
+		managers = append(managers, struct{ name, yaml, bin string }{"baseline", checked.String(), baseline})
+	}
+	for _, c := range managers {
 		p, err := newProject(work, "health-"+c.name, map[string]string{"idle.py": idlePy}, c.yaml)
 		if err != nil {
 			return err
 		}
 		projects = append(projects, p)
-		if err := p.start(bin); err != nil {
+		if err := p.start(c.bin); err != nil {
 			return err
 		}
 		if err := p.waitRunning(n, time.Minute); err != nil {
@@ -60,7 +65,7 @@ func benchHealth(bin, work string, n int, window time.Duration, kind string, int
 		}
 	}
 	time.Sleep(max(5*time.Second, 2*interval)) // start-up garbage collected, first checks done
-	var cpu0 [2]time.Duration
+	cpu0 := make([]time.Duration, len(projects))
 	for i, p := range projects {
 		if cpu0[i], err = cpuTime(p.cmd.Process.Pid); err != nil {
 			return err
@@ -69,7 +74,7 @@ func benchHealth(bin, work string, n int, window time.Duration, kind string, int
 	t0 := time.Now()
 	time.Sleep(window)
 	elapsed := time.Since(t0)
-	var pct [2]float64
+	pct := make([]float64, len(projects))
 	for i, p := range projects {
 		cpu1, err := cpuTime(p.cmd.Process.Pid)
 		if err != nil {
@@ -84,6 +89,9 @@ func benchHealth(bin, work string, n int, window time.Duration, kind string, int
 	fmt.Printf("health: %d idle programs, over the same %s: manager CPU %.3f%% of one core without health checks, "+
 		"%.3f%% with a %s check of each every %s (%d healthy at the end); the checks add %.3f%%\n",
 		n, elapsed.Round(time.Second), pct[0], pct[1], kind, interval, healthy, pct[1]-pct[0])
+	if baseline != "" {
+		fmt.Printf("health: the baseline %s with the same checks: %.3f%% (adds %.3f%%)\n", baseline, pct[2], pct[2]-pct[0])
+	}
 	return nil
 }
 

@@ -22,7 +22,8 @@
 //	    against a manager with N idle programs; median and p90 wall time.
 //	  - health: two managers with N idle programs each, side by side, one of them
 //	    checking every program's health (-check kind, every -interval seconds);
-//	    the CPU of each over the same -seconds. Not part of "all".
+//	    the CPU of each over the same -seconds; with -baseline, a third manager
+//	    runs that binary with the same checks. Not part of "all".
 //
 // It builds pyvisor into a temporary directory and runs everything there on a
 // free loopback port. Figures are printed; nothing is asserted.
@@ -54,7 +55,7 @@ func main() {
 	python := flag.String("python", "", "interpreter the programs run with (default: the one python3 runs)")
 	check := flag.String("check", "http", "the health check of the health scenario: http, tcp or command")
 	interval := flag.Float64("interval", 10, "seconds between the health checks of a program in the health scenario")
-	baseline := flag.String("baseline", "", "idle: a second pyvisor binary measured beside the current one, in the same window")
+	baseline := flag.String("baseline", "", "idle and health: a second pyvisor binary measured beside the current one, in the same window")
 	flag.Parse()
 	hc := healthOptions{kind: *check, interval: time.Duration(*interval * float64(time.Second))}
 	if err := run(*scenario, *n, *runs, time.Duration(*seconds)*time.Second, *python, *baseline, hc); err != nil {
@@ -92,7 +93,7 @@ func run(scenario string, n, runs int, window time.Duration, python, baseline st
 		"gap":    func() error { return benchGap(bin, work) },
 		"flood":  func() error { return benchFlood(bin, work, min(window, 60*time.Second)) },
 		"status": func() error { return benchStatus(bin, work, n, runs) },
-		"health": func() error { return benchHealth(bin, work, n, window, hc.kind, hc.interval) },
+		"health": func() error { return benchHealth(bin, baseline, work, n, window, hc.kind, hc.interval) },
 	}
 	if scenario != "all" {
 		f, ok := run[scenario]
