@@ -94,13 +94,18 @@ func (h *healthRunner) schedule(due, now time.Time) {
 }
 
 // checkGrain is what the start times of a program's HTTP and TCP checks are rounded up to a multiple of,
-// on the wall clock: a tenth of the interval, at most a second. Checks of many programs then fall due
-// together, and the manager wakes once for all of them rather than once for each, which costs more than
-// the checks themselves. Commands are not aligned: starting many processes at once would be a burst of
-// work on the machine, and one process is much dearer than a wake-up.
-func checkGrain(hc *config.HealthCheck) time.Duration {
-	if hc.Command != nil {
+// on the wall clock. Checks of many programs then fall due together, and the manager wakes once for all
+// of them rather than once for each, which costs more than the checks themselves. The grain is the
+// sampling interval (the sampler's rounds are on the same grid, see sampleLoop), so that the checks also
+// share the sampler's wakes, unless that would hold a check back by more than a fifth of its interval:
+// then a tenth of the interval, at most a second. Commands are not aligned: starting many processes at
+// once would be a burst of work on the machine, and one process is much dearer than a wake-up.
+func checkGrain(hc *config.HealthCheck, sampleEvery time.Duration) time.Duration {
+	switch {
+	case hc.Command != nil:
 		return 0
+	case sampleEvery > 0 && sampleEvery <= hc.Interval/5:
+		return sampleEvery
 	}
 	return min(hc.Interval/10, time.Second)
 }
@@ -123,11 +128,11 @@ func alignUp(t time.Time, grain time.Duration) time.Time {
 }
 
 // nextCheck returns when the check after one that was due at due and ended at now is due: one interval
-// after due, or after now if the check ran over that; aligned by checkGrain either way.
-func nextCheck(hc *config.HealthCheck, due, now time.Time) time.Time {
-	next := alignUp(due.Add(hc.Interval), checkGrain(hc))
+// after due, or after now if the check ran over that; aligned to grain either way.
+func nextCheck(hc *config.HealthCheck, grain time.Duration, due, now time.Time) time.Time {
+	next := alignUp(due.Add(hc.Interval), grain)
 	if !next.After(now) {
-		next = alignUp(now.Add(hc.Interval), checkGrain(hc))
+		next = alignUp(now.Add(hc.Interval), grain)
 	}
 	return next
 }
@@ -147,7 +152,8 @@ func (r *runner) syncHealth() {
 		if want != nil {
 			h.verdict = healthVerdict{Health: HealthStarting, Detail: h.verdict.Detail}
 			now := time.Now()
-			h.schedule(alignUp(now.Add(r.spec.HealthCheck.Interval), checkGrain(r.spec.HealthCheck)), now)
+			hc := r.spec.HealthCheck
+			h.schedule(alignUp(now.Add(hc.Interval), checkGrain(hc, sampleInterval(r.cfg))), now)
 		} else {
 			h.verdict.Health, h.verdict.Failures = HealthNone, 0
 		}
@@ -216,7 +222,7 @@ func (r *runner) healthChecked(res probe.Result) bool {
 	}
 	if !restart {
 		now := time.Now()
-		h.schedule(nextCheck(hc, h.due, now), now)
+		h.schedule(nextCheck(hc, checkGrain(hc, sampleInterval(r.cfg)), h.due, now), now)
 		return v.Health != before.Health || v.Detail != before.Detail
 	}
 	r.restartUnhealthy(fmt.Sprintf("unhealthy after %d failed %s checks (%s)", v.Failures, hc.Kind(), v.Detail))

@@ -62,25 +62,31 @@ func TestNextCheck(t *testing.T) {
 	odd := &config.HealthCheck{TCP: "127.0.0.1:1", Interval: 15500 * ms}
 	command := &config.HealthCheck{Command: []string{"true"}, Interval: 10 * time.Second}
 	tests := []struct {
-		name     string
-		hc       *config.HealthCheck
-		due, now time.Time
-		want     time.Time
+		name        string
+		hc          *config.HealthCheck
+		sampleEvery time.Duration // 0: no sampling
+		due, now    time.Time
+		want        time.Time
 	}{
-		{"one interval after the start of the last", http10, T, T.Add(3 * ms), T.Add(10 * time.Second)},
-		{"a due time off the grain (the clock was set) is aligned again", http10, T.Add(40 * ms), T.Add(90 * ms), T.Add(11 * time.Second)},
-		{"aligned on the grain", http10, T.Add(1300 * ms), T.Add(1400 * ms), T.Add(12 * time.Second)},
-		{"ran over the interval: one interval after its end", http10, T, T.Add(10500 * ms), T.Add(21 * time.Second)},
-		{"the grain is a tenth of a short interval", tcp2, T.Add(150 * ms), T.Add(170 * ms), T.Add(2200 * ms)},
-		{"an interval that is not a whole number of grains", odd, T, T.Add(ms), T.Add(16 * time.Second)},
-		{"commands are not aligned", command, T.Add(123 * ms), T.Add(500 * ms), T.Add(10123 * ms)},
-		{"a command that ran over", command, T, T.Add(10200 * ms), T.Add(20200 * ms)},
+		{"one interval after the start of the last", http10, 0, T, T.Add(3 * ms), T.Add(10 * time.Second)},
+		{"a due time off the grain (the clock was set) is aligned again", http10, 0, T.Add(40 * ms), T.Add(90 * ms), T.Add(11 * time.Second)},
+		{"aligned on the grain", http10, 0, T.Add(1300 * ms), T.Add(1400 * ms), T.Add(12 * time.Second)},
+		{"ran over the interval: one interval after its end", http10, 0, T, T.Add(10500 * ms), T.Add(21 * time.Second)},
+		{"the grain is a tenth of a short interval", tcp2, 0, T.Add(150 * ms), T.Add(170 * ms), T.Add(2200 * ms)},
+		{"an interval that is not a whole number of grains", odd, 0, T, T.Add(ms), T.Add(16 * time.Second)},
+		{"the grain is the sampling interval", http10, 2 * time.Second, T.Add(1300 * ms), T.Add(1400 * ms), T.Add(12 * time.Second)},
+		{"on the sampling grid, not the grain of a tenth", http10, 2 * time.Second, T.Add(40 * ms), T.Add(90 * ms), T.Add(12 * time.Second)},
+		{"sampling too slow for the interval: a tenth of it", tcp2, 2 * time.Second, T.Add(150 * ms), T.Add(170 * ms), T.Add(2200 * ms)},
+		{"commands are not aligned", command, 0, T.Add(123 * ms), T.Add(500 * ms), T.Add(10123 * ms)},
+		{"commands are not aligned to the sampling either", command, 2 * time.Second, T.Add(123 * ms), T.Add(500 * ms), T.Add(10123 * ms)},
+		{"a command that ran over", command, 0, T, T.Add(10200 * ms), T.Add(20200 * ms)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := nextCheck(tt.hc, tt.due, tt.now); !got.Equal(tt.want) {
-				t.Errorf("nextCheck(every %s, due T%+v, now T%+v) = T%+v, want T%+v", tt.hc.Interval,
-					tt.due.Sub(T), tt.now.Sub(T), got.Sub(T), tt.want.Sub(T))
+			grain := checkGrain(tt.hc, tt.sampleEvery)
+			if got := nextCheck(tt.hc, grain, tt.due, tt.now); !got.Equal(tt.want) {
+				t.Errorf("nextCheck(every %s, sampling every %s, due T%+v, now T%+v) = T%+v, want T%+v", tt.hc.Interval,
+					tt.sampleEvery, tt.due.Sub(T), tt.now.Sub(T), got.Sub(T), tt.want.Sub(T))
 			}
 		})
 	}

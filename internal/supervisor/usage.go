@@ -131,7 +131,10 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		s.rotateLogs(ctx, rotateEvery*interval)
 	}()
 	defer func() { <-rotating }()
-	t := time.NewTicker(interval)
+	// Rounds fall on multiples of the interval on the wall clock, as health checks do (checkGrain), so
+	// that the manager wakes once for both.
+	now := time.Now()
+	t := time.NewTimer(alignUp(now, interval).Sub(now))
 	defer t.Stop()
 	sm := &sampler{history: max(cfg.Sampling.History, 1)}
 	var groups proc.Sampler
@@ -145,8 +148,9 @@ func (s *Supervisor) sampleLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now = <-t.C:
 		}
+		t.Reset(alignUp(now.Add(interval/2), interval).Sub(now))
 		programs = s.appendPrograms(programs[:0])
 		pgids = pgids[:0]
 		clear(pids)
