@@ -3,16 +3,13 @@ package probe
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // userAgent names pyvisor's checks in the access logs of the programs they ask.
@@ -22,36 +19,70 @@ const userAgent = "pyvisor-health-check"
 // that closing the connection resets no server still writing them; a long one is not waited for.
 const maxBody = 4096
 
-// plainHTTP sends a GET for u (an http:// URL) on a connection of its own, asking the server to close it,
-// and reads the status line, the headers and up to maxBody of the body. ctx bounds it all.
-//
-// It does the little that one request without keep-alive needs, instead of going through net/http's
-// Transport: checks of many programs are a good part of an idle manager's work, and the Transport spends
-// goroutines, allocations and system calls on connection reuse, which a check does not want (a connection
-// kept open would hide a server that stopped accepting new ones).
-func (p *Prober) plainHTTP(ctx context.Context, u *url.URL, timeout time.Duration) Result {
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+// maxAnswer bounds what is read of an answer in all: the status line must come within it, and the rest
+// is read only to close the connection cleanly.
+const maxAnswer = 64 << 10
+
+// errNeedMore is an answer read so far that ends before what parseAnswer needs.
+var errNeedMore = errors.New("the answer read so far is incomplete")
+
+// answerParser decides plain HTTP checks from their answers. Made once and used for answer after answer,
+// it allocates nothing of its own. It is not safe for concurrent use.
+type answerParser struct {
+	br    *bufio.Reader
+	sofar answerSoFar
+}
+
+func newAnswerParser() *answerParser {
+	p := &answerParser{}
+	p.br = bufio.NewReaderSize(&p.sofar, 1024)
+	return p
+}
+
+// parse decides a check from the answer read so far, answer; ended says that nothing more will come (the
+// connection ended, or maxAnswer was read). It returns done false while more is needed: the final status
+// line, the headers, and the body up to its Content-Length or the end of the connection, at most maxBody
+// of it. The status decides; whatever follows is only waited for so that closing the connection resets
+// no server still writing it.
+func (p *answerParser) parse(answer []byte, ended bool) (res Result, done bool) {
+	p.sofar = answerSoFar{rest: answer, ended: ended}
+	p.br.Reset(&p.sofar)
+	code, status, err := readStatus(p.br)
+	switch {
+	case errors.Is(err, errNeedMore):
+		return Result{}, false
+	case err != nil:
+		return Result{Detail: err.Error()}, true
 	}
-	conn, err := p.dial(ctx, addr)
-	if err != nil {
-		return failure(ctx, timeout, err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, request(u)); err != nil {
-		return failure(ctx, timeout, err)
-	}
-	br := bufio.NewReaderSize(conn, 1024)
-	code, status, err := readStatus(br)
-	if err != nil {
-		return failure(ctx, timeout, err)
-	}
-	length, err := skipHeaders(br)
+	length, err := skipHeaders(p.br)
 	if err == nil {
-		drainBody(br, length)
+		if length < 0 || length > maxBody {
+			length = maxBody
+		}
+		_, err = p.br.Discard(int(length))
 	}
-	return verdict(code, status)
+	if errors.Is(err, errNeedMore) {
+		return Result{}, false
+	}
+	return verdict(code, status), true
+}
+
+// answerSoFar reads the answer read so far, then io.EOF if it ended or errNeedMore if more may come.
+type answerSoFar struct {
+	rest  []byte
+	ended bool
+}
+
+func (a *answerSoFar) Read(p []byte) (int, error) {
+	if len(a.rest) == 0 {
+		if a.ended {
+			return 0, io.EOF
+		}
+		return 0, errNeedMore
+	}
+	n := copy(p, a.rest)
+	a.rest = a.rest[n:]
+	return n, nil
 }
 
 // request is the GET of a check of u.
@@ -157,15 +188,6 @@ func skipLine(br *bufio.Reader) error {
 			return err
 		}
 	}
-}
-
-// drainBody reads the body: length bytes, or up to the end of the connection when length is -1 (a chunked
-// or close-delimited body), at most maxBody either way. Errors do not matter: the status is known.
-func drainBody(br *bufio.Reader, length int64) {
-	if length < 0 || length > maxBody {
-		length = maxBody
-	}
-	_, _ = br.Discard(int(length))
 }
 
 // verdict is the outcome of an answer with the HTTP status code and status ("503 Service Unavailable").

@@ -31,8 +31,8 @@ type Result struct {
 // Prober runs checks. Its methods are safe for concurrent use.
 type Prober struct {
 	client *http.Client // for https:// checks
-	// dialer opens the connections of plain HTTP and TCP checks, without keep-alive probes: a check's
-	// connection lives for milliseconds, and enabling them is four system calls each time.
+	// dialer opens the connections of plain HTTP and TCP checks where they do not run on the engine (see
+	// netcheck_linux.go), without keep-alive probes: a check's connection lives for milliseconds.
 	dialer net.Dialer
 }
 
@@ -50,17 +50,68 @@ func New() *Prober {
 	return p
 }
 
+// Check is one health check: exactly one of HTTP, TCP and Command is set.
+type Check struct {
+	// HTTP is a URL to GET: the check passes on a 2xx or 3xx status.
+	HTTP string
+	// TCP is a host:port to connect to: the check passes once the connection opens.
+	TCP string
+	// Command is a command to run: the check passes if it exits 0.
+	Command *Command
+	// Timeout bounds the check.
+	Timeout time.Duration
+}
+
+// Start runs c in the background within ctx, and sends its result to done, which must have room for it.
+//
+// A plain http:// or TCP check sends a request or opens a connection and waits, which is most of what it
+// takes; on Linux the waits of all the checks in flight are one (see engine), which costs a fraction of a
+// goroutine and a wait for each. HTTPS and command checks run on a goroutine of their own.
+func (p *Prober) Start(ctx context.Context, c Check, done chan<- Result) {
+	switch {
+	case c.Command != nil:
+		go func() { done <- p.Command(ctx, *c.Command, c.Timeout) }()
+	case c.TCP != "":
+		p.startNet(ctx, c.Timeout, c.TCP, nil, done)
+	default:
+		u, err := url.Parse(c.HTTP)
+		if err != nil {
+			done <- Result{Detail: err.Error()}
+			return
+		}
+		if u.Scheme != "http" {
+			go func() { done <- p.viaClient(ctx, c.HTTP, c.Timeout) }()
+			return
+		}
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		p.startNet(ctx, c.Timeout, addr, []byte(request(u)), done)
+	}
+}
+
 // HTTP sends a GET to rawURL: it passes on a 2xx or 3xx status within timeout.
 func (p *Prober) HTTP(ctx context.Context, rawURL string, timeout time.Duration) Result {
+	return p.run(ctx, Check{HTTP: rawURL, Timeout: timeout})
+}
+
+// TCP opens a connection to addr (host:port) and closes it: it passes if the connection opens within timeout.
+func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Result {
+	return p.run(ctx, Check{TCP: addr, Timeout: timeout})
+}
+
+// run runs c and waits for its result.
+func (p *Prober) run(ctx context.Context, c Check) Result {
+	done := make(chan Result, 1)
+	p.Start(ctx, c, done)
+	return <-done
+}
+
+// viaClient checks an https:// URL (or one of a scheme net/http may know) with net/http's client.
+func (p *Prober) viaClient(ctx context.Context, rawURL string, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return Result{Detail: err.Error()}
-	}
-	if u.Scheme == "http" {
-		return p.plainHTTP(ctx, u, timeout)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return Result{Detail: err.Error()}
@@ -76,16 +127,9 @@ func (p *Prober) HTTP(ctx context.Context, rawURL string, timeout time.Duration)
 	return verdict(resp.StatusCode, resp.Status)
 }
 
-// TCP opens a connection to addr (host:port) and closes it: it passes if the connection opens within timeout.
-func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) Result {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := p.dial(ctx, addr)
-	if err != nil {
-		return failure(ctx, timeout, err)
-	}
-	conn.Close()
-	return Result{OK: true}
+// timedOut is the result of a check that did not end within timeout.
+func timedOut(timeout time.Duration) Result {
+	return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
 }
 
 // failure describes err, the error of a check within ctx: the timeout or the cancellation when ctx ended.
@@ -94,7 +138,7 @@ func failure(ctx context.Context, timeout time.Duration, err error) Result {
 	case errors.Is(ctx.Err(), context.Canceled):
 		return Result{Detail: "canceled"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return Result{Detail: fmt.Sprintf("no answer within %s", timeout)}
+		return timedOut(timeout)
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err // the URL is in the configuration; the cause is what is news

@@ -62,7 +62,7 @@ func decideHealth(hc *config.HealthCheck, v healthVerdict, sinceStart time.Durat
 }
 
 // healthRunner is the runner's part that checks the running process. The runner's goroutine owns it; each
-// check runs on a goroutine of its own that hands its result back through results.
+// check runs in the background (probe.Prober.Start) and hands its result back through results.
 type healthRunner struct {
 	checked *proc.Process // the process whose health is being checked; nil when none
 	timer   *time.Timer   // to the next check; made once and reset for each check
@@ -175,35 +175,23 @@ func (h *healthRunner) stop() {
 	h.due = time.Time{}
 }
 
-// healthCheckDue runs the next check on a goroutine of its own.
+// healthCheckDue starts the next check; its result comes back through h.results.
 func (r *runner) healthCheckDue() {
 	h := &r.health
 	h.armed = false
 	if h.checked == nil {
 		return
 	}
-	hc := *r.spec.HealthCheck
+	hc := r.spec.HealthCheck
 	ctx, cancel := context.WithCancel(r.ctx)
-	results := make(chan probe.Result, 1) // the goroutine never blocks, even if no one reads any more
+	results := make(chan probe.Result, 1) // the check never waits to send, even if no one reads any more
 	h.cancel, h.results = cancel, results
-	var cmd probe.Command
+	check := probe.Check{HTTP: hc.HTTP, TCP: hc.TCP, Timeout: hc.Timeout}
 	if hc.Command != nil {
 		c := r.cfg.Command(&r.spec, r.environ)
-		cmd = probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
+		check.Command = &probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
 	}
-	prober := r.prober
-	go func() {
-		var res probe.Result
-		switch {
-		case hc.HTTP != "":
-			res = prober.HTTP(ctx, hc.HTTP, hc.Timeout)
-		case hc.TCP != "":
-			res = prober.TCP(ctx, hc.TCP, hc.Timeout)
-		default:
-			res = prober.Command(ctx, cmd, hc.Timeout)
-		}
-		results <- res
-	}()
+	r.prober.Start(ctx, check, results)
 }
 
 // healthChecked takes the result of a check of the process being checked: it updates the verdict, and

@@ -1,0 +1,267 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startNet runs a TCP check (request nil) or a plain HTTP one (request is what to send) of address
+// (host:port) on the engine, and sends the result to done. A host name is looked up first, on a goroutine
+// of its own: a lookup may wait on the network, and the engine waits on nothing but its sockets.
+func (p *Prober) startNet(ctx context.Context, timeout time.Duration, address string, request []byte, done chan<- Result) {
+	c := &netCheck{ctx: ctx, deadline: time.Now().Add(timeout), timeout: timeout, request: request, done: done, fd: -1}
+	host, portName, err := net.SplitHostPort(address)
+	if err != nil {
+		done <- Result{Detail: err.Error()}
+		return
+	}
+	ip, ipErr := netip.ParseAddr(host)
+	port, portErr := strconv.ParseUint(portName, 10, 16)
+	if ipErr == nil && portErr == nil {
+		c.addrs = []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}
+		engine.submit(c)
+		return
+	}
+	go func() {
+		lookupCtx, cancel := context.WithDeadline(ctx, c.deadline)
+		defer cancel()
+		if c.addrs, err = lookup(lookupCtx, host, portName); err != nil {
+			done <- failure(lookupCtx, timeout, err)
+			return
+		}
+		engine.submit(c)
+	}()
+}
+
+// lookup returns the addresses of host and the number of the port portName.
+func lookup(ctx context.Context, host, portName string) ([]netip.AddrPort, error) {
+	port, err := net.DefaultResolver.LookupPort(ctx, "tcp", portName)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%s has no address", host)
+	}
+	addrs := make([]netip.AddrPort, len(ips))
+	for i, ip := range ips {
+		addrs[i] = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	}
+	return addrs, nil
+}
+
+// netCheck is a TCP or plain HTTP check on the engine. Only the engine's goroutine touches it once
+// submitted. It goes through its phases as its socket becomes ready: connecting (to each of addrs in
+// turn until one accepts), sending the request, reading the answer.
+type netCheck struct {
+	ctx      context.Context
+	deadline time.Time
+	timeout  time.Duration
+	addrs    []netip.AddrPort // the addresses to try; the first is the one being connected to
+	request  []byte           // nil for a TCP check
+	done     chan<- Result
+
+	fd        int    // the socket; -1 when none
+	sending   bool   // connected, part of the request still to send
+	receiving bool   // the request is sent, the answer is being read
+	answer    []byte // read so far
+	firstErr  error  // the first address's failure, reported if none accepts
+	ended     bool   // the result is sent
+	stopWake  func() bool
+}
+
+// begin starts the check: its first connection, and a wake-up of the engine when ctx ends.
+func (c *netCheck) begin() {
+	c.stopWake = context.AfterFunc(c.ctx, engine.wake)
+	c.connect()
+}
+
+// events returns what the engine waits for on the socket.
+func (c *netCheck) events() int16 {
+	if c.receiving {
+		return unix.POLLIN | unix.POLLRDHUP
+	}
+	return unix.POLLOUT
+}
+
+// connect opens a connection to the next address: at once (as on loopback), later (the engine waits for
+// the socket to be writable), or not (the next address is tried).
+func (c *netCheck) connect() {
+	for len(c.addrs) > 0 {
+		ap := c.addrs[0]
+		family, sa, err := sockaddr(ap)
+		if err == nil {
+			c.fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+			if err != nil {
+				c.fd = -1
+				c.finish(Result{Detail: os.NewSyscallError("socket", err).Error()})
+				return
+			}
+			err = unix.Connect(c.fd, sa)
+			if errors.Is(err, unix.EINPROGRESS) {
+				if _, err := unix.Getpeername(c.fd); err != nil {
+					return // still connecting: wait until the socket is writable
+				}
+				err = nil
+			}
+		}
+		if err == nil {
+			c.connected()
+			return
+		}
+		c.failedConnect(err)
+	}
+}
+
+// failedConnect drops the address being connected to, which failed with err.
+func (c *netCheck) failedConnect(err error) {
+	if c.firstErr == nil {
+		c.firstErr = fmt.Errorf("connect to %s: %w", c.addrs[0], err)
+	}
+	c.closeSocket()
+	c.addrs = c.addrs[1:]
+	if len(c.addrs) == 0 {
+		c.finish(Result{Detail: c.firstErr.Error()})
+	}
+}
+
+// connected goes on from an open connection: a TCP check has passed, an HTTP check sends its request.
+func (c *netCheck) connected() {
+	if c.request == nil {
+		c.finish(Result{OK: true})
+		return
+	}
+	c.sending = true
+	c.send()
+}
+
+// send writes what is left of the request.
+func (c *netCheck) send() {
+	for len(c.request) > 0 {
+		n, err := unix.Write(c.fd, c.request)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			c.finish(Result{Detail: os.NewSyscallError("write", err).Error()})
+			return
+		}
+		c.request = c.request[n:]
+	}
+	c.sending, c.receiving = false, true
+}
+
+// ready goes on from a socket that poll found ready; buf and parser are the engine's, for answers.
+func (c *netCheck) ready(buf []byte, parser *answerParser) {
+	switch {
+	case c.receiving:
+		c.receive(buf, parser)
+	case c.sending:
+		c.send()
+	default: // connecting
+		n, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			c.failedConnect(os.NewSyscallError("getsockopt", err))
+			c.connect()
+		case n != 0:
+			c.failedConnect(unix.Errno(n))
+			c.connect()
+		default:
+			c.connected()
+		}
+	}
+}
+
+// receive reads what has come of the answer into buf, and decides once enough has. An answer that comes
+// in one read, as on loopback, is decided in buf; one that comes in parts is gathered in c.answer.
+func (c *netCheck) receive(buf []byte, parser *answerParser) {
+	for {
+		n, err := unix.Read(c.fd, buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			// An error after the status line does not change the verdict; before it, it is the cause.
+			if bytes.IndexByte(c.answer, '\n') < 0 {
+				c.finish(Result{Detail: os.NewSyscallError("read", err).Error()})
+				return
+			}
+			n = 0
+		}
+		answer := buf[:n]
+		if len(c.answer) > 0 {
+			c.answer = append(c.answer, answer...)
+			answer = c.answer
+		}
+		if res, done := parser.parse(answer, n == 0 || len(answer) >= maxAnswer); done {
+			c.finish(res)
+			return
+		}
+		if len(c.answer) == 0 {
+			c.answer = append(c.answer, answer...)
+		}
+	}
+}
+
+// expire ends the check if its context or its time has ended.
+func (c *netCheck) expire(now time.Time) {
+	switch {
+	case c.ctx.Err() != nil:
+		c.finish(failure(c.ctx, c.timeout, c.ctx.Err()))
+	case !now.Before(c.deadline):
+		c.finish(timedOut(c.timeout))
+	}
+}
+
+// finish closes the socket and sends the result.
+func (c *netCheck) finish(res Result) {
+	c.closeSocket()
+	if c.stopWake != nil {
+		c.stopWake()
+	}
+	c.ended = true
+	c.done <- res
+}
+
+func (c *netCheck) closeSocket() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+}
+
+// sockaddr returns the address family and socket address of ap.
+func sockaddr(ap netip.AddrPort) (int, unix.Sockaddr, error) {
+	ip := ap.Addr()
+	if ip.Is4() {
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, nil
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+	if zone := ip.Zone(); zone != "" {
+		if n, err := strconv.Atoi(zone); err == nil {
+			sa.ZoneId = uint32(n)
+		} else if ifi, err := net.InterfaceByName(zone); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		} else {
+			return 0, nil, fmt.Errorf("address %s: %w", ap, err)
+		}
+	}
+	return unix.AF_INET6, sa, nil
+}
