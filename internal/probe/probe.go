@@ -1,6 +1,7 @@
-// Package probe carries out one health check of a program: an HTTP GET, a TCP connection or a command, each
-// within a time limit, and says whether it passed and, if not, why. It holds no state between checks and
-// decides nothing: what a failure leads to is the supervisor's business.
+// Package probe carries out the health checks of programs: an HTTP GET, a TCP connection or a command, each
+// within a time limit, and says whether each passed and, if not, why. It keeps nothing of a check once it
+// has ended (on Linux, the engine holds only the checks in flight) and decides nothing: what a failure
+// leads to is the supervisor's business.
 package probe
 
 import (
@@ -31,8 +32,9 @@ type Result struct {
 // Prober runs checks. Its methods are safe for concurrent use.
 type Prober struct {
 	client *http.Client // for https:// checks
-	// dialer opens the connections of plain HTTP and TCP checks where they do not run on the engine (see
-	// netcheck_linux.go), without keep-alive probes: a check's connection lives for milliseconds.
+	// dialer opens the connections of HTTPS checks, and of plain HTTP and TCP checks where they do not
+	// run on the engine (systems other than Linux), without keep-alive probes: a check's connection lives
+	// for milliseconds.
 	dialer net.Dialer
 }
 
