@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +14,7 @@ import (
 // with a check of the given kind (http, tcp or command) every interval for each program, and reports the
 // CPU of each over the same window. With a baseline binary, a third manager runs it with the same checks,
 // to compare two builds in one window. The HTTP and TCP checks go to a server in this process, so only
-// the managers' side is measured.
+// the managers' side is measured; beside them, checkFloor does the same checks with nothing around them.
 func benchHealth(bin, baseline, work string, n int, window time.Duration, kind string, interval time.Duration) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,7 +72,21 @@ func benchHealth(bin, baseline, work string, n int, window time.Duration, kind s
 			return err
 		}
 	}
+	type floor struct {
+		cpu    time.Duration
+		checks int
+		err    error
+	}
+	floorDone := make(chan floor, 1)
 	t0 := time.Now()
+	if kind == "command" {
+		floorDone <- floor{err: errors.New("none for commands")}
+	} else {
+		go func() {
+			cpu, checks, err := checkFloor(l.Addr().String(), kind == "tcp", n, interval, window)
+			floorDone <- floor{cpu, checks, err}
+		}()
+	}
 	time.Sleep(window)
 	elapsed := time.Since(t0)
 	pct := make([]float64, len(projects))
@@ -91,6 +106,12 @@ func benchHealth(bin, baseline, work string, n int, window time.Duration, kind s
 		n, elapsed.Round(time.Second), pct[0], pct[1], kind, interval, healthy, pct[1]-pct[0])
 	if baseline != "" {
 		fmt.Printf("health: the baseline %s with the same checks: %.3f%% (adds %.3f%%)\n", baseline, pct[2], pct[2]-pct[0])
+	}
+	if f := <-floorDone; f.err != nil {
+		fmt.Printf("health: no floor: %v\n", f.err)
+	} else {
+		fmt.Printf("health: the floor, the same checks done together each interval by a bare loop on one thread: %.3f%% (%d checks)\n",
+			float64(f.cpu)/float64(elapsed)*100, f.checks)
 	}
 	return nil
 }

@@ -22,8 +22,9 @@
 //	    against a manager with N idle programs; median and p90 wall time.
 //	  - health: two managers with N idle programs each, side by side, one of them
 //	    checking every program's health (-check kind, every -interval seconds);
-//	    the CPU of each over the same -seconds; with -baseline, a third manager
-//	    runs that binary with the same checks. Not part of "all".
+//	    the CPU of each over the same -seconds, and of the same checks done by
+//	    a bare loop (the floor); with -baseline, a third manager runs that
+//	    binary with the same checks. Not part of "all".
 //
 // It builds pyvisor into a temporary directory and runs everything there on a
 // free loopback port. Figures are printed; nothing is asserted.
