@@ -22,10 +22,16 @@ var engine = checkEngine{wakeFd: -1}
 // checkEngine is the type of engine.
 type checkEngine struct {
 	mu      sync.Mutex
-	pending []*netCheck // submitted, not yet begun by the loop
-	running bool        // the loop's goroutine runs
-	polling bool        // the loop waits in ppoll: a submission or a cancellation must wake it
-	woken   bool        // the wake-up descriptor has been written to and not yet read
+	pending []*netCheck // due, not yet begun by the loop
+	// scheduled are the checks not yet due; timer hands them to the loop (due) when the first is, at timerAt
+	// (zero when none is scheduled). Checks of many programs fall due at the same times: one timer wakes
+	// the manager for all of them.
+	scheduled []*netCheck
+	timer     *time.Timer
+	timerAt   time.Time
+	running   bool // the loop's goroutine runs
+	polling   bool // the loop waits in ppoll: a submission or a cancellation must wake it
+	woken     bool // the wake-up descriptor has been written to and not yet read
 	// wakeFd is an eventfd that wakes the loop from ppoll; -1 until the loop first runs, or if it could
 	// not be made (then the loop wakes at least every maxPollWait).
 	wakeFd int
@@ -41,10 +47,50 @@ const readSize = 8192
 // maxPollWait bounds the loop's waits when it has no wake-up descriptor.
 const maxPollWait = 10 * time.Millisecond
 
-// submit hands c to the loop, starting it if it does not run.
-func (e *checkEngine) submit(c *netCheck) {
+// submit hands c to the loop at at (at once if that has passed), starting the loop if it does not run.
+func (e *checkEngine) submit(c *netCheck, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if now := time.Now(); at.After(now) {
+		c.at = at
+		e.scheduled = append(e.scheduled, c)
+		if e.timer == nil {
+			e.timer, e.timerAt = time.AfterFunc(at.Sub(now), e.due), at
+		} else if e.timerAt.IsZero() || at.Before(e.timerAt) {
+			e.timer.Reset(at.Sub(now))
+			e.timerAt = at
+		}
+		return
+	}
+	e.submitLocked(c)
+}
+
+// due hands the loop the scheduled checks whose time has come, and sets the timer for the next.
+func (e *checkEngine) due() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	var next time.Time
+	waiting := e.scheduled[:0]
+	for _, c := range e.scheduled {
+		if !c.at.After(now) {
+			e.submitLocked(c)
+			continue
+		}
+		waiting = append(waiting, c)
+		if next.IsZero() || c.at.Before(next) {
+			next = c.at
+		}
+	}
+	clear(e.scheduled[len(waiting):])
+	e.scheduled = waiting
+	e.timerAt = next
+	if !next.IsZero() {
+		e.timer.Reset(next.Sub(now))
+	}
+}
+
+func (e *checkEngine) submitLocked(c *netCheck) {
 	e.pending = append(e.pending, c)
 	if !e.running {
 		e.running = true
@@ -92,8 +138,9 @@ func (e *checkEngine) loop() {
 			return
 		}
 		e.mu.Unlock()
+		now := time.Now()
 		for _, c := range fresh {
-			c.begin()
+			c.begin(now)
 			inflight = append(inflight, c)
 		}
 		clear(fresh) // the loop keeps no check it is done with

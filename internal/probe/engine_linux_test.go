@@ -108,3 +108,42 @@ func waitEngineIdle(t *testing.T) {
 	}
 	t.Fatal("the engine still runs 10 s after its last check ended")
 }
+
+// TestEngineSchedules checks that checks due later begin no earlier than due, in the order of their due
+// times whatever the order they were started in, and that one whose context ends before it is due ends
+// without running.
+func TestEngineSchedules(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	p := New()
+	now := time.Now()
+	ats := []time.Time{now.Add(time.Second), now.Add(500 * time.Millisecond), {}}
+	ended := make(chan int, len(ats))
+	for i, at := range ats {
+		done := make(chan Result, 1)
+		p.Start(t.Context(), Check{HTTP: srv.URL, Timeout: time.Minute, At: at}, done)
+		go func() {
+			if got := <-done; !got.OK {
+				t.Errorf("check %d = %+v, want OK", i, got)
+			}
+			if early := at.Sub(time.Now()); early > 0 {
+				t.Errorf("check %d due at %s ended %s before", i, at.Format(time.StampMicro), early)
+			}
+			ended <- i
+		}()
+	}
+	for _, want := range []int{2, 1, 0} {
+		if got := <-ended; got != want {
+			t.Errorf("check %d ended where check %d should have: the due times were not kept in order", got, want)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan Result, 1)
+	p.Start(ctx, Check{HTTP: srv.URL, Timeout: time.Minute, At: time.Now().Add(100 * time.Millisecond)}, done)
+	cancel()
+	if got := <-done; got.OK || got.Detail != "canceled" {
+		t.Errorf("a check canceled before it was due = %+v, want a failure saying canceled", got)
+	}
+	waitEngineIdle(t)
+}

@@ -15,10 +15,11 @@ import (
 )
 
 // startNet runs a TCP check (request nil) or a plain HTTP one (request is what to send) of address
-// (host:port) on the engine, and sends the result to done. A host name is looked up first, on a goroutine
-// of its own: a lookup may wait on the network, and the engine waits on nothing but its sockets.
-func (p *Prober) startNet(ctx context.Context, timeout time.Duration, address string, request []byte, done chan<- Result) {
-	c := &netCheck{ctx: ctx, deadline: time.Now().Add(timeout), timeout: timeout, request: request, done: done, fd: -1}
+// (host:port) on the engine, and sends the result to done. A host name is looked up when the check is due,
+// on a goroutine of its own: a lookup may wait on the network, and the engine waits on nothing but its
+// sockets.
+func (p *Prober) startNet(ctx context.Context, check Check, address string, request []byte, done chan<- Result) {
+	c := &netCheck{ctx: ctx, timeout: check.Timeout, request: request, done: done, fd: -1}
 	host, portName, err := net.SplitHostPort(address)
 	if err != nil {
 		done <- Result{Detail: err.Error()}
@@ -28,18 +29,22 @@ func (p *Prober) startNet(ctx context.Context, timeout time.Duration, address st
 	port, portErr := strconv.ParseUint(portName, 10, 16)
 	if ipErr == nil && portErr == nil {
 		c.addrs = []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}
-		engine.submit(c)
+		engine.submit(c, check.At)
 		return
 	}
-	go func() {
-		lookupCtx, cancel := context.WithDeadline(ctx, c.deadline)
+	later(ctx, check, done, func() Result {
+		lookupCtx, cancel := context.WithTimeout(ctx, check.Timeout)
 		defer cancel()
-		if c.addrs, err = lookup(lookupCtx, host, portName); err != nil {
-			done <- failure(lookupCtx, timeout, err)
-			return
+		addrs, err := lookup(lookupCtx, host, portName)
+		if err != nil {
+			return failure(lookupCtx, check.Timeout, err)
 		}
-		engine.submit(c)
-	}()
+		c.addrs = addrs
+		result := make(chan Result, 1)
+		c.done = result
+		engine.submit(c, time.Time{})
+		return <-result
+	})
 }
 
 // lookup returns the addresses of host and the number of the port portName.
@@ -67,7 +72,8 @@ func lookup(ctx context.Context, host, portName string) ([]netip.AddrPort, error
 // turn until one accepts), sending the request, reading the answer.
 type netCheck struct {
 	ctx      context.Context
-	deadline time.Time
+	at       time.Time // when the check is due to begin, while it waits for that (see checkEngine.due)
+	deadline time.Time // when it ends, once begun: its timeout after it began
 	timeout  time.Duration
 	addrs    []netip.AddrPort // the addresses to try; the first is the one being connected to
 	request  []byte           // nil for a TCP check
@@ -83,7 +89,8 @@ type netCheck struct {
 }
 
 // begin starts the check: its first connection, and a wake-up of the engine when ctx ends.
-func (c *netCheck) begin() {
+func (c *netCheck) begin(now time.Time) {
+	c.deadline = now.Add(c.timeout)
 	c.stopWake = context.AfterFunc(c.ctx, engine.wake)
 	c.connect()
 }

@@ -9,12 +9,12 @@ import (
 
 // startNet runs a TCP check (request nil) or a plain HTTP one (request is what to send) of address
 // (host:port) on a goroutine of its own, and sends the result to done.
-func (p *Prober) startNet(ctx context.Context, timeout time.Duration, address string, request []byte, done chan<- Result) {
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+func (p *Prober) startNet(ctx context.Context, c Check, address string, request []byte, done chan<- Result) {
+	later(ctx, c, done, func() Result {
+		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
-		done <- p.netCheck(ctx, timeout, address, request)
-	}()
+		return p.netCheck(ctx, c.Timeout, address, request)
+	})
 }
 
 // netCheck runs the check of startNet within ctx.

@@ -62,19 +62,23 @@ type Check struct {
 	Command *Command
 	// Timeout bounds the check.
 	Timeout time.Duration
+	// At is when the check begins; the zero time (or one past) is at once.
+	At time.Time
 }
 
-// Start runs c in the background within ctx, and sends its result to done, which must have room for it.
+// Start has c run in the background within ctx, at c.At, and sends its result to done, which must have
+// room for it. A check whose ctx ends before it begins does not run: its result says so.
 //
 // A plain http:// or TCP check sends a request or opens a connection and waits, which is most of what it
-// takes; on Linux the waits of all the checks in flight are one (see engine), which costs a fraction of a
-// goroutine and a wait for each. HTTPS and command checks run on a goroutine of their own.
+// takes; on Linux the waits of all the checks in flight are one, and the checks due at the same time
+// begin together (see engine), which costs a fraction of a goroutine, a timer and a wait for each. HTTPS
+// and command checks run on a goroutine of their own.
 func (p *Prober) Start(ctx context.Context, c Check, done chan<- Result) {
 	switch {
 	case c.Command != nil:
-		go func() { done <- p.Command(ctx, *c.Command, c.Timeout) }()
+		later(ctx, c, done, func() Result { return p.Command(ctx, *c.Command, c.Timeout) })
 	case c.TCP != "":
-		p.startNet(ctx, c.Timeout, c.TCP, nil, done)
+		p.startNet(ctx, c, c.TCP, nil, done)
 	default:
 		u, err := url.Parse(c.HTTP)
 		if err != nil {
@@ -82,15 +86,32 @@ func (p *Prober) Start(ctx context.Context, c Check, done chan<- Result) {
 			return
 		}
 		if u.Scheme != "http" {
-			go func() { done <- p.viaClient(ctx, c.HTTP, c.Timeout) }()
+			later(ctx, c, done, func() Result { return p.viaClient(ctx, c.HTTP, c.Timeout) })
 			return
 		}
 		addr := u.Host
 		if u.Port() == "" {
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
-		p.startNet(ctx, c.Timeout, addr, []byte(request(u)), done)
+		p.startNet(ctx, c, addr, []byte(request(u)), done)
 	}
+}
+
+// later calls check on a goroutine of its own at c.At (at once if that has passed) unless ctx has ended
+// by then, and sends the result to done.
+func later(ctx context.Context, c Check, done chan<- Result, check func() Result) {
+	run := func() {
+		if err := ctx.Err(); err != nil {
+			done <- failure(ctx, c.Timeout, err)
+			return
+		}
+		done <- check()
+	}
+	if wait := time.Until(c.At); wait > 0 {
+		time.AfterFunc(wait, run)
+		return
+	}
+	go run()
 }
 
 // HTTP sends a GET to rawURL: it passes on a 2xx or 3xx status within timeout.

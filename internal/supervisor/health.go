@@ -65,32 +65,12 @@ func decideHealth(hc *config.HealthCheck, v healthVerdict, sinceStart time.Durat
 // check runs in the background (probe.Prober.Start) and hands its result back through results.
 type healthRunner struct {
 	checked *proc.Process // the process whose health is being checked; nil when none
-	timer   *time.Timer   // to the next check; made once and reset for each check
-	armed   bool          // the timer runs: a check is due at due
 	// due is when the next check is due, or while a check runs when it was; the next is due an interval
 	// after it (nextCheck). The zero time while nothing is checked.
 	due     time.Time
 	results chan probe.Result
-	cancel  context.CancelFunc // ends the check that runs
+	cancel  context.CancelFunc // ends the check due or running
 	verdict healthVerdict
-}
-
-// timerC is the channel of the timer to the next check, nil when none is due.
-func (h *healthRunner) timerC() <-chan time.Time {
-	if !h.armed {
-		return nil
-	}
-	return h.timer.C
-}
-
-// schedule arms the timer for a check at due.
-func (h *healthRunner) schedule(due, now time.Time) {
-	h.due, h.armed = due, true
-	if h.timer == nil {
-		h.timer = time.NewTimer(due.Sub(now))
-		return
-	}
-	h.timer.Reset(due.Sub(now))
 }
 
 // checkGrain is what the start times of a program's HTTP and TCP checks are rounded up to a multiple of,
@@ -151,9 +131,8 @@ func (r *runner) syncHealth() {
 		h.checked = want
 		if want != nil {
 			h.verdict = healthVerdict{Health: HealthStarting, Detail: h.verdict.Detail}
-			now := time.Now()
 			hc := r.spec.HealthCheck
-			h.schedule(alignUp(now.Add(hc.Interval), checkGrain(hc, sampleInterval(r.cfg))), now)
+			r.scheduleCheck(alignUp(time.Now().Add(hc.Interval), checkGrain(hc, sampleInterval(r.cfg))))
 		} else {
 			h.verdict.Health, h.verdict.Failures = HealthNone, 0
 		}
@@ -161,12 +140,8 @@ func (r *runner) syncHealth() {
 	r.st.Health, r.st.HealthDetail = h.verdict.Health, h.verdict.Detail
 }
 
-// stop drops the check due or running; a running check's result is no longer read.
+// stop drops the check due or running; its result is no longer read.
 func (h *healthRunner) stop() {
-	if h.armed {
-		h.timer.Stop()
-		h.armed = false
-	}
 	if h.cancel != nil {
 		h.cancel()
 		h.cancel = nil
@@ -175,18 +150,16 @@ func (h *healthRunner) stop() {
 	h.due = time.Time{}
 }
 
-// healthCheckDue starts the next check; its result comes back through h.results.
-func (r *runner) healthCheckDue() {
+// scheduleCheck has the prober run the next check at due; its result comes back through h.results. The
+// prober waits for the due time, not the runner: the checks of many programs that fall due together then
+// cost the manager one wake-up, not one for each program.
+func (r *runner) scheduleCheck(due time.Time) {
 	h := &r.health
-	h.armed = false
-	if h.checked == nil {
-		return
-	}
 	hc := r.spec.HealthCheck
 	ctx, cancel := context.WithCancel(r.ctx)
 	results := make(chan probe.Result, 1) // the check never waits to send, even if no one reads any more
-	h.cancel, h.results = cancel, results
-	check := probe.Check{HTTP: hc.HTTP, TCP: hc.TCP, Timeout: hc.Timeout}
+	h.due, h.cancel, h.results = due, cancel, results
+	check := probe.Check{HTTP: hc.HTTP, TCP: hc.TCP, Timeout: hc.Timeout, At: due}
 	if hc.Command != nil {
 		c := r.cfg.Command(&r.spec, r.environ)
 		check.Command = &probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
@@ -209,8 +182,7 @@ func (r *runner) healthChecked(res probe.Result) bool {
 		r.log.Info("health", "health", string(v.Health), "detail", v.Detail)
 	}
 	if !restart {
-		now := time.Now()
-		h.schedule(nextCheck(hc, checkGrain(hc, sampleInterval(r.cfg)), h.due, now), now)
+		r.scheduleCheck(nextCheck(hc, checkGrain(hc, sampleInterval(r.cfg)), h.due, time.Now()))
 		return v.Health != before.Health || v.Detail != before.Detail
 	}
 	r.restartUnhealthy(fmt.Sprintf("unhealthy after %d failed %s checks (%s)", v.Failures, hc.Kind(), v.Detail))

@@ -111,7 +111,6 @@ const (
 	wokeByStopDone    // a background stop ended
 	wokeByInstallDone // an install ended
 	wokeByTimer       // the restart delay or broken cool-down ran out
-	wokeByHealthTimer // a health check is due
 	wokeByHealthCheck // a health check ended
 	wokeByDependency  // something changed while waiting for dependencies
 	wokeByDue         // a job's due time came
@@ -144,8 +143,6 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByInstallDone, err: err}
 	case <-timerC:
 		return wake{kind: wokeByTimer}
-	case <-r.health.timerC():
-		return wake{kind: wokeByHealthTimer}
 	case res := <-r.health.results:
 		return wake{kind: wokeByHealthCheck, health: res}
 	case <-r.deps.changed:
@@ -192,9 +189,6 @@ func (r *runner) handleWake(w *wake) bool {
 	case wokeByTimer:
 		r.timer = nil
 		r.startAgain()
-	case wokeByHealthTimer:
-		r.healthCheckDue()
-		return true // a check began: nothing else changed, nothing to publish
 	case wokeByHealthCheck:
 		if !r.healthChecked(w.health) {
 			return true // the verdict stands: nothing to publish
