@@ -91,8 +91,8 @@ type Status struct {
 	// is false (and CPUPercent 0) before the process's second sample, since CPU
 	// use is the growth of CPU time between two, and when the last sample failed.
 	CPUMeasured bool
-	// CPUHistory holds the last samples, oldest first.
-	CPUHistory []float64
+	// History holds the last samples of CPU and memory, oldest first.
+	History []Sample
 	// CPUTime is the CPU time used by the program's process groups since the
 	// manager started, summed over restarts; it never decreases. It is summed
 	// from the samples, so CPU time a member used after the last sample that
@@ -108,9 +108,6 @@ type Status struct {
 	Args      []string
 	// Group is the dashboard's heading for the program; "" for none.
 	Group string
-	// MemoryHistory holds the resident memory samples taken with CPUHistory,
-	// oldest first, one for each of its values.
-	MemoryHistory []uint64
 	// Error is the last error message ("" if none); while waiting, what for.
 	Error string
 	// Health is what the health checks say of the running process; HealthNone without a check or a process.
