@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/proc"
@@ -271,5 +272,25 @@ func TestSamplerCPUTotal(t *testing.T) {
 				t.Errorf("withUsage(stopped status).CPUTime = %v, want the total %v", st.CPUTime, tt.want)
 			}
 		})
+	}
+}
+
+// Every program holds a runner and copies of its Status, so their sizes were cut to fit the allocator's
+// size classes of 768 and 416 bytes (on 64-bit systems); one field more moves a runner to 896 bytes and a
+// Status to 448. When a new field is worth that, raise the limit here.
+func TestPerProgramSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the limits are for 64-bit systems")
+	}
+	for _, c := range []struct {
+		name       string
+		size, most uintptr
+	}{
+		{"runner", unsafe.Sizeof(runner{}), 768},
+		{"Status", unsafe.Sizeof(Status{}), 416},
+	} {
+		if c.size > c.most {
+			t.Errorf("a %s takes %d bytes, more than the %d it was cut to", c.name, c.size, c.most)
+		}
 	}
 }
