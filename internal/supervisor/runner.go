@@ -45,7 +45,7 @@ type runner struct {
 	replies []func(Status)
 
 	health healthRunner // health checks of the running process (health.go)
-	deps   depWait      // while waiting for dependencies (depends.go)
+	deps   *depWait     // while waiting for dependencies (depends.go); nil otherwise
 }
 
 // respond answers a request after the next publish, so the caller reads the
@@ -151,7 +151,7 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByHealthTimer}
 	case res := <-r.health.results:
 		return wake{kind: wokeByHealthCheck, health: res}
-	case <-r.deps.changed:
+	case <-r.deps.c():
 		return wake{kind: wokeByDependency}
 	case <-r.job.c():
 		return wake{kind: wokeByDue}
