@@ -22,9 +22,14 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 	names := map[string]int{}
 	// Keyed by LogKey: names whose log files would be one file clash.
 	logs := map[string]seen{}
-	var out []Program
+	items := d.items(n, "programs")
+	var out []Program // nil for none
+	if len(items) > 0 {
+		// Room for one per entry, more only for instances: the array lives as long as the configuration.
+		out = make([]Program, 0, len(items))
+	}
 	var deps []dependsEntry
-	for i, item := range d.items(n, "programs") {
+	for i, item := range items {
 		field := index("programs", i)
 		entry, nameNode, n := d.program(c, item, field)
 		if nameNode != nil {

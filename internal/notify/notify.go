@@ -64,6 +64,7 @@ type Notifier struct {
 	log  *slog.Logger
 
 	cfg      atomic.Pointer[settings]
+	changed  chan struct{} // a token when SetConfig replaced cfg, for Run
 	inFlight chan struct{} // a token per delivery under way
 	wg       sync.WaitGroup
 }
@@ -86,7 +87,8 @@ func New(src Source, cfg *config.Config, opts Options) *Notifier {
 	opts.Timeout = cmp(opts.Timeout, DefaultTimeout)
 	opts.FirstRetry = cmp(opts.FirstRetry, DefaultFirstRetry)
 	opts.RetryFor = cmp(opts.RetryFor, DefaultRetryFor)
-	n := &Notifier{src: src, opts: opts, log: opts.Logger, inFlight: make(chan struct{}, maxInFlight)}
+	n := &Notifier{src: src, opts: opts, log: opts.Logger, changed: make(chan struct{}, 1),
+		inFlight: make(chan struct{}, maxInFlight)}
 	n.SetConfig(cfg)
 	return n
 }
@@ -101,13 +103,39 @@ func cmp(d, def time.Duration) time.Duration {
 // SetConfig makes cfg's notify list (and its programs' exit codes and
 // failure-reset times) the one in force, as a reload does.
 func (n *Notifier) SetConfig(cfg *config.Config) {
-	n.cfg.Store(&settings{targets: cfg.Notify, rules: rulesOf(cfg)})
+	s := &settings{targets: cfg.Notify}
+	if len(cfg.Notify) > 0 {
+		s.rules = rulesOf(cfg) // read only for a target: without one, none are kept
+	}
+	n.cfg.Store(s)
+	select {
+	case n.changed <- struct{}{}:
+	default: // Run has a token already, and will read the newest settings
+	}
 }
 
 // Run reads events until ctx ends, then waits for the deliveries under way,
-// which end with ctx too.
+// which end with ctx too. It subscribes to the events only while the notify
+// list has a target, so that a manager without notifications holds no buffer
+// of events for nobody: a reload that brings a list starts the reading, and
+// one that empties it ends it. Only events after a list came are news.
 func (n *Notifier) Run(ctx context.Context) {
 	defer n.wg.Wait()
+	for ctx.Err() == nil {
+		if len(n.cfg.Load().targets) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-n.changed:
+			}
+			continue
+		}
+		n.follow(ctx)
+	}
+}
+
+// follow reads events and delivers their notifications until ctx ends or the
+// notify list has no target left.
+func (n *Notifier) follow(ctx context.Context) {
 	// The newest event before the subscription: what follows it is news.
 	var last uint64
 	if page, _ := n.src.History("", 0, 1); len(page) > 0 {
@@ -144,6 +172,10 @@ func (n *Notifier) Run(ctx context.Context) {
 				break
 			}
 			handle(&e)
+		case <-n.changed:
+			if len(n.cfg.Load().targets) == 0 {
+				return
+			}
 		case now := <-timer.C:
 			s := n.cfg.Load()
 			for _, a := range w.due(now) {

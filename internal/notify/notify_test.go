@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,7 +37,18 @@ func (s *source) SubscribeEvents() (<-chan supervisor.Event, func()) {
 	defer s.mu.Unlock()
 	ch := make(chan supervisor.Event, 256)
 	s.subs = append(s.subs, ch)
-	return ch, func() {}
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.subs = slices.DeleteFunc(s.subs, func(c chan supervisor.Event) bool { return c == ch })
+	}
+}
+
+// subscriptions is how many subscriptions are open.
+func (s *source) subscriptions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
 }
 
 func (s *source) History(program string, before uint64, limit int) ([]supervisor.Event, uint64) {

@@ -5,10 +5,19 @@ import (
 	"strings"
 )
 
-// depWait is a program's subscription to state changes while it waits for the programs it depends on.
+// depWait is a program's subscription to state changes while it waits for the programs it depends on; a
+// runner has one only while it waits.
 type depWait struct {
-	changed <-chan struct{} // nil when not waiting
+	changed <-chan struct{}
 	cancel  func()
+}
+
+// c is the channel of the changes; nil (never ready) when not waiting.
+func (d *depWait) c() <-chan struct{} {
+	if d == nil {
+		return nil
+	}
+	return d.changed
 }
 
 // startWhenReady starts the program if every program it depends on is up (see unmetDependencies), and
@@ -19,9 +28,10 @@ func (r *runner) startWhenReady() {
 		r.start()
 		return
 	}
-	if r.deps.changed == nil {
+	if r.deps == nil {
 		// Subscribed before looking, so that a change between the two is not missed.
-		r.deps.changed, r.deps.cancel = r.subscribe()
+		changed, cancel := r.subscribe()
+		r.deps = &depWait{changed: changed, cancel: cancel}
 	}
 	if unmet := r.unmetDependencies(); unmet != "" {
 		if r.st.State != Waiting {
@@ -53,10 +63,10 @@ func (r *runner) syncWaiting() {
 }
 
 func (r *runner) stopWaiting() {
-	if r.deps.cancel != nil {
+	if r.deps != nil {
 		r.deps.cancel()
+		r.deps = nil
 	}
-	r.deps = depWait{}
 }
 
 // unmetDependencies says which programs of depends_on are not up, with their state or health: "db

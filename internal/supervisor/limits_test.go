@@ -163,10 +163,10 @@ func TestCPULimit(t *testing.T) {
 	f := guardFixture(t, "sampling: {interval_seconds: 0.5}\nprograms:\n  - {name: spin, script: spin.py, cpu_max_percent: 20}\n")
 	m := f.start()
 	m.waitFor(t, "spin", "running", inState(Running))
-	st := m.waitFor(t, "spin", "ten samples", func(st Status) bool { return len(st.CPUHistory) >= 10 })
+	st := m.waitFor(t, "spin", "ten samples", func(st Status) bool { return len(st.History) >= 10 })
 	var sum float64
-	for _, v := range st.CPUHistory[len(st.CPUHistory)-6:] {
-		sum += v
+	for _, v := range st.History[len(st.History)-6:] {
+		sum += v.CPUPercent()
 	}
 	if avg := sum / 6; avg > 30 || avg < 10 {
 		t.Errorf("CPU of a spinning program limited to 20%%: %.1f%% on average, want about 20%%", avg)

@@ -21,7 +21,7 @@ type persister struct {
 	path    string
 	dep     deployment
 	log     *slog.Logger
-	updates chan persistUpdate
+	updates chan *persistUpdate // pointers: a queue with room for a burst stays small while idle
 	done    chan struct{}
 	// lastErr is the error of the last write, nil if it succeeded or none was
 	// needed. Written by run only, read by close after done is closed.
@@ -38,7 +38,7 @@ type persistUpdate struct {
 }
 
 func newPersister(path string, dep deployment, initial map[string]statefile.Entry, log *slog.Logger) *persister {
-	p := &persister{path: path, dep: dep, log: log, updates: make(chan persistUpdate, 256), done: make(chan struct{})}
+	p := &persister{path: path, dep: dep, log: log, updates: make(chan *persistUpdate, 256), done: make(chan struct{})}
 	go p.run(maps.Clone(initial))
 	return p
 }
@@ -48,7 +48,7 @@ func newPersister(path string, dep deployment, initial map[string]statefile.Entr
 // (what the user asked for): the error, wrapping ErrStateNotSaved, says the
 // write failed (it is retried in the background all the same).
 func (p *persister) set(ctx context.Context, name string, e statefile.Entry, wait bool) error {
-	u := persistUpdate{name: name, entry: e}
+	u := &persistUpdate{name: name, entry: e}
 	if wait {
 		u.written = make(chan error, 1)
 	}
@@ -57,10 +57,10 @@ func (p *persister) set(ctx context.Context, name string, e statefile.Entry, wai
 
 // remove drops a program's entry.
 func (p *persister) remove(ctx context.Context, name string) {
-	p.send(ctx, persistUpdate{name: name, remove: true})
+	p.send(ctx, &persistUpdate{name: name, remove: true})
 }
 
-func (p *persister) send(ctx context.Context, u persistUpdate) error {
+func (p *persister) send(ctx context.Context, u *persistUpdate) error {
 	select {
 	case p.updates <- u:
 	case <-p.done:
@@ -117,7 +117,7 @@ func (p *persister) run(entries map[string]statefile.Entry) {
 	)
 	retry.Stop()
 	defer retry.Stop()
-	apply := func(u persistUpdate, ok bool) {
+	apply := func(u *persistUpdate, ok bool) {
 		if !ok {
 			closed = true
 			return

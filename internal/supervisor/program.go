@@ -90,7 +90,7 @@ type program struct {
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
-	// published is a copy of the current definition (spec changes with updates).
+	// published is the current definition, never changed once stored (spec changes with updates).
 	published atomic.Pointer[config.Program]
 	done      chan struct{} // closed when run returns
 }

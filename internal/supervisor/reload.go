@@ -194,7 +194,8 @@ func (s *Supervisor) register(eff *config.Config, next []definition, res ReloadR
 	added := make([]*program, 0, len(res.Added))
 	for _, d := range next {
 		if slices.Contains(res.Added, d.spec.Name) {
-			added = append(added, s.newProgram(d.spec, eff))
+			spec := d.spec
+			added = append(added, s.newProgram(&spec, eff))
 		}
 	}
 	s.mu.RLock()

@@ -24,7 +24,7 @@ type runner struct {
 	limits       limitState // the program's cgroup and the limits of its current run
 
 	timer *time.Timer // set by scheduleStart: restart delay or broken cool-down; nil when none
-	job   job         // a job's schedule (schedule.go)
+	job   *job        // a job's schedule (schedule.go); nil for a program without one, as most are
 
 	// stopDone is non-nil while a stop of the process group runs in the background;
 	// afterStop says what to do once it ends. Requests that arrive meanwhile wait in queue.
@@ -37,12 +37,15 @@ type runner struct {
 	cancelInstall context.CancelFunc
 	installFailed string // why the last install failed; a start is refused while set (see failInstall)
 	removed       bool   // the program was removed: the goroutine ends
+	// jobArmed says a job's schedule runs: the job was enabled when the manager started, or started by
+	// hand since; a stop disarms it. Kept for every program, since a reload can give one a schedule.
+	jobArmed bool
 
 	// replies wait until the state they answer with is published.
 	replies []func(Status)
 
 	health healthRunner // health checks of the running process (health.go)
-	deps   depWait      // while waiting for dependencies (depends.go)
+	deps   *depWait     // while waiting for dependencies (depends.go); nil otherwise
 }
 
 // respond answers a request after the next publish, so the caller reads the
@@ -145,7 +148,7 @@ func (r *runner) wait(ctx context.Context) wake {
 		return wake{kind: wokeByTimer}
 	case res := <-r.health.results:
 		return wake{kind: wokeByHealthCheck, health: res}
-	case <-r.deps.changed:
+	case <-r.deps.c():
 		return wake{kind: wokeByDependency}
 	case <-r.job.c():
 		return wake{kind: wokeByDue}

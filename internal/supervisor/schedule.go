@@ -35,11 +35,9 @@ const (
 	RunStopped   RunOutcome = "stopped"   // ended by a stop or restart someone asked for
 )
 
-// job is the schedule of a job's runner: armed or not, and the timer of the next due time.
+// job is the schedule of a job's runner and the timer of the next due time; whether it is armed is the
+// runner's jobArmed. A runner has one only while its program has a schedule.
 type job struct {
-	// armed says the schedule runs: the job was enabled when the manager started, or started by hand
-	// since; a stop disarms it.
-	armed bool
 	// sched is parsed from spec and tz, the program's schedule and timezone; nil for a program without one.
 	sched    *config.Schedule
 	spec, tz string
@@ -50,7 +48,7 @@ type job struct {
 
 // c is the channel of the due time's timer; nil (never ready) when none is set.
 func (j *job) c() <-chan time.Time {
-	if j.timer == nil {
+	if j == nil || j.timer == nil {
 		return nil
 	}
 	return j.timer.C
@@ -100,7 +98,7 @@ func (r *runner) isJob() bool { return r.spec.Schedule != "" }
 // initJob arms the schedule of a job that is enabled and not stopped by the user, as the manager starts.
 // Due times that passed while no manager ran are not caught up.
 func (r *runner) initJob(b *boot) {
-	r.job.armed = r.spec.Enabled && b.desired == statefile.DesiredRunning
+	r.jobArmed = r.spec.Enabled && b.desired == statefile.DesiredRunning
 	r.syncSchedule()
 }
 
@@ -109,9 +107,9 @@ func (r *runner) initJob(b *boot) {
 func (r *runner) jobRequest(o op) {
 	switch o {
 	case opStart, opRestart:
-		r.job.armed = true
+		r.jobArmed = true
 	case opStop:
-		r.job.armed = false
+		r.jobArmed = false
 	}
 }
 
@@ -120,7 +118,7 @@ func (r *runner) jobRequest(o op) {
 // is armed if it is now enabled and the user has not stopped it.
 func (r *runner) jobReload(spec *config.Program) reloadAction {
 	if spec.Enabled && r.desired == statefile.DesiredRunning {
-		r.job.armed = true
+		r.jobArmed = true
 	}
 	return reloadKeep
 }
@@ -128,7 +126,13 @@ func (r *runner) jobReload(spec *config.Program) reloadAction {
 // syncSchedule sets the timer of the next due time, or drops it, to match the program's schedule and
 // whether it is armed. The loop calls it after every wake.
 func (r *runner) syncSchedule() {
-	j := &r.job
+	if r.job == nil {
+		if r.spec.Schedule == "" {
+			return // not a job, nor one before
+		}
+		r.job = &job{}
+	}
+	j := r.job
 	if r.spec.Schedule != j.spec || r.spec.Timezone != j.tz {
 		j.disarmTimer()
 		j.spec, j.tz, j.sched = r.spec.Schedule, r.spec.Timezone, nil
@@ -141,9 +145,12 @@ func (r *runner) syncSchedule() {
 			j.sched = s
 		}
 	}
-	if !j.armed || j.sched == nil || r.removed {
+	if !r.jobArmed || j.sched == nil || r.removed {
 		j.disarmTimer()
 		r.st.NextRun = time.Time{}
+		if j.spec == "" {
+			r.job = nil // no longer a job
+		}
 		return
 	}
 	if j.timer == nil {
@@ -162,7 +169,7 @@ func (r *runner) syncSchedule() {
 // onDue starts the run that is due, unless the previous one is still going: then that due time is
 // skipped, and recorded.
 func (r *runner) onDue() {
-	j := &r.job
+	j := r.job
 	j.timer = nil
 	j.prev = j.due
 	if r.proc != nil || r.stopDone != nil || r.installDone != nil {

@@ -25,8 +25,7 @@ func (s *Supervisor) Settings(name string) (Settings, error) {
 	return Settings{Spec: spec, Command: cfg.Command(&spec, s.environ)}, nil
 }
 
-// SampleInterval is the time between two samples of CPUHistory and
-// MemoryHistory.
+// SampleInterval is the time between two samples of History.
 func (s *Supervisor) SampleInterval() time.Duration { return sampleInterval(s.config()) }
 
 // sampleInterval is the time between two rounds of sampling.

@@ -53,11 +53,9 @@ func States() []State {
 type Status struct {
 	Name  string
 	State State
-	// PID of the program's process (its group leader); 0 when none runs.
+	// PID of the program's process (its group leader); 0 when none runs; Adopted
+	// (with the flags at the end) says an earlier manager started it.
 	PID int
-	// Adopted is true when the process was started by an earlier manager: its
-	// exit status will be unknown.
-	Adopted bool
 	// StartedAt is when the current process started; zero when none runs.
 	StartedAt time.Time
 	// RestartCount counts automatic and manual restarts since the manager started.
@@ -85,14 +83,11 @@ type Status struct {
 	// for a program that is not a copy.
 	InstanceOf string
 	Instance   int
-	// CPUPercent is the last sample of the whole process group (100 = one core).
+	// CPUPercent is the last sample of the whole process group (100 = one core),
+	// if CPUMeasured (with the flags at the end).
 	CPUPercent float64
-	// CPUMeasured says CPUPercent is a measurement of the current process: it
-	// is false (and CPUPercent 0) before the process's second sample, since CPU
-	// use is the growth of CPU time between two, and when the last sample failed.
-	CPUMeasured bool
-	// CPUHistory holds the last samples, oldest first.
-	CPUHistory []float64
+	// History holds the last samples of CPU and memory, oldest first.
+	History []Sample
 	// CPUTime is the CPU time used by the program's process groups since the
 	// manager started, summed over restarts; it never decreases. It is summed
 	// from the samples, so CPU time a member used after the last sample that
@@ -101,22 +96,30 @@ type Status struct {
 	CPUTime time.Duration
 	// MemoryRSS is the resident memory of the whole process group, in bytes.
 	MemoryRSS uint64
-	Enabled   bool
-	Uploaded  bool
 	Script    string
 	Cwd       string
 	Args      []string
 	// Group is the dashboard's heading for the program; "" for none.
 	Group string
-	// MemoryHistory holds the resident memory samples taken with CPUHistory,
-	// oldest first, one for each of its values.
-	MemoryHistory []uint64
 	// Error is the last error message ("" if none); while waiting, what for.
 	Error string
 	// Health is what the health checks say of the running process; HealthNone without a check or a process.
 	Health Health
 	// HealthDetail describes the last failed health check; "" once one passes.
 	HealthDetail string
+
+	// The flags stay together, so that they share a word: every program has
+	// a Status, and copies of it.
+
+	// Adopted is true when the process was started by an earlier manager: its
+	// exit status will be unknown.
+	Adopted bool
+	// CPUMeasured says CPUPercent is a measurement of the current process: it
+	// is false (and CPUPercent 0) before the process's second sample, since CPU
+	// use is the growth of CPU time between two, and when the last sample failed.
+	CPUMeasured bool
+	Enabled     bool
+	Uploaded    bool
 }
 
 // Uptime is how long the current process has run at now; 0 when none runs.

@@ -2,10 +2,12 @@ package supervisor
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pyvisor/pyvisor/internal/config"
 	"github.com/pyvisor/pyvisor/internal/proc"
@@ -109,15 +111,15 @@ func TestBackoffDelay(t *testing.T) {
 
 func TestAppendHistory(t *testing.T) {
 	const n = 4
-	var h []float64
-	var snapshots [][]float64
-	var want [][]float64
+	var h []Sample
+	var snapshots [][]Sample
+	var want [][]Sample
 	for i := range 20 {
-		h = appendHistory(h, float64(i), n)
+		h = appendHistory(h, NewSample(float64(i), uint64(i)<<10), n)
 		snapshots = append(snapshots, h)
-		w := []float64{}
+		w := []Sample{}
 		for j := max(0, i-n+1); j <= i; j++ {
-			w = append(w, float64(j))
+			w = append(w, NewSample(float64(j), uint64(j)<<10))
 		}
 		want = append(want, w)
 	}
@@ -129,9 +131,37 @@ func TestAppendHistory(t *testing.T) {
 	}
 }
 
+// A sample keeps what the API reports: CPU to a tenth of a percent (rounded as the API rounds) and
+// memory in whole pages.
+func TestSample(t *testing.T) {
+	tests := []struct {
+		name       string
+		cpuPercent float64
+		rssBytes   uint64
+		wantCPU    float64
+		wantRSS    uint64
+	}{
+		{"zero", 0, 0, 0, 0},
+		{"tenths", 12.345, 4096 * 1234, 12.3, 4096 * 1234},
+		{"half a tenth rounds up", 0.05, 4096, 0.1, 4096},
+		{"many cores", 6400.04, 64 << 30, 6400, 64 << 30},
+		{"negative CPU reads as none", -1, 0, 0, 0},
+		{"past the largest", 1e12, 1 << 50, math.MaxUint32 / 10.0, math.MaxUint32 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSample(tt.cpuPercent, tt.rssBytes)
+			if s.CPUPercent() != tt.wantCPU || s.RSSBytes() != tt.wantRSS {
+				t.Errorf("NewSample(%v, %d) reads %v%%, %d bytes; want %v%%, %d bytes",
+					tt.cpuPercent, tt.rssBytes, s.CPUPercent(), s.RSSBytes(), tt.wantCPU, tt.wantRSS)
+			}
+		})
+	}
+}
+
 // An idle manager's sampling makes almost no garbage, so its collections are minutes apart: a round
 // updates the measurements in place, and only a history that has filled its array moves to a new one,
-// once every 60 rounds for each program and each of its two histories (CPU and memory).
+// once every 30 rounds for each program.
 func TestSamplerRoundAllocatesLittle(t *testing.T) {
 	sm := &sampler{history: 60}
 	pids := map[string]int{}
@@ -147,7 +177,7 @@ func TestSamplerRoundAllocatesLittle(t *testing.T) {
 		sm.round(pids, measured, now)
 	})
 	if allocs > 4 {
-		t.Errorf("a sampling round of 100 programs allocates %v times on average, want at most 4 (200 histories moving every 60 rounds)", allocs)
+		t.Errorf("a sampling round of 100 programs allocates %v times on average, want at most 4 (100 histories moving every 30 rounds)", allocs)
 	}
 }
 
@@ -156,21 +186,21 @@ func TestSamplerRound(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 	cpu := func(ms int) proc.Usage {
-		return proc.Usage{CPU: time.Duration(ms) * time.Millisecond, RSSBytes: 100, Processes: 1}
+		return proc.Usage{CPU: time.Duration(ms) * time.Millisecond, RSSBytes: 100 << 10, Processes: 1}
 	}
 
 	all := sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(0)}, sec(0))
-	if u := all["a"]; u.cpuPercent != 0 || u.cpuMeasured || len(u.history) != 0 || u.rssBytes != 100 {
+	if u := all["a"]; u.cpuPercent != 0 || u.cpuMeasured || len(u.history) != 0 || u.rssBytes != 100<<10 {
 		t.Errorf("first round = %+v, want no CPU figure yet and the RSS", u)
 	}
 	all = sm.round(map[string]int{"a": 10}, map[int]proc.Usage{10: cpu(500)}, sec(1))
-	if u := all["a"]; u.cpuPercent != 50 || !u.cpuMeasured || !slices.Equal(u.history, []float64{50}) {
+	if u := all["a"]; u.cpuPercent != 50 || !u.cpuMeasured || !slices.Equal(u.history, []Sample{NewSample(50, 100<<10)}) {
 		t.Errorf("500 ms of CPU in 1 s = %+v, want 50%% and history [50]", u)
 	}
 	first := all["a"] // a copy, as readers take
 	// A restart: another PID starts its CPU count afresh, the history goes on.
 	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(2))
-	if u := all["a"]; u.pid != 11 || u.cpuPercent != 0 || u.cpuMeasured || !slices.Equal(u.history, []float64{50}) {
+	if u := all["a"]; u.pid != 11 || u.cpuPercent != 0 || u.cpuMeasured || !slices.Equal(u.history, []Sample{NewSample(50, 100<<10)}) {
 		t.Errorf("after a restart = %+v, want pid 11 with no CPU figure yet (not the last process's)", u)
 	}
 	all = sm.round(map[string]int{"a": 11}, map[int]proc.Usage{11: cpu(9000)}, sec(3))
@@ -178,18 +208,18 @@ func TestSamplerRound(t *testing.T) {
 		t.Errorf("withUsage after the new process's second sample = %+v, want a measured 0%%", st)
 	}
 	all = sm.round(map[string]int{"a": 0}, nil, sec(4))
-	if u := all["a"]; u.rssBytes != 0 || !slices.Equal(u.history, []float64{50, 0}) || !slices.Equal(u.memHistory, []uint64{100, 100}) {
-		t.Errorf("stopped program = %+v, want no figures and the histories kept, memory [100 100]", u)
+	if u := all["a"]; u.rssBytes != 0 || !slices.Equal(u.history, []Sample{NewSample(50, 100<<10), NewSample(0, 100<<10)}) {
+		t.Errorf("stopped program = %+v, want no figures and the histories kept, memory [100 KiB, 100 KiB]", u)
 	}
-	if !slices.Equal(first.history, []float64{50}) {
+	if !slices.Equal(first.history, []Sample{NewSample(50, 100<<10)}) {
 		t.Errorf("a copy taken after an earlier round changed: %+v", first)
 	}
 	all = sm.round(map[string]int{"b": 0}, nil, sec(5))
 	if _, ok := all["a"]; ok || len(all) != 1 {
 		t.Errorf("after a round without it, a program is still measured: %v", all)
 	}
-	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, cpuMeasured: true, history: []float64{7}, memHistory: []uint64{5}, rssBytes: 5}})
-	if st.CPUPercent != 0 || st.CPUMeasured || st.MemoryRSS != 0 || len(st.CPUHistory) != 1 || len(st.MemoryHistory) != 1 {
+	st := withUsage(Status{Name: "a", PID: 12}, map[string]usage{"a": {pid: 11, cpuPercent: 7, cpuMeasured: true, history: []Sample{NewSample(7, 5)}, rssBytes: 5}})
+	if st.CPUPercent != 0 || st.CPUMeasured || st.MemoryRSS != 0 || len(st.History) != 1 {
 		t.Errorf("withUsage for a newer PID = %+v, want the history only", st)
 	}
 }
@@ -242,5 +272,26 @@ func TestSamplerCPUTotal(t *testing.T) {
 				t.Errorf("withUsage(stopped status).CPUTime = %v, want the total %v", st.CPUTime, tt.want)
 			}
 		})
+	}
+}
+
+// Every program holds a runner and copies of its Status, so their sizes were cut to fit the allocator's
+// size classes of 768 and 416 bytes on 64-bit systems (a runner, over 512 bytes and with pointers, has an
+// 8-byte header besides); one field more moves a runner to 896 bytes and a Status to 448. When a new field
+// is worth that, raise the limit here.
+func TestPerProgramSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the limits are for 64-bit systems")
+	}
+	for _, c := range []struct {
+		name       string
+		size, most uintptr
+	}{
+		{"runner", unsafe.Sizeof(runner{}), 760},
+		{"Status", unsafe.Sizeof(Status{}), 416},
+	} {
+		if c.size > c.most {
+			t.Errorf("a %s takes %d bytes, more than the %d it was cut to", c.name, c.size, c.most)
+		}
 	}
 }

@@ -165,10 +165,10 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	if s.environ == nil {
 		s.environ = os.Environ()
 	}
-	for _, spec := range cfg.Programs {
-		p := s.newProgram(spec, cfg)
+	for i := range cfg.Programs {
+		p := s.newProgram(&cfg.Programs[i], cfg)
 		s.programs = append(s.programs, p)
-		s.byName[spec.Name] = p
+		s.byName[p.name] = p
 	}
 	return s
 }
@@ -176,12 +176,16 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 // config returns the configuration in effect.
 func (s *Supervisor) config() *config.Config { return s.cfg.Load() }
 
-// newProgram prepares the program spec, resolved against cfg.
-func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *program {
-	cmd := cfg.Command(&spec, s.environ)
+// newProgram prepares the program spec, resolved against cfg. The program
+// publishes spec itself as its definition, so nothing may change *spec
+// afterwards: it is an entry of the configuration (which stays as loaded) or a
+// copy of the caller's own. A manager then keeps one copy of each definition
+// beside its configuration, the goroutine's own (spec, which changes).
+func (s *Supervisor) newProgram(spec *config.Program, cfg *config.Config) *program {
+	cmd := cfg.Command(spec, s.environ)
 	p := &program{
 		name:           spec.Name,
-		spec:           spec,
+		spec:           *spec,
 		cfg:            cfg,
 		environ:        s.environ,
 		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),
@@ -198,7 +202,7 @@ func (s *Supervisor) newProgram(spec config.Program, cfg *config.Config) *progra
 		requests:       make(chan request),
 		done:           make(chan struct{}),
 	}
-	p.published.Store(&spec)
+	p.published.Store(spec)
 	// Until its runner publishes, a program reads as stopped since now: the
 	// manager's start, as StateSince says, not the zero time.
 	p.snapshot.Store(&Status{

@@ -365,13 +365,13 @@ programs:
   - {name: a, script: sleeper.py}
 `)
 	m := f.start()
-	st := m.waitFor(t, "a", "several samples", func(s Status) bool { return len(s.CPUHistory) == 5 })
+	st := m.waitFor(t, "a", "several samples", func(s Status) bool { return len(s.History) == 5 })
 	if st.MemoryRSS == 0 {
 		t.Errorf("MemoryRSS = 0 for a running python")
 	}
-	for i, v := range st.CPUHistory {
-		if v < 0 || v > 200 {
-			t.Errorf("CPUHistory[%d] = %v, out of range for an idle program", i, v)
+	for i, v := range st.History {
+		if v := v.CPUPercent(); v < 0 || v > 200 {
+			t.Errorf("History[%d] CPU = %v, out of range for an idle program", i, v)
 		}
 	}
 }

@@ -114,7 +114,7 @@ func (s *Supervisor) AddUpload(u Upload, install InstallFunc) (Status, error) {
 				spec.Name, q.name, config.LogFileName(q.name), ErrExists)
 		}
 	}
-	p := s.newProgram(spec, s.config())
+	p := s.newProgram(&spec, s.config())
 	p.persist = s.persist
 	p.watcher = s.watcher
 	p.snapshot.Load().State = Installing

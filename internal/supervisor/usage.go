@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/pyvisor/pyvisor/internal/logfile"
@@ -18,8 +19,7 @@ type usage struct {
 	// cpuMeasured says cpuPercent is a measurement: CPU use is the growth of CPU
 	// time between two samples, so a process has none before its second.
 	cpuMeasured bool
-	history     []float64 // oldest first; shared by every copy handed out (see appendHistory)
-	memHistory  []uint64  // the RSS of each sample of history, kept the same way
+	history     []Sample // oldest first; shared by every copy handed out (see appendHistory)
 	rssBytes    uint64
 	// cpuTotal is the CPU time the program's process groups used, summed over
 	// every process it ran since the sampler started; it never decreases.
@@ -52,7 +52,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 		if pid == 0 {
 			// Not running: no figures, but the history stays for the sparkline and
 			// the CPU total for the counter.
-			sm.byName[name] = usage{history: u.history, memHistory: u.memHistory, cpuTotal: u.cpuTotal}
+			sm.byName[name] = usage{history: u.history, cpuTotal: u.cpuTotal}
 			continue
 		}
 		if u.pid != pid {
@@ -68,8 +68,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 			// measurement is not taken for CPU time used since zero.
 			u.cpuPercent, u.cpuMeasured, u.rssBytes = 0, false, 0
 			if !u.lastAt.IsZero() {
-				u.history = appendHistory(u.history, 0, sm.history)
-				u.memHistory = appendHistory(u.memHistory, 0, sm.history)
+				u.history = appendHistory(u.history, Sample{}, sm.history)
 			}
 			sm.byName[name] = u
 			continue
@@ -84,8 +83,7 @@ func (sm *sampler) round(pids map[string]int, measured map[int]proc.Usage, now t
 			if elapsed := now.Sub(u.lastAt); elapsed > 0 {
 				u.cpuPercent, u.cpuMeasured = float64(used)/float64(elapsed)*100, true
 			}
-			u.history = appendHistory(u.history, u.cpuPercent, sm.history)
-			u.memHistory = appendHistory(u.memHistory, m.RSSBytes, sm.history)
+			u.history = appendHistory(u.history, NewSample(u.cpuPercent, m.RSSBytes), sm.history)
 		}
 		u.rssBytes = m.RSSBytes
 		u.lastCPU, u.lastAt = m.CPU, now
@@ -100,20 +98,47 @@ func withUsage(st Status, all map[string]usage) Status {
 	if !ok {
 		return st
 	}
-	st.CPUHistory, st.MemoryHistory, st.CPUTime = u.history, u.memHistory, u.cpuTotal
+	st.History, st.CPUTime = u.history, u.cpuTotal
 	if st.PID != 0 && u.pid == st.PID {
 		st.CPUPercent, st.CPUMeasured, st.MemoryRSS = u.cpuPercent, u.cpuMeasured, u.rssBytes
 	}
 	return st
 }
 
+// Sample is one entry of a program's history: its CPU use and resident memory
+// at one sampling round. A manager keeps sampling.history of them for every
+// program, so they are stored narrow, 8 bytes each, at no loss: CPU to the
+// tenth of a percent the API reports, memory in KiB, since the kernel counts
+// resident memory in whole pages (in /proc and in a cgroup alike).
+type Sample struct {
+	cpuTenths uint32 // tenths of a percent of one core
+	rssKiB    uint32
+}
+
+// NewSample returns the sample of cpuPercent (100 = one core), rounded to a
+// tenth, and rssBytes, rounded to a KiB; each saturates at its largest value
+// (429 million percent, 4 TiB).
+func NewSample(cpuPercent float64, rssBytes uint64) Sample {
+	return Sample{
+		cpuTenths: uint32(min(max(math.Round(cpuPercent*10), 0), math.MaxUint32)),
+		rssKiB:    uint32(min((rssBytes+512)>>10, math.MaxUint32)),
+	}
+}
+
+// CPUPercent is the CPU use of the sample, 100 = one core, to a tenth.
+func (s Sample) CPUPercent() float64 { return float64(s.cpuTenths) / 10 }
+
+// RSSBytes is the resident memory of the sample, in bytes.
+func (s Sample) RSSBytes() uint64 { return uint64(s.rssKiB) << 10 }
+
 // appendHistory returns h with v appended, keeping the last n values. It only
 // ever writes into free room past len(h), and moves to a new array when there
 // is none, so slices returned earlier never change: the copies handed out share
-// the history without copying it.
-func appendHistory[T float64 | uint64](h []T, v T, n int) []T {
+// the history without copying it. The array has room for half as many again
+// as it keeps, so a full history moves once every n/2 samples.
+func appendHistory(h []Sample, v Sample, n int) []Sample {
 	if len(h) == cap(h) {
-		h = append(make([]T, 0, 2*n), h[max(len(h)-(n-1), 0):]...)
+		h = append(make([]Sample, 0, n+max(n/2, 1)), h[max(len(h)-(n-1), 0):]...)
 	}
 	h = append(h, v)
 	return h[max(len(h)-n, 0):]

@@ -78,12 +78,12 @@ func benchHandler(b *testing.B, n int) http.Handler {
 func busyStatuses(n int, now time.Time) []supervisor.Status {
 	sts := make([]supervisor.Status, n)
 	for i := range sts {
-		hist := make([]float64, 60)
+		hist := make([]supervisor.Sample, 60)
 		for j := range hist {
-			hist[j] = float64((i*j)%1000) / 7
+			hist[j] = supervisor.NewSample(float64((i*j)%1000)/7, 50<<20)
 		}
 		sts[i] = supervisor.Status{Name: fmt.Sprintf("program %04d", i), State: supervisor.Running, PID: 1000 + i,
-			StartedAt: now.Add(-time.Hour), CPUPercent: hist[59], CPUMeasured: true, CPUHistory: hist, MemoryRSS: 50 << 20,
+			StartedAt: now.Add(-time.Hour), CPUPercent: hist[59].CPUPercent(), CPUMeasured: true, History: hist, MemoryRSS: 50 << 20,
 			Enabled: true, Script: "/srv/app/worker.py", Cwd: "/srv/app", Args: []string{"--id", fmt.Sprint(i)}}
 	}
 	return sts

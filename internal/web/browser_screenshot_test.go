@@ -145,11 +145,11 @@ programs:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(st.CPUHistory) >= 15 {
+		if len(st.History) >= 15 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("thumbnail-worker has %d CPU samples after 60 s; want 15", len(st.CPUHistory))
+			t.Fatalf("thumbnail-worker has %d CPU samples after 60 s; want 15", len(st.History))
 		}
 		time.Sleep(time.Second) // samples come once a second; nothing to wait on here
 	}

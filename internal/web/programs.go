@@ -24,7 +24,7 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 		UptimeSeconds:       int64(st.Uptime(now) / time.Second),
 		RestartCount:        st.RestartCount,
 		ConsecutiveFailures: st.ConsecutiveFailures,
-		CPUHistory:          make([]float64, len(st.CPUHistory)),
+		CPUHistory:          make([]float64, len(st.History)),
 		MemoryRSSBytes:      st.MemoryRSS,
 		Enabled:             st.Enabled,
 		Uploaded:            st.Uploaded,
@@ -57,8 +57,8 @@ func newProgramJSON(st *supervisor.Status, now time.Time) api.Program {
 		s := round1(max(st.NextStart.Sub(now).Seconds(), 0))
 		p.NextStartSeconds = &s
 	}
-	for i, v := range st.CPUHistory {
-		p.CPUHistory[i] = round1(v)
+	for i, v := range st.History {
+		p.CPUHistory[i] = round1(v.CPUPercent())
 	}
 	if p.Args == nil {
 		p.Args = []string{}

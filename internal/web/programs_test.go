@@ -35,7 +35,7 @@ func TestNewProgramJSON(t *testing.T) {
 			return ""
 		}},
 		{"running", supervisor.Status{Name: "a", State: supervisor.Running, PID: 42, StartedAt: now.Add(-90*time.Second - 500*time.Millisecond),
-			CPUPercent: 12.345, CPUMeasured: true, CPUHistory: []float64{1.04, 12.345}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p api.Program) string {
+			CPUPercent: 12.345, CPUMeasured: true, History: []supervisor.Sample{supervisor.NewSample(1.04, 1<<20), supervisor.NewSample(12.345, 1<<20)}, MemoryRSS: 1 << 20, Args: []string{"x"}}, func(p api.Program) string {
 			if p.PID == nil || *p.PID != 42 || p.UptimeSeconds != 90 || p.CPUPercent == nil || *p.CPUPercent != 12.3 ||
 				fmt.Sprint(p.CPUHistory) != "[1 12.3]" || p.MemoryRSSBytes != 1<<20 {
 				return "want pid 42, uptime 90, cpu 12.3 with history [1 12.3], 1 MiB"
@@ -243,7 +243,7 @@ func TestNoEnvironmentValues(t *testing.T) {
 // the names of its environment variables, and its sampled history.
 func TestSettingsAndUsage(t *testing.T) {
 	f := newFixture(t, baseConfig)
-	f.waitFor(t, "sleeper", "two samples", func(st supervisor.Status) bool { return len(st.MemoryHistory) >= 2 })
+	f.waitFor(t, "sleeper", "two samples", func(st supervisor.Status) bool { return len(st.History) >= 2 })
 
 	s := decode[api.ProgramSettings](t, "GET settings", f.do(t, "GET", programPath("sleeper", "/settings"), nil))
 	// PYTHONUNBUFFERED too, unless the test's own environment sets it.

@@ -49,11 +49,11 @@ func newSettingsJSON(s *supervisor.Settings) api.ProgramSettings {
 func newUsageJSON(st *supervisor.Status, interval time.Duration) api.Usage {
 	u := api.Usage{
 		IntervalSeconds: interval.Seconds(),
-		CPUPercent:      make([]float64, len(st.CPUHistory)),
-		MemoryRSSBytes:  append([]uint64{}, st.MemoryHistory...),
+		CPUPercent:      make([]float64, len(st.History)),
+		MemoryRSSBytes:  make([]uint64, len(st.History)),
 	}
-	for i, v := range st.CPUHistory {
-		u.CPUPercent[i] = round1(v)
+	for i, v := range st.History {
+		u.CPUPercent[i], u.MemoryRSSBytes[i] = round1(v.CPUPercent()), v.RSSBytes()
 	}
 	return u
 }
