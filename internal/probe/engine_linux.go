@@ -15,8 +15,7 @@ import (
 // handful of system calls and a wait of well under a millisecond for the program's answer. Given a
 // goroutine and the runtime's poller each, every check costs a descriptor registered and removed, a
 // goroutine parked and woken, and a thread woken to run it; waiting on them together, the checks of one
-// moment cost one wake-up, which takes checks from the largest part of an idle manager's work to a
-// small one.
+// moment cost the manager one wake-up, and little more than the system calls they need.
 var engine = checkEngine{wakeFd: -1}
 
 // checkEngine is the type of engine.
