@@ -36,8 +36,11 @@ programs:
 	// which of Start and Stop are enabled.
 	shows := func(when, state string) {
 		t.Helper()
-		tb.waitJS(fmt.Sprintf("api's badge to read %s %s", state, when),
-			rowJS("api")+`.querySelector('[data-field=state]').textContent === `+jsString(state), rowsStateJS)
+		// The badge can change (from the event stream) a moment before the action's own answer ends the
+		// row's busy state, which keeps both buttons disabled: wait for both.
+		tb.waitJS(fmt.Sprintf("api's badge to read %s %s, and the row not busy", state, when),
+			rowJS("api")+`.querySelector('[data-field=state]').textContent === `+jsString(state)+
+				` && `+rowJS("api")+`.getAttribute('aria-busy') !== 'true'`, rowsStateJS)
 		st, err := d.sup.Status("api")
 		if err != nil || string(st.State) != state {
 			t.Fatalf("%s: Status(api) = %+v, %v; want %s as the page shows", when, st, err, state)
