@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -50,8 +49,8 @@ const maxPollWait = 10 * time.Millisecond
 func (e *checkEngine) submit(c *netCheck, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	c.at = at
 	if now := time.Now(); at.After(now) {
-		c.at = at
 		e.scheduled = append(e.scheduled, c)
 		if e.timer == nil {
 			e.timer, e.timerAt = time.AfterFunc(at.Sub(now), e.due), at
@@ -143,7 +142,7 @@ func (e *checkEngine) loop() {
 			inflight = append(inflight, c)
 		}
 		clear(fresh) // the loop keeps no check it is done with
-		inflight = slices.DeleteFunc(inflight, func(c *netCheck) bool { return c.ended })
+		inflight = e.sweep(inflight)
 		if len(inflight) == 0 {
 			continue
 		}
@@ -191,4 +190,20 @@ func (e *checkEngine) loop() {
 			}
 		}
 	}
+}
+
+// sweep returns inflight without the checks that ended, and submits anew those that are to run again.
+func (e *checkEngine) sweep(inflight []*netCheck) []*netCheck {
+	kept := inflight[:0]
+	for _, c := range inflight {
+		switch {
+		case !c.ended:
+			kept = append(kept, c)
+		case c.rerun:
+			c.rearm()
+			e.submit(c, c.at)
+		}
+	}
+	clear(inflight[len(kept):])
+	return kept
 }

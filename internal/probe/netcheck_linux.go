@@ -19,15 +19,15 @@ import (
 // on a goroutine of its own: a lookup may wait on the network, and the engine waits on nothing but its
 // sockets.
 func (p *Prober) startNet(ctx context.Context, check Check, address string, request []byte, done chan<- Result) {
-	c := &netCheck{ctx: ctx, timeout: check.Timeout, request: request, done: done, fd: -1}
 	host, portName, err := net.SplitHostPort(address)
 	if err != nil {
-		done <- Result{Detail: err.Error()}
+		done <- Result{Detail: err.Error(), Due: check.At}
 		return
 	}
 	ip, ipErr := netip.ParseAddr(host)
 	port, portErr := strconv.ParseUint(portName, 10, 16)
 	if ipErr == nil && portErr == nil {
+		c := &netCheck{ctx: ctx, timeout: check.Timeout, request: request, done: done, again: check.Again, fd: -1}
 		c.addrs = []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}
 		engine.submit(c, check.At)
 		return
@@ -39,10 +39,8 @@ func (p *Prober) startNet(ctx context.Context, check Check, address string, requ
 		if err != nil {
 			return failure(lookupCtx, check.Timeout, err)
 		}
-		c.addrs = addrs
 		result := make(chan Result, 1)
-		c.done = result
-		engine.submit(c, time.Time{})
+		engine.submit(&netCheck{ctx: ctx, timeout: check.Timeout, addrs: addrs, request: request, done: result, fd: -1}, time.Time{})
 		return <-result
 	})
 }
@@ -69,30 +67,44 @@ func lookup(ctx context.Context, host, portName string) ([]netip.AddrPort, error
 
 // netCheck is a TCP or plain HTTP check on the engine. Only the engine's goroutine touches it once
 // submitted. It goes through its phases as its socket becomes ready: connecting (to each of addrs in
-// turn until one accepts), sending the request, reading the answer.
+// turn until one accepts), sending the request, reading the answer. A check with again set may then run
+// again: the engine rearms it and submits it anew.
 type netCheck struct {
 	ctx      context.Context
-	at       time.Time // when the check is due to begin, while it waits for that (see checkEngine.due)
+	at       time.Time // when the check is due to begin (see checkEngine.submit)
 	deadline time.Time // when it ends, once begun: its timeout after it began
 	timeout  time.Duration
-	addrs    []netip.AddrPort // the addresses to try; the first is the one being connected to
+	addrs    []netip.AddrPort // the addresses to try
 	request  []byte           // nil for a TCP check
 	done     chan<- Result
+	again    func(due, ended time.Time) time.Time // see Check.Again
 
 	fd        int    // the socket; -1 when none
+	tried     int    // the addresses that failed: addrs[tried] is the one being connected to
+	sent      int    // what has been sent of the request
 	sending   bool   // connected, part of the request still to send
 	receiving bool   // the request is sent, the answer is being read
 	answer    []byte // read so far
 	firstErr  error  // the first address's failure, reported if none accepts
-	ended     bool   // the result is sent
+	ended     bool   // the result is sent, or the check is to run again
+	rerun     bool   // ended with a pass, to run again at at
 	stopWake  func() bool
 }
 
-// begin starts the check: its first connection, and a wake-up of the engine when ctx ends.
+// begin starts the check: its first connection, and (once for all its runs) a wake-up of the engine when
+// ctx ends.
 func (c *netCheck) begin(now time.Time) {
 	c.deadline = now.Add(c.timeout)
-	c.stopWake = context.AfterFunc(c.ctx, engine.wake)
+	if c.stopWake == nil {
+		c.stopWake = context.AfterFunc(c.ctx, engine.wake)
+	}
 	c.connect()
+}
+
+// rearm makes a check that ended with rerun set ready to begin again.
+func (c *netCheck) rearm() {
+	c.tried, c.sent, c.sending, c.receiving = 0, 0, false, false
+	c.answer, c.firstErr, c.ended, c.rerun = c.answer[:0], nil, false, false
 }
 
 // events returns what the engine waits for on the socket.
@@ -106,8 +118,8 @@ func (c *netCheck) events() int16 {
 // connect opens a connection to the next address: at once (as on loopback), later (the engine waits for
 // the socket to be writable), or not (the next address is tried).
 func (c *netCheck) connect() {
-	for len(c.addrs) > 0 {
-		ap := c.addrs[0]
+	for c.tried < len(c.addrs) {
+		ap := c.addrs[c.tried]
 		family, sa, err := sockaddr(ap)
 		if err == nil {
 			c.fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
@@ -135,11 +147,11 @@ func (c *netCheck) connect() {
 // failedConnect drops the address being connected to, which failed with err.
 func (c *netCheck) failedConnect(err error) {
 	if c.firstErr == nil {
-		c.firstErr = fmt.Errorf("connect to %s: %w", c.addrs[0], err)
+		c.firstErr = fmt.Errorf("connect to %s: %w", c.addrs[c.tried], err)
 	}
 	c.closeSocket()
-	c.addrs = c.addrs[1:]
-	if len(c.addrs) == 0 {
+	c.tried++
+	if c.tried == len(c.addrs) {
 		c.finish(Result{Detail: c.firstErr.Error()})
 	}
 }
@@ -156,8 +168,8 @@ func (c *netCheck) connected() {
 
 // send writes what is left of the request.
 func (c *netCheck) send() {
-	for len(c.request) > 0 {
-		n, err := unix.Write(c.fd, c.request)
+	for c.sent < len(c.request) {
+		n, err := unix.Write(c.fd, c.request[c.sent:])
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return
@@ -167,7 +179,7 @@ func (c *netCheck) send() {
 			c.finish(Result{Detail: os.NewSyscallError("write", err).Error()})
 			return
 		}
-		c.request = c.request[n:]
+		c.sent += n
 	}
 	c.sending, c.receiving = false, true
 }
@@ -237,13 +249,18 @@ func (c *netCheck) expire(now time.Time) {
 	}
 }
 
-// finish closes the socket and sends the result.
+// finish closes the socket and sends the result, or has a check that passed run again (see Check.Again).
 func (c *netCheck) finish(res Result) {
 	c.closeSocket()
+	c.ended = true
+	if res.OK && c.again != nil && c.ctx.Err() == nil {
+		c.at, c.rerun = c.again(c.at, time.Now()), true
+		return
+	}
 	if c.stopWake != nil {
 		c.stopWake()
 	}
-	c.ended = true
+	res.Due = c.at
 	c.done <- res
 }
 

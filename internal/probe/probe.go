@@ -27,6 +27,8 @@ type Result struct {
 	// Detail says why a check failed: the HTTP status, the error, or the last line a command printed;
 	// "" when it passed.
 	Detail string
+	// Due is when the check was due to begin (Check.At, or Check.Again's answer for a check run again).
+	Due time.Time
 }
 
 // Prober runs checks. Its methods are safe for concurrent use.
@@ -64,6 +66,13 @@ type Check struct {
 	Timeout time.Duration
 	// At is when the check begins; the zero time (or one past) is at once.
 	At time.Time
+	// Again, if set, has a check that passes run again instead of sending its result, at Again(due,
+	// ended) for the run that was due at due and ended at ended, and so on until one fails or the check's
+	// context ends: then that result is sent. It is called on the prober's goroutines, and must not wait.
+	//
+	// For one who learns nothing from a pass, such as a supervisor whose program is already healthy: the
+	// passing checks then cost it nothing, not even a wake-up.
+	Again func(due, ended time.Time) time.Time
 }
 
 // Start has c run in the background within ctx, at c.At, and sends its result to done, which must have
@@ -98,14 +107,26 @@ func (p *Prober) Start(ctx context.Context, c Check, done chan<- Result) {
 }
 
 // later calls check on a goroutine of its own at c.At (at once if that has passed) unless ctx has ended
-// by then, and sends the result to done.
+// by then, and sends the result to done; or, while c.Again is set and check passes, calls it again at the
+// times Again says.
 func later(ctx context.Context, c Check, done chan<- Result, check func() Result) {
-	run := func() {
+	due := c.At
+	var run func()
+	run = func() {
 		if err := ctx.Err(); err != nil {
-			done <- failure(ctx, c.Timeout, err)
+			res := failure(ctx, c.Timeout, err)
+			res.Due = due
+			done <- res
 			return
 		}
-		done <- check()
+		res := check()
+		res.Due = due
+		if res.OK && c.Again != nil && ctx.Err() == nil {
+			due = c.Again(due, time.Now())
+			time.AfterFunc(time.Until(due), run)
+			return
+		}
+		done <- res
 	}
 	if wait := time.Until(c.At); wait > 0 {
 		time.AfterFunc(wait, run)

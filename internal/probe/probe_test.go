@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -220,4 +221,130 @@ func TestCommandCanceled(t *testing.T) {
 	if got.OK || got.Detail != "canceled" {
 		t.Errorf("Command(sleep 30) canceled = %+v, want a failure saying canceled", got)
 	}
+}
+
+// TestAgain checks that a check with Again runs again while it passes, at the times Again gives, and sends
+// only the failure that ends the series, with its due time; and that canceling a series ends it. It runs
+// each kind of check: an HTTP and a TCP one to an address (on Linux, on the engine), an HTTP one to a host
+// name (looked up), and a command.
+func TestAgain(t *testing.T) {
+	const passes = 3 // runs that pass before the one that fails
+	var (
+		mu    sync.Mutex
+		runs  int
+		limit = passes
+	)
+	run := func() bool { // counts a run of a check; reports whether it is to pass
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		return runs <= limit
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !run() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	// For TCP, a listener that closes after passes connections.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			run()
+			mu.Lock()
+			last := runs >= limit
+			mu.Unlock()
+			if last { // the next connection is refused, and not counted
+				l.Close()
+			}
+		}
+	}()
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "runs")
+	script := `n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; test $n -le ` + strconv.Itoa(passes)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+
+	tests := []struct {
+		name   string
+		check  Check
+		runs   func() int
+		want   int // runs counted
+		detail string
+	}{
+		{"http", Check{HTTP: srv.URL + "/"}, nil, passes + 1, "HTTP 503"},
+		{"http to a host name", Check{HTTP: "http://localhost:" + port + "/"}, nil, passes + 1, "HTTP 503"},
+		{"tcp", Check{TCP: l.Addr().String()}, nil, passes, "connection refused"},
+		{"command", Check{Command: &Command{Args: []string{"sh", "-c", script}, Dir: dir, Env: os.Environ()}}, func() int {
+			b, _ := os.ReadFile(counter)
+			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return n
+		}, passes + 1, "exit status 1"},
+	}
+	p := New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			runs = 0
+			mu.Unlock()
+			var lastDue time.Time // the last time Again gave
+			again := 0
+			tt.check.Timeout = 10 * time.Second
+			tt.check.At = time.Now().Add(10 * time.Millisecond)
+			tt.check.Again = func(due, ended time.Time) time.Time {
+				if !ended.After(due) {
+					t.Errorf("Again(%s, %s): the run ended before it was due", due.Format(time.StampMicro), ended.Format(time.StampMicro))
+				}
+				again++
+				lastDue = ended.Add(20 * time.Millisecond)
+				return lastDue
+			}
+			done := make(chan Result, 1)
+			p.Start(t.Context(), tt.check, done)
+			got := <-done
+			if got.OK || !strings.Contains(got.Detail, tt.detail) {
+				t.Errorf("the series ended with %+v, want a failure with %q", got, tt.detail)
+			}
+			if again != passes || !got.Due.Equal(lastDue) {
+				t.Errorf("Again was called %d times, the result was due at %s; want %d calls and due at %s, Again's last answer",
+					again, got.Due.Format(time.StampMicro), passes, lastDue.Format(time.StampMicro))
+			}
+			count := tt.runs
+			if count == nil {
+				count = func() int { mu.Lock(); defer mu.Unlock(); return runs }
+			}
+			time.Sleep(100 * time.Millisecond) // five more runs, were the series not ended by its failure
+			if n := count(); n != tt.want {
+				t.Errorf("the check was counted %d times, want %d: %d passes, then the failure", n, tt.want, passes)
+			}
+		})
+	}
+
+	t.Run("canceled", func(t *testing.T) {
+		mu.Lock()
+		runs, limit = 0, 1<<30
+		mu.Unlock()
+		ctx, cancel := context.WithCancel(t.Context())
+		passed := make(chan struct{}, 100)
+		check := Check{HTTP: srv.URL, Timeout: 10 * time.Second, Again: func(due, ended time.Time) time.Time {
+			passed <- struct{}{}
+			return ended.Add(10 * time.Millisecond)
+		}}
+		done := make(chan Result, 1)
+		p.Start(ctx, check, done)
+		<-passed
+		<-passed
+		cancel()
+		if got := <-done; got.OK || got.Detail != "canceled" {
+			t.Errorf("a series canceled = %+v, want a failure saying canceled", got)
+		}
+	})
 }

@@ -152,7 +152,8 @@ func (h *healthRunner) stop() {
 
 // scheduleCheck has the prober run the next check at due; its result comes back through h.results. The
 // prober waits for the due time, not the runner: the checks of many programs that fall due together then
-// cost the manager one wake-up, not one for each program.
+// cost the manager one wake-up, not one for each program. While the program is healthy the prober also
+// repeats the check for as long as it passes, and the runner hears only of the failure that ends that.
 func (r *runner) scheduleCheck(due time.Time) {
 	h := &r.health
 	hc := r.spec.HealthCheck
@@ -160,6 +161,11 @@ func (r *runner) scheduleCheck(due time.Time) {
 	results := make(chan probe.Result, 1) // the check never waits to send, even if no one reads any more
 	h.due, h.cancel, h.results = due, cancel, results
 	check := probe.Check{HTTP: hc.HTTP, TCP: hc.TCP, Timeout: hc.Timeout, At: due}
+	if h.verdict == (healthVerdict{Health: HealthHealthy}) {
+		// A pass changes nothing: the prober runs the check again by itself until one fails.
+		grain := checkGrain(hc, sampleInterval(r.cfg))
+		check.Again = func(due, ended time.Time) time.Time { return nextCheck(hc, grain, due, ended) }
+	}
 	if hc.Command != nil {
 		c := r.cfg.Command(&r.spec, r.environ)
 		check.Command = &probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
@@ -174,6 +180,9 @@ func (r *runner) healthChecked(res probe.Result) bool {
 	h := &r.health
 	h.cancel()
 	h.cancel, h.results = nil, nil
+	if !res.Due.IsZero() {
+		h.due = res.Due // the prober may have run the check again since the runner scheduled it
+	}
 	hc := r.spec.HealthCheck
 	before := h.verdict
 	v, restart := decideHealth(hc, h.verdict, time.Since(r.st.StartedAt), res)
