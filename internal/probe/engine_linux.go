@@ -1,3 +1,5 @@
+//go:build linux && !386 && !s390x
+
 package probe
 
 import (
@@ -109,7 +111,7 @@ func (e *checkEngine) wakeLocked() {
 	if e.polling && !e.woken && e.wakeFd >= 0 {
 		e.woken = true
 		one := [8]byte{1}
-		_, _ = unix.Write(e.wakeFd, one[:]) // cannot block: the counter is read before it could fill
+		_, _ = rawWrite(e.wakeFd, one[:]) // cannot block: the counter is read before it could fill
 	}
 }
 
@@ -180,7 +182,7 @@ func (e *checkEngine) loop() {
 		e.polling = false
 		if e.woken {
 			var counter [8]byte
-			_, _ = unix.Read(e.wakeFd, counter[:])
+			_, _ = rawRead(e.wakeFd, counter[:])
 			e.woken = false
 		}
 		e.mu.Unlock()

@@ -1,3 +1,5 @@
+//go:build linux && !386 && !s390x
+
 package probe
 
 import (
@@ -120,17 +122,17 @@ func (c *netCheck) events() int16 {
 func (c *netCheck) connect() {
 	for c.tried < len(c.addrs) {
 		ap := c.addrs[c.tried]
-		family, sa, err := sockaddr(ap)
+		sa, err := sockaddr(ap)
 		if err == nil {
-			c.fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+			c.fd, err = rawSocket(sa.family)
 			if err != nil {
 				c.fd = -1
 				c.finish(Result{Detail: os.NewSyscallError("socket", err).Error()})
 				return
 			}
-			err = unix.Connect(c.fd, sa)
+			err = rawConnect(c.fd, &sa)
 			if errors.Is(err, unix.EINPROGRESS) {
-				if _, err := unix.Getpeername(c.fd); err != nil {
+				if !rawConnected(c.fd) {
 					return // still connecting: wait until the socket is writable
 				}
 				err = nil
@@ -169,7 +171,7 @@ func (c *netCheck) connected() {
 // send writes what is left of the request.
 func (c *netCheck) send() {
 	for c.sent < len(c.request) {
-		n, err := unix.Write(c.fd, c.request[c.sent:])
+		n, err := rawWrite(c.fd, c.request[c.sent:])
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return
@@ -192,13 +194,13 @@ func (c *netCheck) ready(buf []byte, parser *answerParser) {
 	case c.sending:
 		c.send()
 	default: // connecting
-		n, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		n, err := rawSocketError(c.fd)
 		switch {
 		case err != nil:
 			c.failedConnect(os.NewSyscallError("getsockopt", err))
 			c.connect()
 		case n != 0:
-			c.failedConnect(unix.Errno(n))
+			c.failedConnect(n)
 			c.connect()
 		default:
 			c.connected()
@@ -210,7 +212,7 @@ func (c *netCheck) ready(buf []byte, parser *answerParser) {
 // in one read, as on loopback, is decided in buf; one that comes in parts is gathered in c.answer.
 func (c *netCheck) receive(buf []byte, parser *answerParser) {
 	for {
-		n, err := unix.Read(c.fd, buf)
+		n, err := rawRead(c.fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return
@@ -266,26 +268,7 @@ func (c *netCheck) finish(res Result) {
 
 func (c *netCheck) closeSocket() {
 	if c.fd >= 0 {
-		unix.Close(c.fd)
+		rawClose(c.fd)
 		c.fd = -1
 	}
-}
-
-// sockaddr returns the address family and socket address of ap.
-func sockaddr(ap netip.AddrPort) (int, unix.Sockaddr, error) {
-	ip := ap.Addr()
-	if ip.Is4() {
-		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, nil
-	}
-	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
-	if zone := ip.Zone(); zone != "" {
-		if n, err := strconv.Atoi(zone); err == nil {
-			sa.ZoneId = uint32(n)
-		} else if ifi, err := net.InterfaceByName(zone); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		} else {
-			return 0, nil, fmt.Errorf("address %s: %w", ap, err)
-		}
-	}
-	return unix.AF_INET6, sa, nil
 }
