@@ -224,7 +224,7 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 			boots[p.name] = boot{desired: b.desired, installFailed: e.InstallFailed}
 			continue
 		}
-		cmd := p.cfg.Command(&p.spec, p.environ)
+		cmd := p.cfg.Command(p.spec, p.environ)
 		var id proc.Identity
 		ok := false
 		switch {

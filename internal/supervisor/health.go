@@ -167,7 +167,7 @@ func (r *runner) scheduleCheck(due time.Time) {
 		check.Again = func(due, ended time.Time) time.Time { return nextCheck(hc, grain, due, ended) }
 	}
 	if hc.Command != nil {
-		c := r.cfg.Command(&r.spec, r.environ)
+		c := r.cfg.Command(r.spec, r.environ)
 		check.Command = &probe.Command{Args: hc.Command, Dir: c.Dir, Env: c.Env, Credential: c.User.Credential()}
 	}
 	r.prober.Start(ctx, check, results)

@@ -85,8 +85,8 @@ func (r *runner) setSpec(spec config.Program, cfg *config.Config) {
 	if cfg != nil {
 		r.cfg = cfg
 	}
-	r.spec = spec
-	cmd := r.cfg.Command(&spec, r.environ)
+	r.spec = &spec
+	cmd := r.cfg.Command(r.spec, r.environ)
 	r.st.Enabled, r.st.Script, r.st.Cwd, r.st.Args, r.st.Group = spec.Enabled, cmd.Script, cmd.Dir, spec.Args, spec.Group
-	r.published.Store(&spec)
+	r.published.Store(r.spec)
 }

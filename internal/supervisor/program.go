@@ -62,8 +62,8 @@ type request struct {
 // snapshot or sends a request.
 type program struct {
 	name      string
-	spec      config.Program // owned by the goroutine once it runs (updates and reloads change it)
-	cfg       *config.Config // resolves spec; owned like spec
+	spec      *config.Program // owned by the goroutine once it runs (updates and reloads replace it); never changed in place
+	cfg       *config.Config  // resolves spec; owned like spec
 	environ   []string
 	logPath   string
 	statePath string
@@ -90,7 +90,7 @@ type program struct {
 
 	requests chan request
 	snapshot atomic.Pointer[Status]
-	// published is the current definition, never changed once stored (spec changes with updates).
+	// published is spec, for other goroutines to read.
 	published atomic.Pointer[config.Program]
 	done      chan struct{} // closed when run returns
 }

@@ -177,15 +177,16 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 func (s *Supervisor) config() *config.Config { return s.cfg.Load() }
 
 // newProgram prepares the program spec, resolved against cfg. The program
-// publishes spec itself as its definition, so nothing may change *spec
-// afterwards: it is an entry of the configuration (which stays as loaded) or a
-// copy of the caller's own. A manager then keeps one copy of each definition
-// beside its configuration, the goroutine's own (spec, which changes).
+// holds and publishes spec itself as its definition, so nothing may change
+// *spec afterwards: it is an entry of the configuration (which stays as
+// loaded) or a copy of the caller's own. An update or a reload replaces the
+// program's definition with another (setSpec); none is changed in place, and
+// a manager keeps no copy of a definition beside its configuration.
 func (s *Supervisor) newProgram(spec *config.Program, cfg *config.Config) *program {
 	cmd := cfg.Command(spec, s.environ)
 	p := &program{
 		name:           spec.Name,
-		spec:           *spec,
+		spec:           spec,
 		cfg:            cfg,
 		environ:        s.environ,
 		logPath:        filepath.Join(s.logDir, config.LogFileName(spec.Name)),

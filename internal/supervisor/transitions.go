@@ -70,7 +70,7 @@ func (r *runner) start() {
 	}
 	// Resolved afresh for each start rather than kept: the environment is a copy
 	// of the manager's for every program, which adds up with many programs.
-	cmd := r.cfg.Command(&r.spec, r.environ)
+	cmd := r.cfg.Command(r.spec, r.environ)
 	if err := cmd.Check(); err != nil {
 		r.setError(err.Error())
 		return
