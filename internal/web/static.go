@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // staticFiles is the dashboard: an HTML shell, a style sheet and a few native
@@ -20,19 +21,35 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
-// asset is one dashboard file: its gzip-compressed form in memory, and where
-// to read it as it is. The plain bytes are read from the binary's embedded
-// files for each response that needs them: a copy of its own would keep the
-// whole dashboard in the heap of every manager, where few clients take it
-// uncompressed.
+// asset is one dashboard file: where to read it as it is and, once a client
+// has taken it compressed, its gzip-compressed form in memory. The plain bytes
+// are read from the binary's embedded files for each response that needs them:
+// a copy of its own would keep the whole dashboard in the heap of every
+// manager, where few clients take it uncompressed. The compressed form is made
+// on first use: many managers never serve a dashboard, and compressing all of
+// it at start-up made most of what starting allocated.
 type asset struct {
 	contentType string
 	path        string // in staticFiles
 	size        int    // of the plain form
-	gz          []byte
 	// etag and gzETag are strong validators; the two encodings are different
 	// representations, so they differ.
 	etag, gzETag string
+
+	compress sync.Once
+	gz       []byte // nil until compress has run, and after it if compression does not pay off
+}
+
+// compressed returns the gzip-compressed form, or nil when compression does not
+// pay off.
+func (a *asset) compressed() []byte {
+	a.compress.Do(func() {
+		// Reading a path loadAssets found in the embedded files cannot fail.
+		if data, err := staticFiles.ReadFile(a.path); err == nil {
+			a.gz = gzipBytes(data)
+		}
+	})
+	return a.gz
 }
 
 var contentTypes = map[string]string{
@@ -42,7 +59,8 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 }
 
-// loadAssets reads and compresses the embedded files once, at start-up.
+// loadAssets reads the embedded files once, at start-up, for their sizes and
+// validators.
 func loadAssets() map[string]*asset {
 	out := map[string]*asset{}
 	// Reading an embedded file system cannot fail; a failure would show as a
@@ -61,7 +79,6 @@ func loadAssets() map[string]*asset {
 			contentType: contentTypes[path.Ext(p)],
 			path:        p,
 			size:        len(data),
-			gz:          gzipBytes(data),
 			etag:        `"` + tag + `"`,
 			gzETag:      `"` + tag + `-gz"`,
 		}
@@ -106,8 +123,12 @@ func (h *handler) static(w http.ResponseWriter, r *http.Request) {
 	size, etag, gz := a.size, a.etag, false
 	hd := w.Header()
 	hd.Set("Vary", "Accept-Encoding")
-	if a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		size, etag, gz = len(a.gz), a.gzETag, true
+	var compressed []byte
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		compressed = a.compressed()
+	}
+	if compressed != nil {
+		size, etag, gz = len(compressed), a.gzETag, true
 		hd.Set("Content-Encoding", "gzip")
 	}
 	hd.Set("Content-Type", a.contentType)
@@ -123,7 +144,7 @@ func (h *handler) static(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodHead:
 	case gz:
-		w.Write(a.gz)
+		w.Write(compressed)
 	default:
 		// Opening an embedded file cannot fail for a path loadAssets found.
 		if f, err := staticFiles.Open(a.path); err == nil {
