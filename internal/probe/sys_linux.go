@@ -92,23 +92,17 @@ func rawSocketError(fd int) (unix.Errno, error) {
 }
 
 // rawWrite writes b to fd.
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func rawWrite(fd int, b []byte) (int, error) { return rawTransfer(unix.SYS_WRITE, fd, b) }
 
 // rawRead reads into b from fd.
-func rawRead(fd int, b []byte) (int, error) {
+func rawRead(fd int, b []byte) (int, error) { return rawTransfer(unix.SYS_READ, fd, b) }
+
+// rawTransfer makes the read or write system call trap on fd and b.
+func rawTransfer(trap uintptr, fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}
