@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pyvisor/pyvisor/internal/api"
+	"github.com/pyvisor/pyvisor/internal/supervisor"
 )
 
 // TestInstanceNamesInURLs checks that the names of copies, NAME:1, work in the program routes, written as
@@ -30,6 +31,8 @@ func TestInstanceNamesInURLs(t *testing.T) {
 // TestScheduleInProgram checks schedule and next_run of a job in PROGRAM.
 func TestScheduleInProgram(t *testing.T) {
 	f := newFixture(t, "programs:\n  - {name: nightly, script: sleeper.py, schedule: '30 3 * * *', timezone: Europe/Berlin}\n")
+	// The program's goroutine publishes its next run once it runs, a moment after the manager starts.
+	f.waitFor(t, "nightly", "a next run", func(st supervisor.Status) bool { return !st.NextRun.IsZero() })
 	r := f.do(t, "GET", "/api/programs/nightly", nil)
 	p := decode[api.Program](t, "GET nightly", r)
 	if p.Schedule == nil || *p.Schedule != "30 3 * * *" || p.NextRun == nil || p.LastRun != nil || p.State != "stopped" {
