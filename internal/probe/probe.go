@@ -1,7 +1,8 @@
 // Package probe carries out the health checks of programs: an HTTP GET, a TCP connection or a command, each
 // within a time limit, and says whether each passed and, if not, why. It keeps nothing of a check once it
-// has ended (on Linux, the engine holds only the checks in flight) and decides nothing: what a failure
-// leads to is the supervisor's business.
+// has ended (on Linux, the engine holds only the checks in flight or due later, a check with Check.Again
+// among the latter between its runs) and decides nothing: what a failure leads to is the supervisor's
+// business.
 package probe
 
 import (
@@ -35,7 +36,7 @@ type Result struct {
 type Prober struct {
 	client *http.Client // for https:// checks
 	// dialer opens the connections of HTTPS checks, and of plain HTTP and TCP checks where they do not
-	// run on the engine (systems other than Linux), without keep-alive probes: a check's connection lives
+	// run on the engine (systems other than Linux, and Linux on 386 and s390x), without keep-alive probes: a check's connection lives
 	// for milliseconds.
 	dialer net.Dialer
 }
@@ -79,8 +80,8 @@ type Check struct {
 // room for it. A check whose ctx ends before it begins does not run: its result says so.
 //
 // A plain http:// or TCP check sends a request or opens a connection and waits, which is most of what it
-// takes; on Linux the waits of all the checks in flight are one, and the checks due at the same time
-// begin together (see engine), which costs a fraction of a goroutine, a timer and a wait for each. HTTPS
+// takes; on Linux (but 386 and s390x) the waits of all the checks in flight are one, and the checks due
+// at the same time begin together (see engine), which costs a fraction of a goroutine, a timer and a wait for each. HTTPS
 // and command checks run on a goroutine of their own.
 func (p *Prober) Start(ctx context.Context, c Check, done chan<- Result) {
 	switch {
