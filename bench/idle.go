@@ -23,6 +23,12 @@ type idleManager struct {
 	startAll time.Duration
 	t0       taskTotals
 	maxRSS   uint64
+	// Anonymous memory sampled every second of the window: its level moves
+	// with the collector's cycle (the heap grows towards its goal, then a
+	// collection and the periodic return bring it down), so a reading at one
+	// moment depends on where in that cycle the moment falls.
+	anonSum, anonMin, anonMax uint64
+	samples                   int
 }
 
 // benchIdle starts a manager (bin) with n idle programs, times until all run,
@@ -76,11 +82,23 @@ func benchIdle(bin, baseline, work string, n int, window time.Duration) error {
 	for time.Since(t1) < window {
 		time.Sleep(time.Second)
 		for _, m := range managers {
-			rss, err := rssBytes(m.p.cmd.Process.Pid)
+			pid := m.p.cmd.Process.Pid
+			rss, err := rssBytes(pid)
+			if err != nil {
+				return err
+			}
+			anon, err := statusBytes(pid, "RssAnon")
 			if err != nil {
 				return err
 			}
 			m.maxRSS = max(m.maxRSS, rss)
+			if m.samples == 0 {
+				m.anonMin = anon
+			}
+			m.anonSum += anon
+			m.anonMin = min(m.anonMin, anon)
+			m.anonMax = max(m.anonMax, anon)
+			m.samples++
 		}
 	}
 	elapsed := time.Since(t1)
@@ -100,6 +118,10 @@ func benchIdle(bin, baseline, work string, n int, window time.Duration) error {
 			m.label, float64(rss)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20), float64(m.maxRSS)/(1<<20),
 			elapsed.Round(time.Second), float64(t.cpu-m.t0.cpu)/float64(elapsed)*100,
 			float64(t.runs-m.t0.runs)/elapsed.Seconds(), float64(t.voluntary-m.t0.voluntary)/elapsed.Seconds())
+		if m.samples > 0 {
+			fmt.Printf("idle: %-8s anonymous memory sampled every second: mean %.2f MiB, min %.2f, max %.2f\n",
+				m.label, float64(m.anonSum)/float64(m.samples)/(1<<20), float64(m.anonMin)/(1<<20), float64(m.anonMax)/(1<<20))
+		}
 	}
 	// The managers and their programs first: none may take CPU from the floor.
 	for _, m := range managers {
