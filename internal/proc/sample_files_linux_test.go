@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // statFilesOpen returns those of the PIDs in of whose /proc/<pid>/stat this
@@ -88,5 +91,62 @@ func TestSamplerStatFiles(t *testing.T) {
 	s.Close()
 	if open := statFilesOpen(t, pgids); len(open) != 0 {
 		t.Errorf("after Close the stat files of %v are open, want none", open)
+	}
+}
+
+// TestSamplerShrinksCaches checks that once the processes that filled a
+// Sampler's caches have gone, the caches are remade at the size the members
+// left need (a map keeps the table it grew to), and go on serving them.
+func TestSamplerShrinksCaches(t *testing.T) {
+	t.Parallel()
+	const children = 150
+	leader, err := Start(Spec{Path: "sh", Args: []string{"-c", fmt.Sprintf("for i in $(seq %d); do sleep 300 & done; exec sleep 300", children)},
+		Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGroup(t, leader) })
+	pgid := leader.Identity().PID
+	var s Sampler
+	defer s.Close()
+	sample := func() int {
+		t.Helper()
+		u, err := s.Sample([]int{pgid})
+		if err != nil {
+			t.Fatalf("Sample: %v", err)
+		}
+		return u[pgid].Processes
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sample() != 1+children {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell's %d children never all counted", children)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	grown := reflect.ValueOf(s.stats).UnsafePointer()
+	for _, pid := range s.members[pgid] {
+		if pid != pgid {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for sample() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed children are still counted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(s.stats) != 1 || len(s.kids) != 1 {
+		t.Fatalf("with the leader alone the caches hold %d stat and %d children files, want 1 and 1", len(s.stats), len(s.kids))
+	}
+	if reflect.ValueOf(s.stats).UnsafePointer() == grown {
+		t.Errorf("the stat file cache that held %d files was not remade for the 1 it holds now", 1+children)
+	}
+	if s.walker.stats == nil || reflect.ValueOf(s.walker.stats).UnsafePointer() != reflect.ValueOf(s.stats).UnsafePointer() {
+		t.Errorf("the walker does not use the remade cache")
+	}
+	sample()
+	if open := statFilesOpen(t, []int{pgid}); !slices.Equal(open, []int{pgid, pgid}) {
+		t.Errorf("after the caches were remade the files of %v are open, want the stat and children files of %d", open, pgid)
 	}
 }

@@ -45,6 +45,9 @@ type Sampler struct {
 	// stats and kids are the open /proc/<pid>/stat and children files of
 	// the processes walked, kept for the members remembered.
 	stats, kids fileCache
+	// peak is the most files either cache has held since it was made; see
+	// shrink.
+	peak int
 }
 
 // fileCache keeps files of processes in /proc open, by PID, to read them
@@ -70,6 +73,15 @@ func (c fileCache) open(dir, pid int, path []byte) (fd int, ok bool) {
 	}
 	c[pid] = int(r)
 	return int(r), true
+}
+
+// resized returns a copy of c in a map made for its size.
+func (c fileCache) resized() fileCache {
+	r := make(fileCache, len(c))
+	for pid, fd := range c {
+		r[pid] = fd
+	}
+	return r
 }
 
 // drop closes and forgets pid's file.
@@ -243,6 +255,7 @@ func (s *Sampler) closeGone() {
 			live[pid] = true
 		}
 	}
+	s.peak = max(s.peak, len(s.stats), len(s.kids))
 	for _, c := range []fileCache{s.stats, s.kids} {
 		for pid := range c {
 			if !live[pid] {
@@ -250,6 +263,31 @@ func (s *Sampler) closeGone() {
 			}
 		}
 	}
+	s.shrink()
+}
+
+// shrinkSlack is how many more files than they hold now the caches may have
+// held at their largest before shrink remakes them.
+const shrinkSlack = 64
+
+// shrink remakes the caches, and closeGone's set, at the size they need now
+// once they have held more than twice that. A map keeps the table it grew to
+// when its entries are deleted, and processes that came and went grow it: a
+// start-up through pyenv's shims, for one, runs a dozen short-lived
+// processes per program, and left the two caches of a hundred programs with
+// tables of 18 KB where 2 KB do. A table that large also has a span of the
+// heap to itself (the allocator puts four of its size in one span), so the
+// waste is several times the table, and stays for as long as the manager
+// runs.
+func (s *Sampler) shrink() {
+	n := max(len(s.stats), len(s.kids))
+	if s.peak <= 2*n+shrinkSlack {
+		return
+	}
+	s.stats, s.kids = s.stats.resized(), s.kids.resized()
+	s.walker.stats, s.walker.kids = s.stats, s.kids
+	s.live = nil // made anew at the right size on the next call
+	s.peak = n
 }
 
 // treeWalker sums a process group from its leader down, reusing its buffers.
