@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,53 +62,101 @@ func (c *Config) Command(p *Program, environ []string) Command {
 }
 
 // environment merges the layers of a program's environment; see Command.
+//
+// The manager's own entries are passed on as the strings they are, and only
+// what the configuration sets is built: a program's environment is resolved
+// on each start, and a hundred programs starting at once each building anew
+// every variable of the manager's (through a map of them all) made most of
+// what a start-up allocated, leaving its long-lived objects scattered over
+// more of the heap than they fill.
 func (c *Config) environment(p *Program, environ []string, venv string, u *User) (env, keys []string) {
-	vars := map[string]string{}
+	b := envBuilder{env: make([]string, 0, len(environ)+len(c.EnvFileVars)+len(p.EnvFileVars)+len(p.Environment)+3)}
 	for _, kv := range environ {
-		// Entries without a name cannot be passed on reliably; the later of two equal keys wins, as in
-		// os/exec.
-		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			vars[k] = v
+		// Entries without a name cannot be passed on reliably.
+		if i := strings.IndexByte(kv, '='); i > 0 {
+			b.env = append(b.env, kv)
 		}
 	}
-	set := map[string]bool{}
+	// Of equal keys the later wins, as in os/exec: sorted stably, it is the
+	// last of its run.
+	slices.SortStableFunc(b.env, func(x, y string) int { return strings.Compare(envKey(x), envKey(y)) })
+	kept := b.env[:0]
+	for i, kv := range b.env {
+		if i+1 < len(b.env) && envKey(b.env[i+1]) == envKey(kv) {
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	clear(b.env[len(kept):])
+	b.env = kept
 	for _, layer := range [][]EnvVar{c.EnvFileVars, p.EnvFileVars, p.Environment} {
 		for _, e := range layer {
-			vars[e.Key] = e.Value
-			set[e.Key] = true
+			b.set(e.Key, e.Value)
 		}
 	}
-	if _, ok := vars["PYTHONUNBUFFERED"]; !ok {
-		vars["PYTHONUNBUFFERED"] = "1"
-		set["PYTHONUNBUFFERED"] = true
+	if _, ok := b.lookup("PYTHONUNBUFFERED"); !ok {
+		b.set("PYTHONUNBUFFERED", "1")
 	}
 	if u != nil {
-		for k, v := range map[string]string{"HOME": u.Home, "USER": u.Name, "LOGNAME": u.Name} {
-			if !set[k] {
-				vars[k], set[k] = v, true
+		for _, kv := range [...]struct{ k, v string }{{"HOME", u.Home}, {"LOGNAME", u.Name}, {"USER", u.Name}} {
+			if !slices.Contains(b.keys, kv.k) {
+				b.set(kv.k, kv.v)
 			}
 		}
 	}
 	if venv != "" {
 		bin := filepath.Join(venv, "bin")
 		// An empty PATH element means the current directory, so an empty PATH is not extended.
-		if path := vars["PATH"]; path != "" {
+		if path, _ := b.lookup("PATH"); path != "" {
 			bin += string(os.PathListSeparator) + path
 		}
-		vars["PATH"], vars["VIRTUAL_ENV"] = bin, venv
-		set["PATH"], set["VIRTUAL_ENV"] = true, true
-		delete(vars, "PYTHONHOME")
-		delete(set, "PYTHONHOME")
+		b.set("PATH", bin)
+		b.set("VIRTUAL_ENV", venv)
+		b.unset("PYTHONHOME")
 	}
-	all := slices.Sorted(maps.Keys(vars))
-	env = make([]string, len(all))
-	for i, k := range all {
-		env[i] = k + "=" + vars[k]
-		if set[k] {
-			keys = append(keys, k)
-		}
+	slices.Sort(b.keys)
+	return b.env, slices.Compact(b.keys)
+}
+
+// envBuilder is an environment being built: env sorted by key, each key once,
+// and the keys the configuration set, in the order set (with repeats).
+type envBuilder struct {
+	env, keys []string
+}
+
+// envKey is the name of the KEY=VALUE entry kv.
+func envKey(kv string) string {
+	k, _, _ := strings.Cut(kv, "=")
+	return k
+}
+
+func (b *envBuilder) find(k string) (int, bool) {
+	return slices.BinarySearchFunc(b.env, k, func(kv, k string) int { return strings.Compare(envKey(kv), k) })
+}
+
+func (b *envBuilder) lookup(k string) (string, bool) {
+	i, ok := b.find(k)
+	if !ok {
+		return "", false
 	}
-	return env, keys
+	return b.env[i][len(k)+1:], true
+}
+
+func (b *envBuilder) set(k, v string) {
+	kv := k + "=" + v
+	if i, ok := b.find(k); ok {
+		b.env[i] = kv
+	} else {
+		b.env = slices.Insert(b.env, i, kv)
+	}
+	b.keys = append(b.keys, k)
+}
+
+func (b *envBuilder) unset(k string) {
+	if i, ok := b.find(k); ok {
+		b.env = slices.Delete(b.env, i, i+1)
+	}
+	b.keys = slices.DeleteFunc(b.keys, func(s string) bool { return s == k })
 }
 
 // Check reports what would keep the command from starting: a user that pyvisor may not switch to (it is

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -238,5 +239,28 @@ func TestCheck(t *testing.T) {
 				t.Errorf("(%+v).Check() = %v, want errors.Is(err, %v)", cmd, err, tt.wantIs)
 			}
 		})
+	}
+}
+
+// TestCommandReusesEnvironStrings checks that resolving a command passes the
+// manager's environment on as the strings it holds: the allocations do not
+// grow with the number of its variables, only with what the configuration
+// sets.
+func TestCommandReusesEnvironStrings(t *testing.T) {
+	c := Default("/etc/pm")
+	p := c.defaultProgram()
+	p.Name, p.Script = "a", "a.py"
+	p.Environment = []EnvVar{{"A", "1"}, {"B", "2"}}
+	allocs := func(n int) float64 {
+		environ := make([]string, n)
+		for i := range environ {
+			environ[i] = fmt.Sprintf("VAR%03d=value %d", n-i, i)
+		}
+		return testing.AllocsPerRun(20, func() { c.Command(&p, environ) })
+	}
+	small, large := allocs(5), allocs(200)
+	if large > small {
+		t.Errorf("resolving a command allocates %v times with 200 variables in the manager's environment, %v with 5: "+
+			"the manager's entries are built anew", large, small)
 	}
 }
