@@ -26,6 +26,9 @@ func OpenCgroupTree(string) (*CgroupTree, error) { return nil, errNoCgroups }
 // Program reports that macOS has no cgroups.
 func (t *CgroupTree) Program(string) (*Cgroup, error) { return nil, errNoCgroups }
 
+// ExistingProgram reports none on macOS.
+func (t *CgroupTree) ExistingProgram(string) (*Cgroup, bool) { return nil, false }
+
 // Remove does nothing on macOS.
 func (t *CgroupTree) Remove() error { return nil }
 

@@ -180,6 +180,17 @@ func (t *CgroupTree) Program(name string) (*Cgroup, error) {
 	return &Cgroup{dir: dir, memory: t.Has(ControllerMemory), cpus: t.Has(ControllerCPU)}, nil
 }
 
+// ExistingProgram returns the cgroup of the program called name if it exists;
+// it creates nothing.
+func (t *CgroupTree) ExistingProgram(name string) (*Cgroup, bool) {
+	dir := filepath.Join(t.dir, cgroupName(name))
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, false
+	}
+	return &Cgroup{dir: dir, memory: t.Has(ControllerMemory), cpus: t.Has(ControllerCPU)}, true
+}
+
 // Remove removes the tree's directory if no program's cgroup is left in it.
 func (t *CgroupTree) Remove() error {
 	if err := unix.Rmdir(t.dir); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {

@@ -3,8 +3,11 @@ package proc
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -272,5 +275,26 @@ func TestCgroupUsage(t *testing.T) {
 	other := &Cgroup{dir: fmt.Sprintf("%s-other", cg.Path())}
 	if adopted.AttachCgroup(other) {
 		t.Errorf("AttachCgroup of a cgroup the process is not in = true, want false")
+	}
+}
+
+// TestExistingProgram checks that ExistingProgram finds a program's cgroup
+// only once Program has made it, and makes none itself.
+func TestExistingProgram(t *testing.T) {
+	tree := testTree(t)
+	if cg, ok := tree.ExistingProgram("prog"); ok {
+		t.Fatalf("ExistingProgram before Program = %s, true; want none", cg.dir)
+	}
+	dir := filepath.Join(tree.dir, cgroupName("prog"))
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after ExistingProgram, stat %s = %v; want it missing", dir, err)
+	}
+	made, err := tree.Program("prog")
+	if err != nil {
+		t.Fatalf("Program: %v", err)
+	}
+	t.Cleanup(func() { made.Remove() })
+	if cg, ok := tree.ExistingProgram("prog"); !ok || cg.dir != made.dir {
+		t.Errorf("ExistingProgram after Program = %v, %t; want %s", cg, ok, made.dir)
 	}
 }

@@ -224,13 +224,23 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 			boots[p.name] = boot{desired: b.desired, installFailed: e.InstallFailed}
 			continue
 		}
-		cmd := p.cfg.Command(p.spec, p.environ)
+		// Resolved only when a process is to be checked against it: on a
+		// first start nothing is, and resolving means building the whole
+		// environment of each program.
+		var cmd config.Command
+		resolved := false
+		command := func() config.Command {
+			if !resolved {
+				cmd, resolved = p.cfg.Command(p.spec, p.environ), true
+			}
+			return cmd
+		}
 		var id proc.Identity
 		ok := false
 		switch {
 		case e.PID != 0 && e.StartTime != 0:
 			id = proc.Identity{PID: e.PID, StartTime: e.StartTime}
-			_, ok = s.describe(p.name, id, e.Run, expectedUID(cmd), legacy)
+			_, ok = s.describe(p.name, id, e.Run, expectedUID(command()), legacy)
 		case e.PID != 0:
 			p.log.Warn("saved PID has no start time; not adopted on its PID alone", "pid", e.PID)
 		case e.Run != "" && !legacy:
@@ -241,12 +251,12 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 				}
 				scanned = true
 			}
-			id, ok = s.findStarted(tagged, p.name, e, cmd)
+			id, ok = s.findStarted(tagged, p.name, e, command())
 		}
 		if !ok {
 			// Nothing saved names a process (a lost state file): the program's
 			// cgroup, which only pyvisor can put processes in, may hold it.
-			id, ok = s.cgroupLeader(p.name, cmd)
+			id, ok = s.cgroupLeader(p.name, command)
 		}
 		if ok {
 			pr, err := s.watcher.Adopt(id)
@@ -257,7 +267,7 @@ func (s *Supervisor) plan(saved statefile.State, programs []*program, legacy boo
 					b.startedAt = e.StartedAt
 				}
 				// A legacy entry has no digest: what it was started with is unknown.
-				b.restart = e.Command != "" && e.Command != commandDigest(cmd)
+				b.restart = e.Command != "" && e.Command != commandDigest(command())
 			case !errors.Is(err, proc.ErrNotRunning):
 				p.log.Warn("adopt", "pid", id.PID, "err", err)
 			}

@@ -280,13 +280,14 @@ func sampleCgroups(programs []*program, pids map[string]int, measured map[int]pr
 // the oldest session leader in the program's cgroup whose command line ends
 // with the program's script and arguments: its main process. A process of it
 // that made itself a session of its own is younger, and runs another command.
-func (s *Supervisor) cgroupLeader(name string, cmd config.Command) (proc.Identity, bool) {
+// command is called only if the cgroup has a leader to check.
+func (s *Supervisor) cgroupLeader(name string, command func() config.Command) (proc.Identity, bool) {
 	tree := s.cgroups.Load()
 	if tree == nil {
 		return proc.Identity{}, false
 	}
-	cg, err := tree.Program(name)
-	if err != nil {
+	cg, ok := tree.ExistingProgram(name)
+	if !ok {
 		return proc.Identity{}, false
 	}
 	leaders := cg.Leaders()
@@ -295,7 +296,7 @@ func (s *Supervisor) cgroupLeader(name string, cmd config.Command) (proc.Identit
 		return proc.Identity{}, false
 	}
 	for _, id := range leaders {
-		if t, err := proc.Describe(id, "PYVISOR_"); err == nil && runsCommand(t.Argv, cmd) {
+		if t, err := proc.Describe(id, "PYVISOR_"); err == nil && runsCommand(t.Argv, command()) {
 			return id, true
 		}
 	}
