@@ -43,13 +43,13 @@ func (d *decoder) instances(n *yaml.Node, field string) int {
 	return v
 }
 
-// expandInstances returns the n copies of p, named NAME:1 to NAME:n, each with PYVISOR_INSTANCE set
-// and {instance} in its args and environment values replaced by its number; p itself when n is 0 (no
-// instances key). A copy's definition does not depend on n, so that a reload changing n leaves the
+// appendInstances appends to dst the n copies of p, named NAME:1 to NAME:n, each with PYVISOR_INSTANCE
+// set and {instance} in its args and environment values replaced by its number; p itself when n is 0
+// (no instances key). A copy's definition does not depend on n, so that a reload changing n leaves the
 // copies that stay as they are.
-func expandInstances(p Program, n int) []Program {
+func appendInstances(dst []Program, p Program, n int) []Program {
 	if n == 0 {
-		return []Program{p}
+		return append(dst, p)
 	}
 	tmpl := InstanceTemplate{Args: p.Args}
 	for _, e := range p.Environment {
@@ -57,7 +57,6 @@ func expandInstances(p Program, n int) []Program {
 			tmpl.Environment = append(tmpl.Environment, e)
 		}
 	}
-	out := make([]Program, n)
 	for i := range n {
 		num := strconv.Itoa(i + 1)
 		c := p
@@ -80,7 +79,7 @@ func expandInstances(p Program, n int) []Program {
 			c.Environment = append(c.Environment, EnvVar{e.Key, strings.ReplaceAll(e.Value, InstancePlaceholder, num)})
 		}
 		c.Environment = append(c.Environment, EnvVar{EnvInstance, num})
-		out[i] = c
+		dst = append(dst, c)
 	}
-	return out
+	return dst
 }

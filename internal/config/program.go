@@ -35,11 +35,12 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 		if nameNode != nil {
 			deps = append(deps, dependsEntry{program: entry.Name, field: field, names: entry.DependsOn, nodes: d.dependsNodes})
 		}
-		for _, p := range expandInstances(entry, n) {
-			if nameNode == nil {
-				out = append(out, p)
-				continue
-			}
+		from := len(out)
+		out = appendInstances(out, entry, n)
+		if nameNode == nil {
+			continue
+		}
+		for _, p := range out[from:] {
 			nf := join(field, "name")
 			log := LogFileName(p.Name)
 			if l := utf8.RuneCountInString(p.Name); l > maxNameLen {
@@ -53,7 +54,6 @@ func (d *decoder) programs(c *Config, n *yaml.Node) []Program {
 				names[p.Name] = nameNode.Line
 				logs[LogKey(p.Name)] = seen{p.Name, nameNode.Line}
 			}
-			out = append(out, p)
 		}
 	}
 	d.checkDependencies(deps)
