@@ -28,6 +28,7 @@ type idleManager struct {
 	// collection and the periodic return bring it down), so a reading at one
 	// moment depends on where in that cycle the moment falls.
 	anonSum, anonMin, anonMax uint64
+	rssSum                    uint64
 	samples                   int
 }
 
@@ -96,6 +97,7 @@ func benchIdle(bin, baseline, work string, n int, window time.Duration) error {
 				m.anonMin = anon
 			}
 			m.anonSum += anon
+			m.rssSum += rss
 			m.anonMin = min(m.anonMin, anon)
 			m.anonMax = max(m.anonMax, anon)
 			m.samples++
@@ -119,8 +121,9 @@ func benchIdle(bin, baseline, work string, n int, window time.Duration) error {
 			elapsed.Round(time.Second), float64(t.cpu-m.t0.cpu)/float64(elapsed)*100,
 			float64(t.runs-m.t0.runs)/elapsed.Seconds(), float64(t.voluntary-m.t0.voluntary)/elapsed.Seconds())
 		if m.samples > 0 {
-			fmt.Printf("idle: %-8s anonymous memory sampled every second: mean %.2f MiB, min %.2f, max %.2f\n",
-				m.label, float64(m.anonSum)/float64(m.samples)/(1<<20), float64(m.anonMin)/(1<<20), float64(m.anonMax)/(1<<20))
+			fmt.Printf("idle: %-8s sampled every second: anonymous memory mean %.2f MiB, min %.2f, max %.2f; RSS mean %.2f MiB\n",
+				m.label, float64(m.anonSum)/float64(m.samples)/(1<<20), float64(m.anonMin)/(1<<20), float64(m.anonMax)/(1<<20),
+				float64(m.rssSum)/float64(m.samples)/(1<<20))
 		}
 	}
 	// The managers and their programs first: none may take CPU from the floor.
