@@ -63,6 +63,12 @@ func TestStopOnFullDisk(t *testing.T) {
 			st := m.waitFor(t, "quiet", "running", inState(Running))
 			statePath := filepath.Join(dir, StateFileName)
 			testkit.WaitDesired(t, statePath, "quiet", statefile.DesiredRunning, &logBuf)
+			// The start's last save done too: one still under way when the disk
+			// fills would free the old file's block as it replaces it.
+			testkit.Eventually(t, "the state file to record the running process", func() bool {
+				saved, err := statefile.Load(statePath)
+				return err == nil && saved.Programs["quiet"].PID == st.PID
+			})
 
 			free := testkit.FillDisk(t, dir)
 			stopped, err := sup.Stop(t.Context(), "quiet")
