@@ -173,22 +173,27 @@ func enableControllers(dir string, controllers []string) error {
 
 // Program returns the cgroup of the program called name, creating it if needed.
 func (t *CgroupTree) Program(name string) (*Cgroup, error) {
-	dir := filepath.Join(t.dir, cgroupName(name))
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	cg := t.program(name)
+	if err := os.Mkdir(cg.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create cgroup %s: %w", cg.dir, err)
 	}
-	return &Cgroup{dir: dir, memory: t.Has(ControllerMemory), cpus: t.Has(ControllerCPU)}, nil
+	return cg, nil
 }
 
 // ExistingProgram returns the cgroup of the program called name if it exists;
 // it creates nothing.
 func (t *CgroupTree) ExistingProgram(name string) (*Cgroup, bool) {
-	dir := filepath.Join(t.dir, cgroupName(name))
+	cg := t.program(name)
 	var st unix.Stat_t
-	if unix.Stat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if unix.Stat(cg.dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil, false
 	}
-	return &Cgroup{dir: dir, memory: t.Has(ControllerMemory), cpus: t.Has(ControllerCPU)}, true
+	return cg, true
+}
+
+// program is the cgroup of the program called name, whether or not it exists.
+func (t *CgroupTree) program(name string) *Cgroup {
+	return &Cgroup{dir: filepath.Join(t.dir, cgroupName(name)), memory: t.Has(ControllerMemory), cpus: t.Has(ControllerCPU)}
 }
 
 // Remove removes the tree's directory if no program's cgroup is left in it.
